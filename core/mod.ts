@@ -1,0 +1,33 @@
+/**
+ * eddy core: spec-exact Server-Sent Events on web streams, for every runtime with
+ * `ReadableStream`, `TextEncoder`/`TextDecoder` and `Response` (Node, Bun, Deno, browsers,
+ * workers). No runtime dependency and no runtime-specific API.
+ *
+ * @example Round trip
+ * ```ts
+ * import { parseEventStream, toEventStream } from "./mod.ts";
+ * const bytes = toEventStream([{ event: "greeting", id: "1", data: "hello\nworld" }]);
+ * for await (const event of parseEventStream(bytes)) {
+ *   console.log(event); // { type: "greeting", data: "hello\nworld", lastEventId: "1" }
+ * }
+ * ```
+ *
+ * @see https://html.spec.whatwg.org/multipage/server-sent-events.html
+ * @module
+ */
+export type {
+  EventMessage,
+  EventStreamOptions,
+  MessageSource,
+  ParserCallbacks,
+  ParserOptions,
+  ServerSentEvent,
+} from "./types.ts";
+export { encodeComment, encodeData, encodeEvent } from "./encode.ts";
+export { EventStreamEncoder } from "./encoder-stream.ts";
+export { toEventStream } from "./to-event-stream.ts";
+export { eventStreamResponse, type EventStreamResponseInit } from "./response.ts";
+export { createParser, DEFAULT_MAX_EVENT_SIZE, type EventStreamPushParser } from "./parser.ts";
+export { EventStreamParser } from "./parser-stream.ts";
+export { parseEventStream } from "./parse-event-stream.ts";
+export { EventStreamSizeError } from "./errors.ts";

@@ -1,0 +1,192 @@
+/**
+ * An iterable of messages to an event-stream byte stream, pulled at the consumer's pace.
+ *
+ * @module
+ */
+import { encodeComment, encodeEvent } from "./encode.ts";
+import type { EventMessage, EventStreamOptions, MessageSource } from "./types.ts";
+
+/** A frame batch is flushed once it holds this many characters... */
+const BATCH_CHARS = 16 * 1024;
+/** ...or this many messages, so a consumer that stops reading stops the source soon after. */
+const BATCH_MESSAGES = 128;
+/** Microtask turns to wait for the next message before calling the source idle. */
+const READY_TURNS = 4;
+
+type Step = IteratorResult<EventMessage | string>;
+type Iter = Iterator<EventMessage | string> | AsyncIterator<EventMessage | string>;
+
+/**
+ * Turns a sync or async iterable of messages into a `ReadableStream` of SSE bytes.
+ *
+ * - Pull-based: the source advances only when the consumer reads; messages that are ready
+ *   together (sync sources, or async ones that resolve within a few microtask turns) are
+ *   coalesced into one chunk of at most 16 KiB or 128 messages.
+ * - `heartbeat`: while the source is idle and the consumer waits, a `:` comment line every
+ *   `heartbeat` ms keeps proxies and clients from timing the connection out.
+ * - Cancelling the stream (the client went away) or aborting `signal` runs the iterator's
+ *   `return()`, so a generator's `finally` blocks free what it holds. A source that waits on
+ *   something should also watch the same signal: an async generator runs `return()` only after
+ *   its pending `next()` settles.
+ * - A source that throws, or yields a message `encodeEvent` rejects, ends the stream cleanly;
+ *   the error goes to `onError` (default `console.error`), never to the client.
+ *
+ * @param source The messages; a string item is shorthand for `{ data: item }`.
+ * @param options `heartbeat`, `retry`, `signal`, `onError`.
+ * @returns A byte stream for a `Response` body.
+ * @throws {TypeError} If `source` is not iterable (or is a string), or an option has the wrong type.
+ * @throws {RangeError} If `heartbeat` is not a positive finite number or `retry` is invalid.
+ *
+ * @example Usage
+ * ```ts
+ * import { toEventStream } from "./mod.ts";
+ * async function* clock(signal: AbortSignal) {
+ *   while (!signal.aborted) {
+ *     yield { event: "tick", data: new Date().toISOString() };
+ *     await new Promise((resolve) => setTimeout(resolve, 1000));
+ *   }
+ * }
+ * const controller = new AbortController();
+ * const body = toEventStream(clock(controller.signal), { heartbeat: 15_000, signal: controller.signal });
+ * ```
+ */
+export function toEventStream(source: MessageSource, options: EventStreamOptions = {}): ReadableStream<Uint8Array> {
+  const { heartbeat, signal } = options;
+  const onError = options.onError ?? ((error: unknown) => console.error("eddy: event stream source failed:", error));
+  if (heartbeat !== undefined && (typeof heartbeat !== "number" || !(heartbeat > 0) || !Number.isFinite(heartbeat))) {
+    throw new RangeError(`Cannot create event stream: "heartbeat" must be a positive finite number of milliseconds, received ${String(heartbeat)}`);
+  }
+  const head = options.retry === undefined ? "" : encodeEvent({ retry: options.retry });
+  const iterator = iteratorOf(source);
+  const isSync = !(Symbol.asyncIterator in (source as object));
+  const encoder = new TextEncoder();
+  let pending: Promise<Step> | undefined; // an async next() still owed to the consumer
+  let finished = false;
+  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  // Ends the stream from our side and lets the source clean up. Idempotent.
+  const finish = (runReturn: boolean, reason?: unknown): void => {
+    if (finished) return;
+    finished = true;
+    signal?.removeEventListener("abort", onAbort);
+    try {
+      controllerRef?.close();
+    } catch {
+      // Already closed or cancelled by the consumer.
+    }
+    if (runReturn) closeIterator(iterator, reason, onError);
+  };
+  const fail = (error: unknown): void => {
+    if (finished) return;
+    onError(error);
+    finish(true, error);
+  };
+  const onAbort = () => finish(true, signal?.reason);
+
+  const encode = (item: EventMessage | string): string =>
+    encodeEvent(typeof item === "string" ? { data: item } : item);
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        controllerRef = controller;
+        if (head !== "") controller.enqueue(encoder.encode(head));
+        if (signal?.aborted) return finish(true, signal.reason);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      },
+      async pull(controller) {
+        try {
+          const frame = isSync ? pullSync(iterator as Iterator<EventMessage | string>, encode) : await pullAsync();
+          if (finished) return;
+          if (frame.text !== "") controller.enqueue(encoder.encode(frame.text));
+          if (frame.done) finish(false);
+        } catch (error) {
+          fail(error);
+        }
+      },
+      cancel(reason) {
+        finish(true, reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  async function pullAsync(): Promise<{ text: string; done: boolean }> {
+    const it = iterator as AsyncIterator<EventMessage | string>;
+    let next = pending ?? it.next();
+    pending = undefined;
+    let step = await settledSoon(next);
+    if (step === undefined) {
+      // The source is idle: wait for it, sending heartbeats meanwhile if asked to.
+      if (heartbeat === undefined) step = await next;
+      else {
+        step = await raceTimer(next, heartbeat);
+        if (step === undefined) {
+          pending = next;
+          return { text: encodeComment(""), done: false };
+        }
+      }
+    }
+    if (step.done) return { text: "", done: true };
+    let text = encode(step.value);
+    for (let count = 1; count < BATCH_MESSAGES && text.length < BATCH_CHARS && !finished; count++) {
+      next = it.next();
+      step = await settledSoon(next);
+      if (step === undefined) {
+        pending = next;
+        break;
+      }
+      if (step.done) return { text, done: true };
+      text += encode(step.value);
+    }
+    return { text, done: false };
+  }
+}
+
+function pullSync(it: Iterator<EventMessage | string>, encode: (m: EventMessage | string) => string): { text: string; done: boolean } {
+  let text = "";
+  for (let count = 0; count < BATCH_MESSAGES && text.length < BATCH_CHARS; count++) {
+    const step = it.next();
+    if (step.done) return { text, done: true };
+    text += encode(step.value);
+  }
+  return { text, done: false };
+}
+
+// Resolves to the step if `next` settles within a few microtask turns, else to undefined; a
+// rejection is rethrown. Either way `next` keeps a handler, so no rejection goes unhandled.
+async function settledSoon(next: Promise<Step>): Promise<Step | undefined> {
+  let step: Step | undefined;
+  let error: { value: unknown } | undefined;
+  next.then((s) => (step = s), (e: unknown) => (error = { value: e }));
+  for (let turn = 0; turn < READY_TURNS && step === undefined && error === undefined; turn++) await undefined;
+  if (error !== undefined) throw error.value;
+  return step;
+}
+
+function raceTimer(next: Promise<Step>, ms: number): Promise<Step | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  return Promise.race([next, timeout]).finally(() => clearTimeout(timer));
+}
+
+function iteratorOf(source: MessageSource): Iter {
+  if (typeof source === "string") {
+    throw new TypeError('Cannot create event stream: "source" must be an iterable of messages, received a string (wrap it: [text])');
+  }
+  const candidate = source as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+  if (candidate !== null && typeof candidate === "object" || typeof candidate === "function") {
+    if (typeof candidate![Symbol.asyncIterator] === "function") return (source as AsyncIterable<EventMessage | string>)[Symbol.asyncIterator]();
+    if (typeof candidate![Symbol.iterator] === "function") return (source as Iterable<EventMessage | string>)[Symbol.iterator]();
+  }
+  throw new TypeError(`Cannot create event stream: "source" must be an iterable or async iterable, received ${source === null ? "null" : typeof source}`);
+}
+
+function closeIterator(iterator: Iter, reason: unknown, onError: (error: unknown) => void): void {
+  try {
+    const result = iterator.return?.(reason as never);
+    if (result instanceof Promise) result.catch(onError);
+  } catch (error) {
+    onError(error);
+  }
+}

@@ -20,8 +20,13 @@ export interface FieldSink {
 
 /** Interpreter state for one event stream connection. Internal: use `createParser`. */
 export class EventInterpreter implements FieldSink {
-  /** The last event ID buffer; it persists across events (HTML §9.2.6, "id" field). */
+  /**
+   * The last event ID *string*, what a reconnecting client sends: dispatch copies the buffer into
+   * it (HTML §9.2.6, dispatch step 1), so the id of a block that never completed does not count.
+   * Both persist across events.
+   */
   lastEventId = "";
+  #idBuffer = ""; // the last event ID buffer
   // The data buffer. `undefined` stands for the spec's empty buffer; otherwise it holds the
   // buffer without its final LF, which dispatch would remove anyway (HTML §9.2.6, dispatch step 3).
   #data: string | undefined = undefined;
@@ -57,7 +62,7 @@ export class EventInterpreter implements FieldSink {
 
   /** "id": set the last event ID buffer unless the value contains U+0000 NULL. */
   id(value: string): void {
-    if (value.indexOf("\0") === -1) this.lastEventId = value;
+    if (value.indexOf("\0") === -1) this.#idBuffer = value;
   }
 
   /** "retry": apply it now, but only when the value is one or more ASCII digits. */
@@ -77,6 +82,8 @@ export class EventInterpreter implements FieldSink {
 
   /** HTML §9.2.6, "dispatch the event" (on an empty line). */
   dispatch(): void {
+    // Step 1: the last event ID string takes the buffer's value, even if nothing is dispatched.
+    this.lastEventId = this.#idBuffer;
     const data = this.#data;
     const type = this.#type;
     // Both buffers reset whatever happens next; the last event ID buffer does not.
@@ -90,6 +97,7 @@ export class EventInterpreter implements FieldSink {
 
   /** End of stream: an event without its blank line is discarded (HTML §9.2.6, last paragraph). */
   discardPending(): void {
+    this.#idBuffer = this.lastEventId;
     this.#data = undefined;
     this.#type = "";
   }

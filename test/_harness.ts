@@ -1,0 +1,88 @@
+/**
+ * Runs each of the three parser entry points over a list of chunks and records everything it
+ * reports, so tests can compare entry points, chunkings and the spec oracle.
+ *
+ * @module
+ */
+import { createParser, EventStreamParser, parseEventStream, type ParserOptions, type ServerSentEvent } from "../core/mod.ts";
+
+/** What a parser reported over one whole stream. */
+export type Observed = {
+  events: ServerSentEvent[];
+  retries: number[];
+  comments: string[];
+};
+
+/** {@link Observed} plus the push parser's `lastEventId` after `end()`. */
+export type PushObserved = Observed & { lastEventId: string };
+
+type Chunk = Uint8Array | string;
+
+/** Feeds `chunks` to one `createParser`, then ends it. */
+export function runPush(chunks: Iterable<Chunk>, options: Omit<ParserOptions, "onRetry" | "onComment"> = {}): PushObserved {
+  const seen: Observed = { events: [], retries: [], comments: [] };
+  const parser = createParser({
+    ...options,
+    onEvent: (event) => seen.events.push(event),
+    onRetry: (ms) => seen.retries.push(ms),
+    onComment: (comment) => seen.comments.push(comment),
+  });
+  for (const chunk of chunks) parser.feed(chunk);
+  parser.end();
+  return { ...seen, lastEventId: parser.lastEventId };
+}
+
+/** Pipes `chunks` through an `EventStreamParser` and collects its output. */
+export async function runStream(chunks: readonly Chunk[], options: Omit<ParserOptions, "onRetry" | "onComment"> = {}): Promise<Observed> {
+  const seen: Observed = { events: [], retries: [], comments: [] };
+  const parser = new EventStreamParser({
+    ...options,
+    onRetry: (ms) => seen.retries.push(ms),
+    onComment: (comment) => seen.comments.push(comment),
+  });
+  seen.events = await collect(streamOf(chunks).pipeThrough(parser));
+  return seen;
+}
+
+/** Iterates `parseEventStream` over a stream of `chunks` and collects its output. */
+export async function runIterate(chunks: readonly Uint8Array[], options: Omit<ParserOptions, "onRetry" | "onComment"> = {}): Promise<Observed> {
+  const seen: Observed = { events: [], retries: [], comments: [] };
+  const events = parseEventStream(streamOf(chunks), {
+    ...options,
+    onRetry: (ms) => seen.retries.push(ms),
+    onComment: (comment) => seen.comments.push(comment),
+  });
+  seen.events = await collect(events);
+  return seen;
+}
+
+/** Collects an async iterable into an array (`Array.fromAsync` is missing from Node 20). */
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** A `ReadableStream` that yields `chunks` in order, one per pull. */
+export function streamOf<T>(chunks: readonly T[]): ReadableStream<T> {
+  let index = 0;
+  return new ReadableStream<T>(
+    {
+      pull(controller) {
+        if (index < chunks.length) controller.enqueue(chunks[index++]!);
+        else controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** The events a push parser dispatches for one chunk list (a shorthand for rule tests). */
+export function eventsOf(...chunks: Chunk[]): ServerSentEvent[] {
+  return runPush(chunks).events;
+}
+
+/** A `message` event, the common expectation in rule tests. */
+export function message(data: string, lastEventId = ""): ServerSentEvent {
+  return { type: "message", data, lastEventId };
+}

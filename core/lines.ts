@@ -7,13 +7,12 @@
  * @module
  */
 import { EventStreamSizeError } from "./errors.ts";
+import type { FieldSink } from "./interpret.ts";
+import { parseLine } from "./parse.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
 const BOM = 0xfeff;
-
-/** Receives each complete line as `text[start, end)`, its terminator excluded. */
-export type LineHandler = (text: string, start: number, end: number) => void;
 
 /** Internal: the line layer of `createParser`. */
 export class LineSplitter {
@@ -24,11 +23,12 @@ export class LineSplitter {
   #pending = ""; // an unterminated line carried over to the next chunk
   #skipLF = false; // the last chunk ended in CR: a LF that starts the next one belongs to it
   #bomChecked = false;
-  readonly #onLine: LineHandler;
+  /** Where each line's fields go (the interpreter); swapped by `createParser` on reset. */
+  sink: FieldSink;
   readonly #maxLine: number;
 
-  constructor(onLine: LineHandler, maxLine: number) {
-    this.#onLine = onLine;
+  constructor(sink: FieldSink, maxLine: number) {
+    this.sink = sink;
     this.#maxLine = maxLine;
   }
 
@@ -76,7 +76,7 @@ export class LineSplitter {
       // The CR that ended the previous chunk already ended its line: this LF completes a CRLF.
       if (text.charCodeAt(0) === LF) pos = 1;
     }
-    const onLine = this.#onLine;
+    const sink = this.sink;
     const end = text.length;
     // Where the next CR and LF are (-1 for none); each is searched again only once passed, so
     // the scan stays linear however the line ends mix.
@@ -87,23 +87,28 @@ export class LineSplitter {
       if (stop === -1) return this.#carry(text, pos);
       const line = this.#pending + text.slice(pos, stop);
       this.#pending = "";
-      onLine(line, 0, line.length);
+      parseLine(line, 0, line.length, sink);
       pos = this.#after(text, stop);
       if (pos === -1) return;
       if (cr !== -1 && cr < pos) cr = text.indexOf("\r", pos);
       if (lf !== -1 && lf < pos) lf = text.indexOf("\n", pos);
     }
     if (cr === -1) {
-      // LF-only text, the common case: one indexOf per line.
+      // LF-only text, the common case: one indexOf per line. A line followed at once by an
+      // empty line (the end of most events) dispatches without a second search.
       while (lf !== -1) {
-        onLine(text, pos, lf);
+        parseLine(text, pos, lf, sink);
         pos = lf + 1;
+        if (text.charCodeAt(pos) === LF) {
+          sink.dispatch();
+          pos++;
+        }
         lf = text.indexOf("\n", pos);
       }
     } else {
       while (cr !== -1 || lf !== -1) {
         if (lf === -1 || (cr !== -1 && cr < lf)) {
-          onLine(text, pos, cr);
+          parseLine(text, pos, cr, sink);
           pos = cr + 1;
           if (pos === end) {
             this.#skipLF = true;
@@ -116,7 +121,7 @@ export class LineSplitter {
           }
           cr = text.indexOf("\r", pos);
         } else {
-          onLine(text, pos, lf);
+          parseLine(text, pos, lf, sink);
           pos = lf + 1;
           lf = text.indexOf("\n", pos);
         }

@@ -8,7 +8,6 @@
  */
 import { EventInterpreter } from "./interpret.ts";
 import { LineSplitter } from "./lines.ts";
-import { parseLine } from "./parse.ts";
 import type { ParserCallbacks, ParserOptions } from "./types.ts";
 
 /** The default `maxEventSize`: 16 MiB of text. */
@@ -72,10 +71,11 @@ export function createParser(callbacks: ParserCallbacks): EventStreamPushParser 
   }
   const max = checkMaxEventSize(callbacks.maxEventSize);
   let interpreter = new EventInterpreter(callbacks.onEvent, callbacks.onRetry, callbacks.onComment, max);
-  const lines = new LineSplitter((text, start, end) => parseLine(text, start, end, interpreter), max);
+  const lines = new LineSplitter(interpreter, max);
   const reset = () => {
     lines.reset();
     interpreter = new EventInterpreter(callbacks.onEvent, callbacks.onRetry, callbacks.onComment, max);
+    lines.sink = interpreter;
   };
   return {
     feed(chunk) {

@@ -95,7 +95,13 @@ export class EventInterpreter implements FieldSink {
     this.#onEvent({ type: type === "" ? "message" : type, data, lastEventId: this.lastEventId });
   }
 
-  /** End of stream: an event without its blank line is discarded (HTML §9.2.6, last paragraph). */
+  /**
+   * End of stream: an event without its blank line is discarded (HTML §9.2.6, last paragraph).
+   * The last event ID string stays (a reconnecting `EventSource` sends it) and seeds the next
+   * stream's buffer, as browsers do (Chromium's parser starts from the source's last event ID);
+   * the spec text would start that buffer empty, which loses the cursor on the first event
+   * without an `id` after a reconnect.
+   */
   discardPending(): void {
     this.#idBuffer = this.lastEventId;
     this.#data = undefined;

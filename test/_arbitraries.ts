@@ -87,8 +87,20 @@ const fragment: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 2, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 4 }) },
 );
 
-/** A byte stream biased toward SSE-looking text. */
-export const sseBytes: fc.Arbitrary<Uint8Array> = fc.array(fragment, { maxLength: 40 }).map(concat);
+/** One whole field line: a (near-)field name, a colon with 0-2 spaces, a value and a line end. */
+const fieldLine: fc.Arbitrary<Uint8Array> = fc
+  .tuple(
+    fc.constantFrom("data", "data", "event", "id", "retry", "", "Data", "x"),
+    fc.constantFrom(":", ": ", ":  ", ""),
+    fc.array(fragment, { maxLength: 3 }),
+    fc.constantFrom("\n", "\r", "\r\n", "\n\n", "\r\n\r\n", "\r\r"),
+  )
+  .map(([name, colon, value, end]) => concat([ascii(name + colon), ...value, ascii(end)]));
+
+/** A byte stream biased toward SSE-looking text: whole field lines mixed with loose fragments. */
+export const sseBytes: fc.Arbitrary<Uint8Array> = fc
+  .array(fc.oneof({ arbitrary: fieldLine, weight: 2 }, { arbitrary: fragment, weight: 3 }), { maxLength: 30 })
+  .map(concat);
 
 /** Any bytes at all, or SSE-looking ones. */
 export const anyBytes: fc.Arbitrary<Uint8Array> = fc.oneof(sseBytes, fc.uint8Array({ maxLength: 64 }));

@@ -1,0 +1,113 @@
+/**
+ * Property tests (fast-check). Seeded: `PROPERTY_SEED` by default, `FC_SEED=<n>` to replay; a
+ * failure report prints the seed and the shrunk counterexample. Each property stops after a
+ * time budget so the whole file runs in a few seconds.
+ */
+import fc from "fast-check";
+import { expect, test } from "vitest";
+import { encodeEvent, type EventMessage, type ServerSentEvent } from "../core/mod.ts";
+import { anyBytes, chunksOf, cuts, eventMessage, eventMessages, PROPERTY_SEED, sseBytes, splitAt } from "./_arbitraries.ts";
+import { runIterate, runPush, runStream } from "./_harness.ts";
+import { specParse, specParseText } from "./_spec-parser.ts";
+
+const utf8 = new TextEncoder();
+
+/** Runs-and-time budget of one property: whichever runs out first ends it. */
+const budget = (numRuns: number, ms: number): fc.Parameters<unknown> => ({
+  seed: PROPERTY_SEED,
+  numRuns,
+  plugins: [fc.interruptAfterTimeLimit(ms)],
+});
+
+// What the bytes of a string say after UTF-8 encoding: each lone surrogate becomes U+FFFD.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (text: string): string => text.replace(LONE_SURROGATE, "\ufffd");
+// What a client sees of multi-line text: CRLF and CR become LF.
+const lines = (text: string): string => wellFormed(text).replace(/\r\n?/g, "\n");
+
+/** The events a client must see for `messages`, worked out from the messages alone. */
+function expectedEvents(messages: readonly EventMessage[]): ServerSentEvent[] {
+  const events: ServerSentEvent[] = [];
+  let lastEventId = "";
+  for (const { data, event, id } of messages) {
+    if (id !== undefined) lastEventId = wellFormed(id);
+    // A message without data writes a blank line, but the spec dispatches nothing for it.
+    if (data === undefined) continue;
+    events.push({ type: event === undefined || event === "" ? "message" : wellFormed(event), data: lines(data), lastEventId });
+  }
+  return events;
+}
+
+test("encodeEvent then createParser gives back the same events, however the bytes are split", () => {
+  fc.assert(
+    fc.property(eventMessages, cuts, (messages, points) => {
+      const bytes = utf8.encode(messages.map(encodeEvent).join(""));
+      const seen = runPush(splitAt(bytes, points));
+      expect(seen.events).toEqual(expectedEvents(messages));
+      expect(seen.retries).toEqual(messages.flatMap(({ retry }) => (retry === undefined ? [] : [retry])));
+      expect(seen.comments).toEqual(messages.flatMap(({ comment }) => (comment === undefined ? [] : lines(comment).split("\n"))));
+      const ids = messages.flatMap(({ id }) => (id === undefined ? [] : [wellFormed(id)]));
+      expect(seen.lastEventId).toBe(ids.at(-1) ?? "");
+    }),
+    budget(2_000, 1_500),
+  );
+});
+
+test("createParser never throws and gives the same output for any bytes in one chunk, 1-byte chunks or random splits", () => {
+  fc.assert(
+    fc.property(anyBytes, cuts, (bytes, points) => {
+      const whole = runPush([bytes]);
+      expect(runPush(chunksOf(bytes, 1))).toEqual(whole);
+      expect(runPush(splitAt(bytes, points))).toEqual(whole);
+    }),
+    budget(2_000, 1_000),
+  );
+});
+
+test("EventStreamParser and parseEventStream never fail and match createParser for any bytes and chunking", async () => {
+  await fc.assert(
+    fc.asyncProperty(anyBytes, cuts, async (bytes, points) => {
+      const { events, retries, comments } = runPush([bytes]);
+      const whole = { events, retries, comments };
+      for (const chunks of [[bytes], chunksOf(bytes, 1), splitAt(bytes, points)]) {
+        expect(await runStream(chunks)).toEqual(whole);
+        expect(await runIterate(chunks)).toEqual(whole);
+      }
+    }),
+    budget(300, 1_500),
+  );
+});
+
+test("encodeEvent never writes an interior blank line", () => {
+  fc.assert(
+    fc.property(eventMessage, (message) => {
+      const frame = encodeEvent(message);
+      const dispatches = message.data !== undefined || message.event !== undefined || message.id !== undefined;
+      if (frame === "") {
+        expect(message).toEqual({});
+        return;
+      }
+      // Every line ends in LF, none with CR; only a dispatching frame's last line is blank.
+      expect(frame.endsWith("\n")).toBe(true);
+      expect(frame).not.toContain("\r");
+      const frameLines = frame.slice(0, -1).split("\n");
+      const last = dispatches ? frameLines.pop() : undefined;
+      if (dispatches) expect(last).toBe("");
+      for (const line of frameLines) expect(line).toMatch(/^(?:data: |event: |id: |retry: |:)/);
+      // So the spec reads the frame as one block: one event at most.
+      expect(specParseText(frame).events).toHaveLength(message.data === undefined ? 0 : 1);
+    }),
+    budget(5_000, 800),
+  );
+});
+
+test("createParser agrees with the spec transcription on arbitrary bytes in arbitrary chunks", () => {
+  fc.assert(
+    fc.property(fc.oneof(sseBytes, anyBytes), cuts, (bytes, points) => {
+      const spec = specParse(bytes);
+      expect(runPush(splitAt(bytes, points))).toEqual(spec);
+      expect(runPush(chunksOf(bytes, 1))).toEqual(spec);
+    }),
+    budget(3_000, 1_500),
+  );
+});

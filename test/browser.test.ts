@@ -1,0 +1,266 @@
+/**
+ * End-to-end: the chat page (web/) in Debian's headless Chromium against the real Node server.
+ *
+ * Two people (two browser contexts, so separate localStorage) chat in one room; a bot reply
+ * streams in; hostile text stays text; the server restarts on the same port and both pages come
+ * back live without showing anything twice. Screenshots go to test-output/.
+ *
+ * Needs /usr/bin/chromium (`apt-get install chromium`); never downloads a browser. Without it the
+ * suite fails, unless EDDY_SKIP_BROWSER=1. No sleeps: every wait is a condition with a deadline.
+ *
+ * @module
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import process from "node:process";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, RUNTIMES, startServer, type RunningServer, type Runtime } from "./_server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-quic",
+  "--disable-sync",
+];
+const OUTPUT = `${ROOT}test-output/`;
+const ROOM = "e2e-room";
+const WAIT = { timeout: 10_000 };
+// A slow enough typewriter that the reply visibly grows over several chunks, still well under 1 s.
+const SERVER_ARGS = ["--bot", "typewriter", "--typewriter-ms", "25"];
+
+const skip = process.env.EDDY_SKIP_BROWSER === "1";
+const missing = !skip && !existsSync(CHROMIUM);
+
+// A missing browser is a failing test with the fix in its message, never a silent skip.
+describe.runIf(missing)("chat page in Chromium [node]", () => {
+  it("needs Debian's Chromium", () => {
+    throw new Error(
+      `The browser test needs Debian's Chromium at ${CHROMIUM}: install it with ` +
+        "`apt-get update && apt-get install -y chromium`, or set EDDY_SKIP_BROWSER=1 to skip this suite.",
+    );
+  });
+});
+
+describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
+  const runtime = RUNTIMES.find((candidate) => candidate.name === "node") as Runtime;
+  let server: RunningServer;
+  let browser: Browser;
+  let alice: Page; // desktop viewport
+  let bob: Page; // phone viewport
+  const problems: string[] = []; // page errors and CSP violations, from either page
+
+  beforeAll(async () => {
+    mkdirSync(OUTPUT, { recursive: true });
+    [server, browser] = await Promise.all([
+      startServer(runtime, SERVER_ARGS),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+    ]);
+    alice = await openPage(await browser.newContext({ viewport: { width: 1280, height: 800 } }), "alice");
+    bob = await openPage(
+      await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }),
+      "bob",
+    );
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** Opens the room page, watches for page errors and CSP reports, and picks a name. */
+  async function openPage(context: BrowserContext, name: string): Promise<Page> {
+    const page = await context.newPage();
+    page.on("pageerror", (error) => problems.push(`${name}: page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) problems.push(`${name}: ${message.text()}`);
+    });
+    page.on("dialog", (dialog) => {
+      problems.push(`${name}: unexpected dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    await page.goto(`${server.url}/?room=${ROOM}`);
+    await page.fill("#name", name);
+    return page;
+  }
+
+  /** Types `text` into the composer and sends it with Enter. */
+  async function say(page: Page, text: string): Promise<void> {
+    await page.fill("#text", text);
+    await page.press("#text", "Enter");
+  }
+
+  /** Waits until a finished message with exactly `text` is on `page`, and returns its facts. */
+  async function waitForMessage(page: Page, text: string) {
+    await page.waitForFunction(
+      (wanted) => [...document.querySelectorAll("#messages .msg[data-id]")].some((item) => item.querySelector(".text")?.textContent === wanted),
+      text,
+      WAIT,
+    );
+    return page.evaluate((wanted) => {
+      const item = [...document.querySelectorAll<HTMLElement>("#messages .msg[data-id]")].find(
+        (candidate) => candidate.querySelector(".text")?.textContent === wanted,
+      ) as HTMLElement;
+      return {
+        id: item.dataset.id ?? "",
+        author: item.querySelector(".author")?.textContent ?? "",
+        own: item.classList.contains("own"),
+        align: getComputedStyle(item).alignSelf,
+        whiteSpace: getComputedStyle(item.querySelector(".text") as Element).whiteSpace,
+        datetime: item.querySelector("time")?.getAttribute("datetime") ?? "",
+      };
+    }, text);
+  }
+
+  async function waitForState(page: Page, state: string): Promise<void> {
+    await page.waitForSelector(`#status[data-state="${state}"]`, WAIT);
+    expect(await page.textContent("#status")).toContain(state);
+  }
+
+  /** Every message id in the DOM, and every id that appears more than once. */
+  async function domIds(page: Page): Promise<{ ids: string[]; duplicates: string[] }> {
+    return page.evaluate(() => {
+      const ids = [...document.querySelectorAll<HTMLElement>("#messages .msg[data-id]")].map((item) => item.dataset.id ?? "");
+      return { ids, duplicates: ids.filter((id, index) => ids.indexOf(id) !== index) };
+    });
+  }
+
+  it("connects live, and two people see each other's messages with the right author", async () => {
+    await Promise.all([waitForState(alice, "live"), waitForState(bob, "live")]);
+    await alice.waitForFunction(() => document.querySelector("#presence")?.textContent === "2 people here", undefined, WAIT);
+
+    await say(alice, "hi bob, it's alice");
+    const seenByBob = await waitForMessage(bob, "hi bob, it's alice");
+    const seenByAlice = await waitForMessage(alice, "hi bob, it's alice");
+    expect(seenByBob).toMatchObject({ author: "alice", own: false, align: "flex-start" });
+    expect(seenByAlice).toMatchObject({ author: "alice", own: true, align: "flex-end" });
+    expect(seenByBob.id).toBe(seenByAlice.id);
+    expect(Number.isNaN(Date.parse(seenByBob.datetime))).toBe(false);
+    expect(await alice.inputValue("#text")).toBe(""); // the composer is cleared after sending
+
+    await say(bob, "hello alice 👋");
+    expect(await waitForMessage(alice, "hello alice 👋")).toMatchObject({ author: "bob", own: false });
+    expect(await waitForMessage(bob, "hello alice 👋")).toMatchObject({ author: "bob", own: true });
+  });
+
+  it("shows the server's error inline when the name is refused", async () => {
+    const refused = await fetch(`${server.url}/rooms/${ROOM}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "bot", text: "x" }),
+    });
+    expect(refused.status).toBe(400);
+    const { error } = (await refused.json()) as { error: string };
+
+    await bob.fill("#name", "bot");
+    await say(bob, "pretending to be the bot");
+    await bob.waitForSelector("#error:not([hidden])", WAIT);
+    expect(await bob.textContent("#error")).toBe(error);
+    expect(await bob.inputValue("#text")).toBe("pretending to be the bot"); // kept, to fix and resend
+    await bob.fill("#name", "bob"); // typing in the name box clears the error
+    expect(await bob.isHidden("#error")).toBe(true);
+    await bob.fill("#text", "");
+  });
+
+  it("streams a bot reply token by token into one bubble that ends as a final message", async () => {
+    // Record every length the growing bubble's text takes, from the first mutation on.
+    await alice.evaluate(() => {
+      const lengths: number[] = [];
+      (window as unknown as { replyLengths: number[] }).replyLengths = lengths;
+      new MutationObserver(() => {
+        const growing = document.querySelector("#messages .msg.streaming .text");
+        if (growing) lengths.push(growing.textContent?.length ?? 0);
+      }).observe(document.querySelector("#messages") as Element, { childList: true, subtree: true, characterData: true });
+    });
+    await say(alice, "/bot help");
+    await alice.waitForFunction(() => document.querySelector("#messages .msg.bot.streaming") !== null, undefined, WAIT);
+    await alice.waitForFunction(() => document.querySelector("#messages .msg.bot[data-id]:not(.streaming)") !== null, undefined, WAIT);
+
+    const reply = await alice.evaluate(() => {
+      const final = document.querySelector<HTMLElement>("#messages .msg.bot[data-id]") as HTMLElement;
+      return {
+        text: final.querySelector(".text")?.textContent ?? "",
+        replyId: final.dataset.replyId ?? "",
+        failed: final.classList.contains("failed"),
+        sameReply: document.querySelectorAll(`#messages [data-reply-id="${final.dataset.replyId}"]`).length,
+        streaming: document.querySelectorAll("#messages .streaming").length,
+        busy: final.getAttribute("aria-busy"),
+        lengths: (window as unknown as { replyLengths: number[] }).replyLengths,
+      };
+    });
+    const partial = new Set(reply.lengths.filter((length) => length > 0 && length < reply.text.length));
+    expect(partial.size, `partial lengths seen: ${reply.lengths.join(",")}`).toBeGreaterThanOrEqual(2);
+    expect([...partial].every((length, i, all) => i === 0 || length > (all[i - 1] as number))).toBe(true); // only grows
+    expect(reply.text.length).toBeGreaterThan(0);
+    expect(reply.replyId).not.toBe("");
+    expect(reply).toMatchObject({ failed: false, sameReply: 1, streaming: 0, busy: null });
+
+    // The other page got the same finished reply, once.
+    await waitForMessage(bob, reply.text);
+    expect(await bob.locator(`#messages [data-reply-id="${reply.replyId}"]`).count()).toBe(1);
+  });
+
+  it("renders hostile and multi-line text as text", async () => {
+    const hostile = "<img src=x onerror=alert(1)>\nsecond line <b>not bold</b>";
+    await say(bob, hostile);
+    for (const page of [alice, bob]) {
+      const shown = await waitForMessage(page, hostile);
+      expect(shown.whiteSpace).toBe("pre-wrap");
+      expect(await page.locator("#messages img, #messages b").count()).toBe(0);
+    }
+    // pre-wrap keeps the line break: the bubble's rendered text has two lines.
+    const lines = await alice.evaluate(
+      (wanted) =>
+        [...document.querySelectorAll<HTMLElement>("#messages .text")].find((text) => text.textContent === wanted)?.innerText.split("\n").length,
+      hostile,
+    );
+    expect(lines).toBe(2);
+
+    await Promise.all([
+      alice.screenshot({ path: `${OUTPUT}chat-desktop.png` }),
+      bob.screenshot({ path: `${OUTPUT}chat-phone.png` }),
+    ]);
+    await bob.emulateMedia({ colorScheme: "dark" });
+    await bob.screenshot({ path: `${OUTPUT}chat-phone-dark.png` });
+    await bob.emulateMedia({ colorScheme: "light" });
+  });
+
+  it("recovers after the server restarts on the same port, with no message shown twice", async () => {
+    const port = new URL(server.url).port;
+    const before = await domIds(alice);
+
+    await server.stop("SIGTERM");
+    await Promise.all([waitForState(alice, "reconnecting"), waitForState(bob, "reconnecting")]);
+
+    server = await startServer(runtime, [...SERVER_ARGS, "--port", port]);
+    expect(new URL(server.url).port).toBe(port);
+    await Promise.all([waitForState(alice, "live"), waitForState(bob, "live")]);
+
+    // The new server does not know the old cursor: the page says so instead of hiding the gap.
+    await alice.waitForFunction(
+      () => [...document.querySelectorAll("#messages .notice")].some((notice) => notice.textContent?.includes("older messages were dropped")),
+      undefined,
+      WAIT,
+    );
+
+    await say(bob, "still here after the restart");
+    expect(await waitForMessage(alice, "still here after the restart")).toMatchObject({ author: "bob", own: false });
+    expect(await waitForMessage(bob, "still here after the restart")).toMatchObject({ author: "bob", own: true });
+
+    for (const page of [alice, bob]) {
+      const after = await domIds(page);
+      expect(after.duplicates).toEqual([]);
+      expect(after.ids.length).toBe(before.ids.length + 1);
+      const texts = await page.locator("#messages .msg[data-id] .text").allTextContents();
+      expect(texts.filter((text) => text === "still here after the restart")).toHaveLength(1);
+    }
+    await alice.screenshot({ path: `${OUTPUT}chat-desktop-after-restart.png` });
+  });
+
+  it("raised no page errors, dialogs or CSP violations", () => {
+    expect(problems).toEqual([]);
+  });
+});

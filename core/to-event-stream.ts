@@ -15,6 +15,8 @@ const BATCH_MESSAGES = 128;
 const READY_TURNS = 8;
 
 type Step = IteratorResult<EventMessage | string>;
+// One pull's output. `error`: the source failed after the frames in `text`, which still go out.
+type Batch = { text: string; done: boolean; error?: { value: unknown } };
 type Iter = Iterator<EventMessage | string> | AsyncIterator<EventMessage | string>;
 
 /**
@@ -100,7 +102,8 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
           const frame = isSync ? pullSync(iterator as Iterator<EventMessage | string>, encode) : await pullAsync();
           if (finished) return;
           if (frame.text !== "") controller.enqueue(encoder.encode(frame.text));
-          if (frame.done) finish(false);
+          if (frame.error !== undefined) fail(frame.error.value);
+          else if (frame.done) finish(false);
         } catch (error) {
           fail(error);
         }
@@ -112,7 +115,7 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
     { highWaterMark: 0 },
   );
 
-  async function pullAsync(): Promise<{ text: string; done: boolean }> {
+  async function pullAsync(): Promise<Batch> {
     const it = iterator as AsyncIterator<EventMessage | string>;
     let next = pending ?? it.next();
     pending = undefined;
@@ -130,26 +133,34 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
     }
     if (step.done) return { text: "", done: true };
     let text = encode(step.value);
-    for (let count = 1; count < BATCH_MESSAGES && text.length < BATCH_CHARS && !finished; count++) {
-      next = it.next();
-      step = await settledSoon(next);
-      if (step === undefined) {
-        pending = next;
-        break;
+    try {
+      for (let count = 1; count < BATCH_MESSAGES && text.length < BATCH_CHARS && !finished; count++) {
+        next = it.next();
+        step = await settledSoon(next);
+        if (step === undefined) {
+          pending = next;
+          break;
+        }
+        if (step.done) return { text, done: true };
+        text += encode(step.value);
       }
-      if (step.done) return { text, done: true };
-      text += encode(step.value);
+    } catch (error) {
+      return { text, done: true, error: { value: error } };
     }
     return { text, done: false };
   }
 }
 
-function pullSync(it: Iterator<EventMessage | string>, encode: (m: EventMessage | string) => string): { text: string; done: boolean } {
+function pullSync(it: Iterator<EventMessage | string>, encode: (m: EventMessage | string) => string): Batch {
   let text = "";
-  for (let count = 0; count < BATCH_MESSAGES && text.length < BATCH_CHARS; count++) {
-    const step = it.next();
-    if (step.done) return { text, done: true };
-    text += encode(step.value);
+  try {
+    for (let count = 0; count < BATCH_MESSAGES && text.length < BATCH_CHARS; count++) {
+      const step = it.next();
+      if (step.done) return { text, done: true };
+      text += encode(step.value);
+    }
+  } catch (error) {
+    return { text, done: true, error: { value: error } };
   }
   return { text, done: false };
 }

@@ -242,6 +242,20 @@ function onReset(info) {
       ? "The server no longer knows where this page left off (it may have restarted)"
       : "You were away longer than the room's history reaches";
   append(renderNotice(`${why}: older messages were dropped, so some may be missing here.`));
+  if (info.reason === "unknown-cursor") interruptReplies();
+}
+
+/**
+ * A server that does not know our cursor is probably a new instance: replies that were growing
+ * will never finish. Say so instead of leaving a caret blinking forever. They stay in the map, so
+ * a re-sent reply-start (same server after all) or their final message still takes over.
+ */
+function interruptReplies() {
+  for (const item of state.replies.values()) {
+    item.classList.remove("streaming");
+    item.classList.add("interrupted");
+    item.removeAttribute("aria-busy");
+  }
 }
 
 function onPresence(info) {
@@ -255,6 +269,8 @@ function onReplyStart(reply) {
   const existing = state.replies.get(reply.replyId);
   if (existing) {
     // Re-sent after a reconnect mid-reply: it carries the whole text so far.
+    existing.classList.replace("interrupted", "streaming");
+    existing.setAttribute("aria-busy", "true");
     textNodeOf(existing).data = String(reply.text ?? "");
     contentChanged();
     return;

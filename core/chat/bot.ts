@@ -1,0 +1,192 @@
+/**
+ * The bot's contract ({@link Responder}) and the built-in {@link typewriterResponder}: a
+ * deterministic bot that needs no network and streams its answer word by word, so the streaming
+ * path (reply-start, reply-delta, final message) can be seen and tested without a language model.
+ *
+ * @module
+ */
+import type { ChatMessage } from "./hub.ts";
+
+/**
+ * Counts about the room, given to a responder (`/bot stats` shows them).
+ *
+ * @example
+ * ```ts
+ * import type { RoomStats } from "./bot.ts";
+ * const stats: RoomStats = { messages: 120, subscribers: 3 };
+ * ```
+ */
+export type RoomStats = {
+  /** Messages stored in the room so far, the question included. */
+  readonly messages: number;
+  /** Streams open on the room now. */
+  readonly subscribers: number;
+};
+
+/**
+ * What a responder is asked: the message addressed to the bot and its context.
+ *
+ * @example
+ * ```ts
+ * import type { ResponderRequest } from "./bot.ts";
+ * const request: ResponderRequest = {
+ *   room: "lobby", text: "/bot time", history: [], signal: new AbortController().signal,
+ *   stats: { messages: 1, subscribers: 1 },
+ * };
+ * ```
+ */
+export type ResponderRequest = {
+  readonly room: string;
+  /** The full text of the message, with its `/bot` or `@bot` prefix. */
+  readonly text: string;
+  /** The room's latest messages, oldest first; the last one is the question itself. */
+  readonly history: ChatMessage[];
+  /** Aborted when the reply must stop (timeout, nobody left in the room, shutdown). */
+  readonly signal: AbortSignal;
+  readonly stats: RoomStats;
+};
+
+/**
+ * A bot: answers one message as a stream of text chunks. It should stop promptly when `signal`
+ * aborts; the reply runner stops reading it then in any case.
+ *
+ * @example
+ * ```ts
+ * import type { Responder } from "./bot.ts";
+ * const shout: Responder = async function* ({ text }) {
+ *   yield text.replace(/^[/@]bot\s*!/i, "").toUpperCase();
+ * };
+ * ```
+ */
+export type Responder = (request: ResponderRequest) => AsyncIterable<string>;
+
+/**
+ * Options of {@link typewriterResponder}.
+ *
+ * @example
+ * ```ts
+ * import type { TypewriterOptions } from "./bot.ts";
+ * const options: TypewriterOptions = { delayMs: 0 };
+ * ```
+ */
+export type TypewriterOptions = {
+  /** The pause before each word, in milliseconds. Default 40; `0` streams without timers. */
+  delayMs?: number;
+  /** The clock `/bot time` reads. Default `() => new Date()`. */
+  now?: () => Date;
+};
+
+const ADDRESSED = /^[/@]bot(?![\p{L}\p{N}_-])/iu;
+const MAX_LISTED_USERS = 10;
+
+/**
+ * Whether a message is addressed to the bot: it starts with `/bot` or `@bot` as a whole word
+ * (any case), so `/botany` is not.
+ *
+ * @param text The message text.
+ * @returns `true` if the bot should answer it.
+ *
+ * @example
+ * ```ts
+ * import { isForBot } from "./bot.ts";
+ * isForBot("@bot what time is it?"); // true
+ * isForBot("ask the bot"); // false
+ * ```
+ */
+export function isForBot(text: string): boolean {
+  return ADDRESSED.test(text);
+}
+
+/**
+ * The built-in bot. Commands: `/bot help`, `/bot stats` (messages, subscribers, active users),
+ * `/bot echo <text>`, `/bot time`; anything else gets a friendly note on what it can do. The
+ * answer streams one word (with its trailing whitespace) per chunk, `delayMs` apart.
+ *
+ * @param options `delayMs` (default 40), `now`.
+ * @returns A {@link Responder}.
+ * @throws {RangeError} If `delayMs` is negative or not finite.
+ *
+ * @example
+ * ```ts
+ * import { typewriterResponder } from "./bot.ts";
+ * const bot = typewriterResponder({ delayMs: 0 });
+ * const signal = new AbortController().signal;
+ * let answer = "";
+ * for await (const chunk of bot({ room: "lobby", text: "/bot echo hi there", history: [], signal, stats: { messages: 1, subscribers: 1 } })) {
+ *   answer += chunk; // "hi ", then "there"
+ * }
+ * ```
+ */
+export function typewriterResponder(options: TypewriterOptions = {}): Responder {
+  const delayMs = options.delayMs ?? 40;
+  if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
+    throw new RangeError(`Cannot create typewriter responder: "delayMs" must be a non-negative number, received ${String(delayMs)}`);
+  }
+  const now = options.now ?? (() => new Date());
+  return async function* typewriter(request) {
+    const answer = answerFor(request, now);
+    for (const chunk of answer.match(/\s*\S+\s*/g) ?? []) {
+      if (delayMs > 0) await sleep(delayMs, request.signal);
+      if (request.signal.aborted) return;
+      yield chunk;
+    }
+  };
+}
+
+function answerFor({ room, text, history, stats }: ResponderRequest, now: () => Date): string {
+  const rest = text.replace(ADDRESSED, "").trim();
+  const [command = "", ...words] = rest.split(/\s+/);
+  switch (command.toLowerCase()) {
+    case "help":
+      return [
+        "Here is what I can do:",
+        "- /bot help: this list",
+        "- /bot stats: messages, subscribers and active users in this room",
+        "- /bot echo <text>: I repeat your text",
+        "- /bot time: the server's current time (UTC)",
+        "You can write @bot instead of /bot.",
+      ].join("\n");
+    case "stats": {
+      const users = [...new Set(history.filter((m) => m.user !== "bot").map((m) => m.user))];
+      const listed = users.slice(0, MAX_LISTED_USERS).join(", ") + (users.length > MAX_LISTED_USERS ? ", …" : "");
+      return (
+        `Room ${room}: ${count(stats.messages, "message")} so far, ${count(stats.subscribers, "subscriber")} connected, ` +
+        `${count(users.length, "active user")} in the last ${count(history.length, "message")}` +
+        (users.length > 0 ? ` (${listed}).` : ".")
+      );
+    }
+    case "echo": {
+      // Echo the text after the command as it was written, line breaks included.
+      const echoed = rest.slice(command.length).trim();
+      return echoed === "" ? "Give me something to echo, for example: /bot echo hello" : echoed;
+    }
+    case "time":
+      return `It is ${now().toISOString()} (UTC) on this server.`;
+    default: {
+      const asked = command === "" ? "" : `I don't know how to answer "${truncate([command, ...words].join(" "))}" yet. `;
+      return `Hi! ${asked}I'm the eddy demo bot and I know a few commands: /bot help lists them, /bot stats shows who is here, /bot echo <text> repeats you and /bot time tells the time.`;
+    }
+  }
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function truncate(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+// Resolves after `ms`, or at once when `signal` aborts (the timer is then cleared).
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

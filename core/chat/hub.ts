@@ -1,0 +1,277 @@
+/**
+ * The `Hub`: where chat messages are stored and fanned out. This file holds only the contract
+ * and its data types, so a Redis-backed hub can replace the in-memory one (`memory-hub.ts`)
+ * without touching the routes. Every method is async for that reason, even where the memory
+ * hub could answer at once.
+ *
+ * The payload shapes are those of `docs/PROTOCOL.md` ("The room stream").
+ *
+ * @module
+ */
+import type { EventMessage } from "../mod.ts";
+
+/**
+ * A stored chat message: the JSON `data` of a `message` event.
+ *
+ * @example
+ * ```ts
+ * import type { ChatMessage } from "./hub.ts";
+ * const message: ChatMessage = {
+ *   id: "lz3k9a1.1-7", room: "lobby", user: "alice", text: "hi", time: "2025-01-01T00:00:00.000Z",
+ * };
+ * ```
+ */
+export type ChatMessage = {
+  /** `<epoch>-<seq>`, also the SSE `id:` of the event. */
+  readonly id: string;
+  readonly room: string;
+  readonly user: string;
+  readonly text: string;
+  /** ISO 8601. */
+  readonly time: string;
+  /** Set on a finished bot reply: the `replyId` of its `reply-start` / `reply-delta` events. */
+  readonly replyId?: string;
+  /** `true` on a bot reply that failed or was cut short; its text says why. */
+  readonly error?: true;
+};
+
+/**
+ * What {@link Hub.publish} stores: a message without the id and room the hub assigns.
+ *
+ * @example
+ * ```ts
+ * import type { MessageInput } from "./hub.ts";
+ * const input: MessageInput = { user: "alice", text: "hi", time: new Date().toISOString() };
+ * ```
+ */
+export type MessageInput = {
+  readonly user: string;
+  readonly text: string;
+  readonly time: string;
+  readonly replyId?: string;
+  readonly error?: true;
+};
+
+/**
+ * A `presence` event: the room's subscriber count after someone joined or left.
+ *
+ * @example
+ * ```ts
+ * import type { PresenceEvent } from "./hub.ts";
+ * const event: PresenceEvent = { type: "presence", room: "lobby", subscribers: 3 };
+ * ```
+ */
+export type PresenceEvent = { readonly type: "presence"; readonly room: string; readonly subscribers: number };
+
+/**
+ * A `reply-start` event: a streamed bot reply began. A subscriber that joins while the reply runs
+ * receives one with `text` holding everything streamed so far.
+ *
+ * @example
+ * ```ts
+ * import type { ReplyStartEvent } from "./hub.ts";
+ * const event: ReplyStartEvent = {
+ *   type: "reply-start", replyId: "r1", room: "lobby", user: "bot", inReplyTo: "lz3k9a1.1-7",
+ *   time: "2025-01-01T00:00:00.000Z", text: "",
+ * };
+ * ```
+ */
+export type ReplyStartEvent = {
+  readonly type: "reply-start";
+  readonly replyId: string;
+  readonly room: string;
+  readonly user: "bot";
+  /** The id of the message being answered. */
+  readonly inReplyTo: string;
+  readonly time: string;
+  readonly text: string;
+};
+
+/**
+ * A `reply-delta` event: the next chunk of a streamed reply.
+ *
+ * @example
+ * ```ts
+ * import type { ReplyDeltaEvent } from "./hub.ts";
+ * const event: ReplyDeltaEvent = { type: "reply-delta", replyId: "r1", delta: "Hello " };
+ * ```
+ */
+export type ReplyDeltaEvent = { readonly type: "reply-delta"; readonly replyId: string; readonly delta: string };
+
+/**
+ * The ephemeral events {@link Hub.emit} fans out (never stored, never given an id). The hub keeps
+ * the text of each running reply so late joiners can catch up; {@link Hub.publish} of the message
+ * carrying the same `replyId` ends the reply.
+ *
+ * @example
+ * ```ts
+ * import type { ReplyEvent } from "./hub.ts";
+ * const delta: ReplyEvent = { type: "reply-delta", replyId: "r1", delta: "world" };
+ * ```
+ */
+export type ReplyEvent = ReplyStartEvent | ReplyDeltaEvent;
+
+/**
+ * Options of {@link Hub.subscribe}.
+ *
+ * @example
+ * ```ts
+ * import type { SubscribeOptions } from "./hub.ts";
+ * const options: SubscribeOptions = { after: "lz3k9a1.1-41", signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
+export type SubscribeOptions = {
+  /**
+   * The resume cursor (the client's Last-Event-ID): replay exactly the stored messages after it.
+   * When the hub cannot (the cursor fell out of the history, or names another epoch), the
+   * subscription starts with a `reset` event and replays everything retained.
+   */
+  after?: string;
+  /** Without `after`: how many of the latest messages to replay first. Default: the hub's choice. */
+  replay?: number;
+  /** Aborting it ends the subscription, as `return()` does. */
+  signal?: AbortSignal;
+};
+
+/**
+ * A live subscription to one room: SSE messages ready for `toEventStream`, in order — the
+ * `reset` (if any), the replayed messages, the running replies so far, then live events.
+ * `return()` unsubscribes at once, even while a `next()` is pending (that `next()` then resolves
+ * as done). The iterator also ends by itself when the hub drops a subscriber that fell too far
+ * behind, or closes.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryHub } from "./memory-hub.ts";
+ * const hub = createMemoryHub();
+ * const subscription = await hub.subscribe("lobby");
+ * await hub.publish("lobby", { user: "alice", text: "hi", time: new Date().toISOString() });
+ * for await (const message of subscription) {
+ *   console.log(message.event ?? "message", message.data);
+ *   break; // runs return(): unsubscribed
+ * }
+ * ```
+ */
+export interface Subscription extends AsyncIterableIterator<EventMessage> {
+  /** Unsubscribes now; a pending `next()` resolves as done. Idempotent. */
+  return(): Promise<IteratorResult<EventMessage, undefined>>;
+}
+
+/**
+ * One room's counts, as `GET /rooms` lists them.
+ *
+ * @example
+ * ```ts
+ * import type { RoomInfo } from "./hub.ts";
+ * const info: RoomInfo = { room: "lobby", subscribers: 2, messages: 120 };
+ * ```
+ */
+export type RoomInfo = {
+  readonly room: string;
+  readonly subscribers: number;
+  /** Messages stored in the room so far (the history keeps only the latest of them). */
+  readonly messages: number;
+};
+
+/**
+ * Totals over every room, for `GET /healthz`.
+ *
+ * @example
+ * ```ts
+ * import type { HubStats } from "./hub.ts";
+ * const stats: HubStats = { rooms: 12, subscribers: 40 };
+ * ```
+ */
+export type HubStats = { readonly rooms: number; readonly subscribers: number };
+
+/**
+ * Storage and fan-out of chat rooms. Implementations: `createMemoryHub` (one process); a
+ * Redis-backed hub can implement the same methods.
+ *
+ * @example
+ * ```ts
+ * import type { Hub } from "./hub.ts";
+ * async function post(hub: Hub, room: string, user: string, text: string): Promise<string> {
+ *   const message = await hub.publish(room, { user, text, time: new Date().toISOString() });
+ *   return message.id;
+ * }
+ * ```
+ */
+export interface Hub {
+  /**
+   * Stores a message (creating the room if needed) and sends it to every subscriber.
+   *
+   * @throws {RoomLimitError} If the room is new and no room can be evicted to make space.
+   */
+  publish(room: string, input: MessageInput): Promise<ChatMessage>;
+  /** Sends a reply event to the room's subscribers (no-op for a room that does not exist). */
+  emit(room: string, event: ReplyEvent): Promise<void>;
+  /**
+   * Subscribes to a room (creating it if needed) and announces the new subscriber with `presence`.
+   *
+   * @throws {RoomLimitError} If the room is new and no room can be evicted to make space.
+   */
+  subscribe(room: string, options?: SubscribeOptions): Promise<Subscription>;
+  /** The latest `limit` stored messages of the room, oldest first (`[]` for an unknown room). */
+  history(room: string, limit: number): Promise<ChatMessage[]>;
+  /** The room's counts, or `undefined` if it does not exist. */
+  room(room: string): Promise<RoomInfo | undefined>;
+  /** Every room's counts, in no particular order. */
+  rooms(): Promise<RoomInfo[]>;
+  /** Totals over every room. */
+  stats(): Promise<HubStats>;
+  /**
+   * Calls `listener` after every join or leave, with the room's new count. Returns the function
+   * that removes the listener. The reply runner uses it to stop replies nobody watches.
+   */
+  onPresence(listener: (event: PresenceEvent) => void): () => void;
+  /** Ends every subscription and refuses further publishing. */
+  close(): Promise<void>;
+}
+
+/**
+ * Thrown by {@link Hub.publish} and {@link Hub.subscribe} when the hub holds its maximum number of
+ * rooms and none can be evicted (every room has subscribers). The routes answer `503`.
+ *
+ * @example
+ * ```ts
+ * import { RoomLimitError } from "./hub.ts";
+ * try {
+ *   throw new RoomLimitError(10_000);
+ * } catch (error) {
+ *   if (error instanceof RoomLimitError) console.log(error.type, error.limit);
+ * }
+ * ```
+ */
+export class RoomLimitError extends RangeError {
+  /** Discriminant for callers that branch on the error kind. */
+  readonly type = "room-limit" as const;
+  /** The configured maximum number of rooms. */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super(`Cannot create room: the hub holds its maximum of ${limit} rooms and every one has subscribers`);
+    this.name = "RoomLimitError";
+    this.limit = limit;
+  }
+}
+
+/**
+ * Thrown by a hub's methods after {@link Hub.close}.
+ *
+ * @example
+ * ```ts
+ * import { HubClosedError } from "./hub.ts";
+ * const error = new HubClosedError();
+ * console.log(error.type); // "hub-closed"
+ * ```
+ */
+export class HubClosedError extends Error {
+  /** Discriminant for callers that branch on the error kind. */
+  readonly type = "hub-closed" as const;
+
+  constructor() {
+    super("Cannot use the hub: it is closed");
+    this.name = "HubClosedError";
+  }
+}

@@ -1,0 +1,460 @@
+/**
+ * The in-memory {@link Hub}: one process, rooms in a `Map`, a bounded history ring per room, a
+ * bounded queue per subscriber.
+ *
+ * - Ids are `<epoch>-<seq>`. The epoch names one life of a room in one hub instance (the hub's
+ *   base-36 start time, `.`, the room's base-36 creation number), so a cursor from a restarted
+ *   server or from an evicted-then-recreated room is recognised as unknown instead of silently
+ *   skipping or repeating messages. `seq` counts up from 1, without gaps, per room life.
+ * - A published message is serialised once: one frozen `EventMessage` (`{ id, data }`, `data`
+ *   the message's JSON) is built at publish time and the same object goes to every subscriber and
+ *   into the history. Only `encodeEvent`'s framing (a few string concatenations) is left per
+ *   subscriber, which keeps the SSE core unchanged.
+ * - A subscriber whose queue reaches `queueLimit` is dropped: its iterator ends, so its stream
+ *   closes and the client reconnects with Last-Event-ID, resuming without loss while the ring
+ *   still holds its cursor. Dropping bounds the memory a slow reader can pin.
+ * - With `maxRooms` rooms, creating another evicts the least recently active room that has no
+ *   subscribers and no running reply; if there is none, it fails with {@link RoomLimitError}.
+ *
+ * @module
+ */
+import type { EventMessage } from "../mod.ts";
+import {
+  type ChatMessage,
+  type Hub,
+  HubClosedError,
+  type HubStats,
+  type MessageInput,
+  type PresenceEvent,
+  type ReplyEvent,
+  type ReplyStartEvent,
+  type RoomInfo,
+  RoomLimitError,
+  type SubscribeOptions,
+  type Subscription,
+} from "./hub.ts";
+
+/**
+ * Options of {@link createMemoryHub}.
+ *
+ * @example
+ * ```ts
+ * import type { MemoryHubOptions } from "./memory-hub.ts";
+ * const options: MemoryHubOptions = { historySize: 200, queueLimit: 256, maxRooms: 1_000 };
+ * ```
+ */
+export type MemoryHubOptions = {
+  /** Messages kept per room for replay and resume. Default 500. */
+  historySize?: number;
+  /** Messages replayed to a subscriber without a cursor when `replay` is not given. Default 50. */
+  replayCount?: number;
+  /** Events buffered per subscriber before it is dropped as too slow. Default 1024. */
+  queueLimit?: number;
+  /** Rooms held at once. Default 10 000. */
+  maxRooms?: number;
+  /** The id epoch prefix; default the hub's start time in base 36. Must not contain `-` or a line break. */
+  epoch?: string;
+  /** Receives an error thrown by an `onPresence` listener. Default `console.error`. */
+  onError?(error: unknown): void;
+};
+
+/** Longest cursor echoed back in a `reset` event: a Last-Event-ID header is client-controlled. */
+const MAX_ECHOED_CURSOR = 128;
+const CURSOR = /^(.+)-(0|[1-9]\d{0,14})$/;
+
+/**
+ * Creates an in-memory hub.
+ *
+ * @param options `historySize`, `replayCount`, `queueLimit`, `maxRooms`, `epoch`, `onError`.
+ * @returns A {@link Hub} living in this process.
+ * @throws {RangeError} If a size option is not a positive safe integer.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryHub } from "./memory-hub.ts";
+ * const hub = createMemoryHub({ historySize: 100 });
+ * const subscription = await hub.subscribe("lobby", { replay: 10 });
+ * await hub.publish("lobby", { user: "alice", text: "hello", time: new Date().toISOString() });
+ * ```
+ */
+export function createMemoryHub(options: MemoryHubOptions = {}): Hub {
+  return new MemoryHub(options);
+}
+
+type Stored = { readonly message: ChatMessage; readonly frame: EventMessage };
+type RunningReply = { readonly start: ReplyStartEvent; text: string };
+
+class Room {
+  seq = 0;
+  readonly ring: Ring<Stored>;
+  readonly subscribers = new Set<MemorySubscription>();
+  readonly replies = new Map<string, RunningReply>();
+
+  readonly name: string;
+  readonly epoch: string;
+
+  constructor(name: string, epoch: string, historySize: number) {
+    this.name = name;
+    this.epoch = epoch;
+    this.ring = new Ring(historySize);
+  }
+
+  info(): RoomInfo {
+    return { room: this.name, subscribers: this.subscribers.size, messages: this.seq };
+  }
+}
+
+class MemoryHub implements Hub {
+  readonly #rooms = new Map<string, Room>();
+  // Rooms without subscribers, least recently active first (a Map keeps insertion order, and
+  // delete + set moves a room to the end): eviction takes the first evictable one in O(1) usually.
+  readonly #idle = new Map<string, Room>();
+  readonly #listeners = new Set<(event: PresenceEvent) => void>();
+  readonly #historySize: number;
+  readonly #replayCount: number;
+  readonly #queueLimit: number;
+  readonly #maxRooms: number;
+  readonly #epoch: string;
+  readonly #onError: (error: unknown) => void;
+  #created = 0;
+  #subscribers = 0;
+  #closed = false;
+
+  constructor(options: MemoryHubOptions) {
+    this.#historySize = positive("historySize", options.historySize ?? 500);
+    this.#replayCount = Math.min(nonNegative("Cannot create hub", "replayCount", options.replayCount ?? 50), this.#historySize);
+    this.#queueLimit = positive("queueLimit", options.queueLimit ?? 1024);
+    this.#maxRooms = positive("maxRooms", options.maxRooms ?? 10_000);
+    this.#epoch = options.epoch ?? Date.now().toString(36);
+    if (/[-\r\n\0]/.test(this.#epoch) || this.#epoch === "") {
+      throw new RangeError(`Cannot create hub: "epoch" must be non-empty without "-", CR, LF or NUL, received ${JSON.stringify(this.#epoch)}`);
+    }
+    this.#onError = options.onError ?? ((error) => console.error("eddy: presence listener failed:", error));
+  }
+
+  async publish(name: string, input: MessageInput): Promise<ChatMessage> {
+    this.#assertOpen();
+    const room = this.#roomFor(name);
+    const id = `${room.epoch}-${++room.seq}`;
+    // Key order is the wire order documented in PROTOCOL.md.
+    const message: ChatMessage = Object.freeze({
+      id,
+      room: name,
+      user: input.user,
+      text: input.text,
+      time: input.time,
+      ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
+      ...(input.error === true ? { error: true as const } : {}),
+    });
+    const frame: EventMessage = Object.freeze({ id, data: JSON.stringify(message) });
+    room.ring.push({ message, frame });
+    if (input.replyId !== undefined) room.replies.delete(input.replyId);
+    this.#touch(room);
+    this.#broadcast(room, frame);
+    return message;
+  }
+
+  async emit(name: string, event: ReplyEvent): Promise<void> {
+    this.#assertOpen();
+    const room = this.#rooms.get(name);
+    if (room === undefined) return;
+    if (event.type === "reply-start") {
+      room.replies.set(event.replyId, { start: event, text: event.text });
+      this.#broadcast(room, replyStartFrame(event, event.text));
+    } else {
+      const running = room.replies.get(event.replyId);
+      // A delta without its start (or after the final message) would reach no bubble: drop it.
+      if (running === undefined) return;
+      running.text += event.delta;
+      this.#broadcast(room, Object.freeze({ event: "reply-delta", data: JSON.stringify({ replyId: event.replyId, delta: event.delta }) }));
+    }
+    this.#touch(room);
+  }
+
+  async subscribe(name: string, options: SubscribeOptions = {}): Promise<Subscription> {
+    this.#assertOpen();
+    const { signal } = options;
+    if (options.replay !== undefined) nonNegative("Cannot subscribe", "replay", options.replay);
+    if (signal?.aborted) return MemorySubscription.ended();
+    const room = this.#roomFor(name);
+    const backlog = this.#backlog(room, options);
+    const subscription = new MemorySubscription(backlog, this.#queueLimit, (s) => this.#leave(room, s), signal);
+    room.subscribers.add(subscription);
+    this.#idle.delete(room.name);
+    this.#subscribers++;
+    this.#presence(room);
+    return subscription;
+  }
+
+  async history(name: string, limit: number): Promise<ChatMessage[]> {
+    const room = this.#rooms.get(name);
+    if (room === undefined) return [];
+    return room.ring.latest(limit).map((stored) => stored.message);
+  }
+
+  async room(name: string): Promise<RoomInfo | undefined> {
+    return this.#rooms.get(name)?.info();
+  }
+
+  async rooms(): Promise<RoomInfo[]> {
+    return Array.from(this.#rooms.values(), (room) => room.info());
+  }
+
+  async stats(): Promise<HubStats> {
+    return { rooms: this.#rooms.size, subscribers: this.#subscribers };
+  }
+
+  onPresence(listener: (event: PresenceEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const room of this.#rooms.values()) {
+      for (const subscription of room.subscribers) subscription.end();
+      room.subscribers.clear();
+    }
+    this.#rooms.clear();
+    this.#idle.clear();
+    this.#listeners.clear();
+    this.#subscribers = 0;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new HubClosedError();
+  }
+
+  #roomFor(name: string): Room {
+    const existing = this.#rooms.get(name);
+    if (existing !== undefined) return existing;
+    if (this.#rooms.size >= this.#maxRooms) this.#evict();
+    const room = new Room(name, `${this.#epoch}.${(++this.#created).toString(36)}`, this.#historySize);
+    this.#rooms.set(name, room);
+    this.#idle.set(name, room);
+    return room;
+  }
+
+  #evict(): void {
+    for (const room of this.#idle.values()) {
+      // A room whose reply is still being written keeps its state: the final message lands there.
+      if (room.replies.size > 0) continue;
+      this.#idle.delete(room.name);
+      this.#rooms.delete(room.name);
+      return;
+    }
+    throw new RoomLimitError(this.#maxRooms);
+  }
+
+  // Marks a room as just active: it moves to the back of the eviction order.
+  #touch(room: Room): void {
+    if (this.#idle.delete(room.name)) this.#idle.set(room.name, room);
+  }
+
+  #broadcast(room: Room, frame: EventMessage): void {
+    let dropped: MemorySubscription[] | undefined;
+    for (const subscription of room.subscribers) {
+      if (!subscription.push(frame)) (dropped ??= []).push(subscription);
+    }
+    // Leaves are handled after the loop so their presence events follow `frame` for everyone.
+    if (dropped !== undefined) for (const subscription of dropped) this.#leave(room, subscription);
+  }
+
+  #leave(room: Room, subscription: MemorySubscription): void {
+    if (!room.subscribers.delete(subscription)) return;
+    this.#subscribers--;
+    if (room.subscribers.size === 0 && this.#rooms.get(room.name) === room) this.#idle.set(room.name, room);
+    this.#presence(room);
+  }
+
+  #presence(room: Room): void {
+    const subscribers = room.subscribers.size;
+    this.#broadcast(room, Object.freeze({ event: "presence", data: JSON.stringify({ room: room.name, subscribers }) }));
+    const event: PresenceEvent = { type: "presence", room: room.name, subscribers };
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+  }
+
+  // What a new subscriber receives before live events: the reset (if any), the replayed messages,
+  // then each running reply so far. Built in the same synchronous step that registers it, so no
+  // live event can fall between the snapshot and the subscription.
+  #backlog(room: Room, { after, replay }: SubscribeOptions): EventMessage[] {
+    const items: EventMessage[] = [];
+    if (after === undefined) {
+      const count = Math.min(replay ?? this.#replayCount, this.#historySize);
+      for (const stored of room.ring.latest(count)) items.push(stored.frame);
+    } else {
+      const oldestSeq = room.seq - room.ring.length + 1;
+      const match = CURSOR.exec(after);
+      const seq = match === null ? Number.NaN : Number(match[2]);
+      const sameLife = match !== null && match[1] === room.epoch && seq <= room.seq;
+      if (sameLife && seq >= oldestSeq - 1) {
+        // Gap-free resume: exactly the messages after the cursor.
+        for (const stored of room.ring.latest(room.seq - seq)) items.push(stored.frame);
+      } else {
+        const oldest = room.ring.latest(room.ring.length)[0];
+        items.push(
+          Object.freeze({
+            event: "reset",
+            data: JSON.stringify({
+              reason: sameLife ? "history-truncated" : "unknown-cursor",
+              lastEventId: after.slice(0, MAX_ECHOED_CURSOR),
+              oldestId: oldest === undefined ? null : oldest.message.id,
+            }),
+          }),
+        );
+        for (const stored of room.ring.latest(room.ring.length)) items.push(stored.frame);
+      }
+    }
+    for (const running of room.replies.values()) items.push(replyStartFrame(running.start, running.text));
+    return items;
+  }
+}
+
+function replyStartFrame(event: ReplyStartEvent, text: string): EventMessage {
+  const { replyId, room, user, inReplyTo, time } = event;
+  return Object.freeze({ event: "reply-start", data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }) });
+}
+
+/**
+ * One subscriber: a hand-written async iterator. An async generator would not do: its
+ * `return()` waits for a pending `next()` to settle, so a subscriber waiting for the next event
+ * could not be freed until one arrived.
+ */
+class MemorySubscription implements Subscription {
+  #backlog: EventMessage[];
+  #backlogHead = 0;
+  #queue: EventMessage[] = [];
+  #queueHead = 0;
+  readonly #waiters: Array<(result: IteratorResult<EventMessage, undefined>) => void> = [];
+  readonly #limit: number;
+  readonly #onLeave: (subscription: MemorySubscription) => void;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => void this.return();
+  #done = false;
+
+  static ended(): MemorySubscription {
+    const subscription = new MemorySubscription([], 1, () => {}, undefined);
+    subscription.end();
+    return subscription;
+  }
+
+  constructor(backlog: EventMessage[], limit: number, onLeave: (s: MemorySubscription) => void, signal: AbortSignal | undefined) {
+    this.#backlog = backlog;
+    this.#limit = limit;
+    this.#onLeave = onLeave;
+    this.#signal = signal;
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<EventMessage, undefined>> {
+    if (this.#backlogHead < this.#backlog.length) {
+      const value = this.#backlog[this.#backlogHead++]!;
+      if (this.#backlogHead === this.#backlog.length) this.#backlog = [];
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.#queueHead < this.#queue.length) {
+      const value = this.#queue[this.#queueHead++]!;
+      if (this.#queueHead === this.#queue.length) {
+        this.#queue = [];
+        this.#queueHead = 0;
+      }
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<EventMessage, undefined>> {
+    if (!this.#done) {
+      this.end();
+      this.#onLeave(this);
+    }
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** Delivers a live event; `false` means the queue overflowed and the subscriber is now ended. */
+  push(value: EventMessage): boolean {
+    if (this.#done) return true;
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter({ done: false, value });
+      return true;
+    }
+    if (this.#queue.length - this.#queueHead >= this.#limit) {
+      this.end();
+      return false;
+    }
+    this.#queue.push(value);
+    return true;
+  }
+
+  /** Ends the iterator and frees its buffers, without notifying the hub. Idempotent. */
+  end(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#backlog = [];
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    for (const waiter of this.#waiters.splice(0)) waiter({ done: true, value: undefined });
+  }
+}
+
+/** A fixed-capacity ring: `push` overwrites the oldest item once full. */
+class Ring<T> {
+  readonly #items: Array<T | undefined>;
+  #start = 0;
+  #length = 0;
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.#items = new Array<T | undefined>(capacity);
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(item: T): void {
+    if (this.#length < this.capacity) {
+      this.#items[(this.#start + this.#length++) % this.capacity] = item;
+    } else {
+      this.#items[this.#start] = item;
+      this.#start = (this.#start + 1) % this.capacity;
+    }
+  }
+
+  /** The newest `count` items (clamped to what is held), oldest first. */
+  latest(count: number): T[] {
+    const n = Math.max(0, Math.min(count, this.#length));
+    const out: T[] = new Array<T>(n);
+    for (let i = 0; i < n; i++) out[i] = this.#items[(this.#start + this.#length - n + i) % this.capacity]!;
+    return out;
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`Cannot create hub: "${name}" must be a positive safe integer, received ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegative(context: string, name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${context}: "${name}" must be a non-negative safe integer, received ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,158 @@
+/**
+ * The chat's HTTP handlers (`docs/PROTOCOL.md`, "Routes"): the page's assets, the room list,
+ * health, a room's event stream and posting a message. They use only the hub interface and the
+ * SSE core, so any {@link Hub} and any web-standard server can run them.
+ *
+ * @module
+ */
+import { eventStreamResponse } from "../mod.ts";
+import { isForBot } from "./bot.ts";
+import { type Hub, HubClosedError, type RoomInfo, RoomLimitError } from "./hub.ts";
+import { errorResponse, json, SECURITY_HEADERS } from "./http.ts";
+import type { ReplyRunner } from "./reply.ts";
+import type { Route } from "./router.ts";
+import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./validate.ts";
+
+/**
+ * One static file served by the app, such as the page or its script.
+ *
+ * @example
+ * ```ts
+ * import type { Asset } from "./routes.ts";
+ * const page: Asset = { body: "<!doctype html><title>chat</title>", type: "text/html; charset=utf-8" };
+ * ```
+ */
+export type Asset = { readonly body: string | Uint8Array; readonly type: string };
+
+/**
+ * Everything the handlers need, resolved from the app's options.
+ *
+ * @example
+ * ```ts
+ * import type { RouteContext } from "./routes.ts";
+ * const describe = (context: RouteContext) => `${context.historySize} messages kept per room`;
+ * ```
+ */
+export type RouteContext = {
+  readonly hub: Hub;
+  /** `undefined` when the bot is turned off. */
+  readonly replies: ReplyRunner | undefined;
+  readonly assets: Readonly<Record<string, Asset>>;
+  readonly historySize: number;
+  readonly replayCount: number;
+  readonly heartbeatMs: number;
+  readonly startedAt: number;
+  readonly now: () => Date;
+  readonly onError: (error: unknown) => void;
+};
+
+/** The client's reconnection delay sent first on every stream (PROTOCOL.md). */
+const RETRY_MS = 2000;
+const ROOMS_DEFAULT = 100;
+const ROOMS_MAX = 1000;
+
+/**
+ * The routes of the chat app, for `createRouter`.
+ *
+ * @param context The hub, the reply runner, assets, limits and hooks.
+ * @returns The route list: each asset path, `/rooms`, `/healthz`, `/rooms/:room/events`, `/rooms/:room/messages`.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryHub } from "./memory-hub.ts";
+ * import { createRouter } from "./router.ts";
+ * import { chatRoutes } from "./routes.ts";
+ * const route = createRouter(chatRoutes({
+ *   hub: createMemoryHub(), replies: undefined, assets: {}, historySize: 500, replayCount: 50,
+ *   heartbeatMs: 15_000, startedAt: Date.now(), now: () => new Date(), onError: console.error,
+ * }));
+ * const response = await route(new Request("http://chat.test/healthz"));
+ * ```
+ */
+export function chatRoutes(context: RouteContext): Route[] {
+  const assets = Object.entries(context.assets).map(([path, asset]): Route => ({ method: "GET", path, handler: assetHandler(asset) }));
+  return [
+    ...assets,
+    { method: "GET", path: "/rooms", handler: (_request, _params, url) => listRooms(context, url) },
+    { method: "GET", path: "/healthz", handler: () => health(context) },
+    { method: "GET", path: "/rooms/:room/events", handler: (request, params, url) => roomEvents(context, request, params.room ?? "", url) },
+    { method: "POST", path: "/rooms/:room/messages", handler: (request, params) => postMessage(context, request, params.room ?? "") },
+  ];
+}
+
+function assetHandler(asset: Asset): () => Response {
+  // Encoded once at startup, not per request.
+  const bytes = typeof asset.body === "string" ? new TextEncoder().encode(asset.body) : Uint8Array.from(asset.body);
+  const headers = {
+    ...SECURITY_HEADERS,
+    "content-type": asset.type,
+    "content-length": String(bytes.byteLength),
+    // Revalidate every time: the page and its script must change together after a deploy.
+    "cache-control": "no-cache",
+  };
+  return () => new Response(bytes, { status: 200, headers });
+}
+
+async function listRooms(context: RouteContext, url: URL): Promise<Response> {
+  const limit = integerParam(url.searchParams.get("limit"), { name: "limit", min: 1, max: ROOMS_MAX, fallback: ROOMS_DEFAULT });
+  if (!limit.ok) return errorResponse(limit.problem.status, limit.problem.error);
+  const rooms = await context.hub.rooms();
+  rooms.sort(bySubscribersThenName);
+  return json(200, { rooms: rooms.slice(0, limit.value), total: rooms.length });
+}
+
+function bySubscribersThenName(a: RoomInfo, b: RoomInfo): number {
+  // Room names are ASCII: a code-unit comparison is exact and locale-independent.
+  return b.subscribers - a.subscribers || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0);
+}
+
+async function health(context: RouteContext): Promise<Response> {
+  const stats = await context.hub.stats();
+  const uptime = Math.max(0, Math.floor((context.now().getTime() - context.startedAt) / 1000));
+  return json(200, { status: "ok", rooms: stats.rooms, subscribers: stats.subscribers, uptime });
+}
+
+async function roomEvents(context: RouteContext, request: Request, segment: string, url: URL): Promise<Response> {
+  const room = validateRoom(segment);
+  if (!room.ok) return errorResponse(room.problem.status, room.problem.error);
+  const replay = integerParam(url.searchParams.get("history"), { name: "history", min: 0, max: context.historySize, fallback: context.replayCount });
+  if (!replay.ok) return errorResponse(replay.problem.status, replay.problem.error);
+  const init = { retry: RETRY_MS, heartbeat: context.heartbeatMs, signal: request.signal, headers: SECURITY_HEADERS, onError: context.onError };
+  // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
+  if (request.method === "HEAD") return eventStreamResponse([], init);
+  // EventSource sends Last-Event-ID on reconnect; a fresh page can pass ?lastEventId= itself.
+  const header = request.headers.get("last-event-id");
+  const cursor = header !== null && header !== "" ? header : url.searchParams.get("lastEventId") || undefined;
+  try {
+    const subscription = await context.hub.subscribe(room.value, { replay: replay.value, signal: request.signal, ...(cursor === undefined ? {} : { after: cursor }) });
+    return eventStreamResponse(subscription, init);
+  } catch (error) {
+    return unavailable(error);
+  }
+}
+
+async function postMessage(context: RouteContext, request: Request, segment: string): Promise<Response> {
+  const room = validateRoom(segment);
+  if (!room.ok) {
+    request.body?.cancel().catch(() => {});
+    return errorResponse(room.problem.status, room.problem.error);
+  }
+  const parsed = await readJsonBody(request);
+  if (!parsed.ok) return errorResponse(parsed.problem.status, parsed.problem.error);
+  const body = validateMessageBody(parsed.value);
+  if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
+  try {
+    const message = await context.hub.publish(room.value, { user: body.value.user, text: body.value.text, time: context.now().toISOString() });
+    if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
+    return json(201, { id: message.id });
+  } catch (error) {
+    return unavailable(error);
+  }
+}
+
+// The hub's two expected refusals become 503; anything else is a bug and propagates (500).
+function unavailable(error: unknown): Response {
+  if (error instanceof RoomLimitError) return errorResponse(503, "The server is at its room limit; try again later");
+  if (error instanceof HubClosedError) return errorResponse(503, "The server is shutting down");
+  throw error;
+}

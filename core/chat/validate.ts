@@ -1,0 +1,286 @@
+/**
+ * Input rules of `docs/PROTOCOL.md` ("Validation"). Every check returns a typed result; nothing
+ * here throws to the client. A {@link Problem} carries the HTTP status and the one-sentence
+ * message the route sends as `{"error": ...}`.
+ *
+ * @module
+ */
+
+/**
+ * What is wrong with a request: its status and a one-sentence message safe to show the client.
+ *
+ * @example
+ * ```ts
+ * import type { Problem } from "./validate.ts";
+ * const problem: Problem = { status: 413, error: "The body is larger than 16384 bytes" };
+ * ```
+ */
+export type Problem = { readonly status: 400 | 413 | 415; readonly error: string };
+
+/**
+ * A checked value, or the problem that refused it.
+ *
+ * @example
+ * ```ts
+ * import { validateRoom, type Checked } from "./validate.ts";
+ * const room: Checked<string> = validateRoom("lobby");
+ * if (room.ok) console.log(room.value);
+ * ```
+ */
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: Problem };
+
+/**
+ * A validated `POST /rooms/:room/messages` body.
+ *
+ * @example
+ * ```ts
+ * import type { MessageBody } from "./validate.ts";
+ * const body: MessageBody = { user: "alice", text: "hello" };
+ * ```
+ */
+export type MessageBody = { readonly user: string; readonly text: string };
+
+/** The largest request body read, in bytes (PROTOCOL.md: "body: at most 16 KiB"). */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** The longest message text, in characters (Unicode code points). */
+export const MAX_TEXT_CHARS = 4000;
+/** The longest user name, in characters (Unicode code points), after trimming. */
+export const MAX_USER_CHARS = 32;
+
+const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
+// Letters (with their combining marks, which many scripts need), decimal digits, space, _ - .
+const USER = /^[\p{L}\p{M}\p{Nd} _.-]+$/u;
+// C0 and C1 controls and DEL, except TAB and LF: NUL, ESC sequences, backspaces and the like
+// would hide or rewrite text on other people's screens.
+const TEXT_CONTROL = /[\0-\x08\x0B-\x1F\x7F-\x9F]/;
+// A lone surrogate cannot be written as UTF-8; it would reach readers as U+FFFD.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
+const fail = <T>(status: Problem["status"], error: string): Checked<T> => ({ ok: false, problem: { status, error } });
+
+/**
+ * Checks a room name taken from the path: percent-decoded, then 1–64 of `A–Z a–z 0–9 _ -`.
+ *
+ * @param segment The raw path segment.
+ * @returns The room name, or a `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { validateRoom } from "./validate.ts";
+ * validateRoom("general"); // { ok: true, value: "general" }
+ * validateRoom("a%20b").ok; // false: a space is not allowed
+ * ```
+ */
+export function validateRoom(segment: string): Checked<string> {
+  let room: string;
+  try {
+    room = decodeURIComponent(segment);
+  } catch {
+    return fail(400, "The room name is not valid percent-encoding");
+  }
+  if (!ROOM.test(room)) return fail(400, "The room name must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -");
+  return ok(room);
+}
+
+/**
+ * Checks a user name: trimmed and NFC-normalised, 1–32 characters of Unicode letters, digits,
+ * spaces, `_ - .`; `bot` in any case or width is reserved.
+ *
+ * @param value The `user` field of the body.
+ * @returns The normalised name, or a `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { validateUser } from "./validate.ts";
+ * validateUser("  Zoë  "); // { ok: true, value: "Zoë" }
+ * validateUser("BOT").ok; // false: reserved
+ * ```
+ */
+export function validateUser(value: unknown): Checked<string> {
+  if (typeof value !== "string") return fail(400, 'The "user" field must be a string');
+  const user = value.trim().normalize("NFC");
+  const length = codePoints(user);
+  if (length === 0 || length > MAX_USER_CHARS) return fail(400, `The user name must be 1 to ${MAX_USER_CHARS} characters after trimming`);
+  if (!USER.test(user)) return fail(400, "The user name may only hold letters, digits, spaces, _, - and .");
+  // NFKC folds look-alikes such as fullwidth letters, so "ｂｏｔ" cannot pose as the bot.
+  if (user.normalize("NFKC").toLowerCase() === "bot") return fail(400, 'The user name "bot" is reserved for the bot');
+  return ok(user);
+}
+
+/**
+ * Checks message text: CRLF and CR become LF, trailing whitespace is trimmed, then it must hold
+ * 1–4000 characters and no control character other than TAB and LF.
+ *
+ * @param value The `text` field of the body.
+ * @returns The normalised text, or a `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { validateText } from "./validate.ts";
+ * validateText("one\r\ntwo  \n"); // { ok: true, value: "one\ntwo" }
+ * validateText("nul\u0000").ok; // false
+ * ```
+ */
+export function validateText(value: unknown): Checked<string> {
+  if (typeof value !== "string") return fail(400, 'The "text" field must be a string');
+  const text = value.replace(/\r\n?/g, "\n").trimEnd();
+  if (text === "") return fail(400, "The text must not be empty");
+  if (TEXT_CONTROL.test(text)) return fail(400, "The text must not contain control characters other than tab and line feed");
+  if (LONE_SURROGATE.test(text)) return fail(400, "The text must not contain lone surrogates");
+  if (codePoints(text) > MAX_TEXT_CHARS) return fail(400, `The text must be at most ${MAX_TEXT_CHARS} characters`);
+  return ok(text);
+}
+
+/**
+ * Checks a parsed body: a JSON object with exactly the string fields `user` and `text`.
+ *
+ * @param value The result of `JSON.parse`.
+ * @returns The normalised fields, or a `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { validateMessageBody } from "./validate.ts";
+ * validateMessageBody({ user: "alice", text: "hi" }); // ok
+ * validateMessageBody({ user: "alice", text: "hi", admin: true }).ok; // false: extra field
+ * ```
+ */
+export function validateMessageBody(value: unknown): Checked<MessageBody> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail(400, 'The body must be a JSON object with "user" and "text"');
+  }
+  const extra = Object.keys(value).filter((key) => key !== "user" && key !== "text");
+  if (extra.length > 0) return fail(400, `The body has unexpected fields: ${extra.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 32))).join(", ")}`);
+  const fields = value as { user?: unknown; text?: unknown };
+  if (!("user" in fields)) return fail(400, 'The body is missing the "user" field');
+  if (!("text" in fields)) return fail(400, 'The body is missing the "text" field');
+  const user = validateUser(fields.user);
+  if (!user.ok) return user;
+  const text = validateText(fields.text);
+  if (!text.ok) return text;
+  return ok({ user: user.value, text: text.value });
+}
+
+/**
+ * Reads a JSON request body: the content type must be `application/json` (charset, if given,
+ * UTF-8), the body is read chunk by chunk and abandoned as soon as it passes `limit` bytes (never
+ * buffering more), then decoded as strict UTF-8 and parsed.
+ *
+ * @param request The request; its body is consumed (or cancelled when refused).
+ * @param limit The largest body accepted, in bytes. Default {@link MAX_BODY_BYTES}.
+ * @returns The parsed JSON value, or a `415`, `413` or `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { readJsonBody } from "./validate.ts";
+ * const request = new Request("http://chat.test/", {
+ *   method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}',
+ * });
+ * const body = await readJsonBody(request); // { ok: true, value: { a: 1 } }
+ * ```
+ */
+export async function readJsonBody(request: Request, limit: number = MAX_BODY_BYTES): Promise<Checked<unknown>> {
+  if (!isJsonContentType(request.headers.get("content-type"))) {
+    discard(request);
+    return fail(415, "The Content-Type must be application/json (UTF-8)");
+  }
+  const bytes = await readBytes(request, limit);
+  if (!bytes.ok) return bytes;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.value);
+  } catch {
+    return fail(400, "The body is not valid UTF-8");
+  }
+  try {
+    return ok(JSON.parse(text) as unknown);
+  } catch {
+    return fail(400, "The body is not valid JSON");
+  }
+}
+
+/**
+ * Parses an optional integer query parameter, clamping values above `max`.
+ *
+ * @param raw The parameter as given, or `null` when absent.
+ * @param spec The parameter's name, smallest and largest values, and its default.
+ * @returns The integer, or a `400` problem when `raw` is not a whole number ≥ `min`.
+ *
+ * @example
+ * ```ts
+ * import { integerParam } from "./validate.ts";
+ * integerParam("2000", { name: "limit", min: 1, max: 1000, fallback: 100 }); // { ok: true, value: 1000 }
+ * ```
+ */
+export function integerParam(raw: string | null, spec: { name: string; min: number; max: number; fallback: number }): Checked<number> {
+  if (raw === null) return ok(spec.fallback);
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < spec.min) {
+    return fail(400, `The "${spec.name}" parameter must be a whole number from ${spec.min} to ${spec.max}`);
+  }
+  return ok(Math.min(Number(raw), spec.max));
+}
+
+async function readBytes(request: Request, limit: number): Promise<Checked<Uint8Array>> {
+  const tooLarge = (): Checked<Uint8Array> => fail(413, `The body is larger than ${limit} bytes`);
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
+    discard(request);
+    return tooLarge();
+  }
+  if (request.body === null) return ok(new Uint8Array(0));
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        // Stop at the first chunk past the limit: the rest is never pulled.
+        reader.cancel().catch(() => {});
+        return tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return fail(400, "The body could not be read");
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return ok(bytes);
+}
+
+function isJsonContentType(header: string | null): boolean {
+  if (header === null) return false;
+  const [essence = "", ...parameters] = header.split(";").map((part) => part.trim().toLowerCase());
+  if (essence !== "application/json") return false;
+  for (const parameter of parameters) {
+    const [name, value = ""] = parameter.split("=", 2).map((part) => part.trim());
+    if (name === "charset" && value.replace(/^"|"$/g, "") !== "utf-8") return false;
+  }
+  return true;
+}
+
+// A refused body is cancelled rather than left unread, so a streaming upload stops.
+function discard(request: Request): void {
+  if (request.body !== null && !request.bodyUsed) request.body.cancel().catch(() => {});
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
+}

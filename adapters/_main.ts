@@ -1,0 +1,86 @@
+/**
+ * Private: the chat server's life cycle, the same on every runtime (`npm start`,
+ * `npm run start:bun`, `npm run start:deno`): config, chat app, listen, one listening line,
+ * graceful shutdown on SIGINT/SIGTERM. `node:process` is provided by Node, Bun and Deno alike.
+ *
+ * @module
+ */
+import process from "node:process";
+import { createAppFromConfig } from "./_app.ts";
+import { startupConfig } from "./_config.ts";
+import type { RuntimeServer, Serve, ServeOptions } from "./_serve.ts";
+
+/** After a shutdown signal, the process exits within this bound even if something hangs. */
+const SHUTDOWN_LIMIT_MS = 5000;
+
+/**
+ * Runs the chat server until SIGINT or SIGTERM, then exits 0 (or 1 if shutting down took longer
+ * than 5 s). `--help` prints the options and exits 0; an invalid option exits 2.
+ *
+ * @param serve The runtime's mount (`serve` from `node.ts`, `bun.ts` or `deno.ts`).
+ * @param extra Mount options beyond host and port (e.g. Node's drain time).
+ * @returns Resolves once the server listens (the process then lives on its signal handlers).
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./bun.ts";
+ * import { runChatServer } from "./_main.ts";
+ * await runChatServer(serve); // same as `bun adapters/bun.ts`
+ * ```
+ */
+export async function runChatServer<Options extends ServeOptions>(
+  serve: (handler: Parameters<Serve>[0], options: Options) => Promise<RuntimeServer>,
+  extra?: Omit<Options, keyof ServeOptions>,
+): Promise<void> {
+  const startup = startupConfig(process.argv.slice(2), process.env);
+  if ("exitCode" in startup) {
+    process[startup.stream].write(startup.text);
+    process.exitCode = startup.exitCode;
+    return;
+  }
+  const { config } = startup;
+  let app: ReturnType<typeof createAppFromConfig>;
+  try {
+    app = createAppFromConfig(config, (message) => process.stderr.write(`eddy: ${message}\n`));
+  } catch (error) {
+    // The chat app refuses option combinations (e.g. replay larger than history) with a RangeError.
+    process.stderr.write(`eddy: Invalid options: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  let server: RuntimeServer;
+  try {
+    server = await serve(app.fetch, {
+      ...extra,
+      port: config.port,
+      host: config.host,
+      onError: (error: unknown) => console.error("eddy: request failed:", error),
+    } as Options);
+  } catch (error) {
+    process.stderr.write(`eddy: Cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    await app.close();
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`eddy listening on ${server.url}\n`);
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return; // a second signal changes nothing; the bound below still holds
+    stopping = true;
+    setTimeout(() => {
+      process.stderr.write(`eddy: shutdown took longer than ${SHUTDOWN_LIMIT_MS} ms; exiting anyway\n`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref?.();
+    // The app ends its event streams and stops bot replies; the server stops accepting and
+    // closes connections once their responses end.
+    Promise.all([app.close(), server.close()]).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error("eddy: shutdown failed:", error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", stop).on("SIGTERM", stop);
+}

@@ -1,0 +1,196 @@
+/**
+ * eddy on Node: {@link serve} mounts any `(Request) => Response` on `node:http`, and running
+ * this file (`npm start`, or `node --import tsx adapters/node.ts --help`) starts the chat server.
+ *
+ * @example Mount a handler
+ * ```ts
+ * import { eventStreamResponse } from "../core/mod.ts";
+ * import { serve } from "./node.ts";
+ * async function* ticks(signal: AbortSignal) {
+ *   for (let i = 0; !signal.aborted; i++) {
+ *     yield String(i);
+ *     await new Promise((resolve) => setTimeout(resolve, 1000));
+ *   }
+ * }
+ * const server = await serve((request) => eventStreamResponse(ticks(request.signal), { signal: request.signal }), {
+ *   port: 0,
+ *   host: "127.0.0.1",
+ * });
+ * console.log(`listening on ${server.url}`);
+ * await server.close();
+ * ```
+ * @module
+ */
+import { realpathSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { toWebRequest } from "./_node-request.ts";
+import { sendWebResponse } from "./_node-response.ts";
+
+/** Anything that answers a web `Request`, such as `createChatApp(...).fetch`. */
+export type Handler = (request: Request) => Response | Promise<Response>;
+
+/** Options of {@link serve}. */
+export type ServeOptions = {
+  /** TCP port; `0` (the default) picks a free one. */
+  port?: number;
+  /** Interface; default `127.0.0.1`. */
+  host?: string;
+  /** Aborting it shuts the server down, like {@link NodeServer.close}. */
+  signal?: AbortSignal;
+  /** Called once the server listens. */
+  onListen?(address: ListenAddress): void;
+  /** Where handler failures and broken response bodies are reported; default `console.error`. */
+  onError?(error: unknown): void;
+  /** How long {@link NodeServer.close} lets open responses end before cutting their connections. Default 3000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Passed to `http.createServer` (e.g. `headersTimeout`, `keepAliveTimeout`, `maxHeaderSize`). */
+  http?: ServerOptions;
+};
+
+/** Where a server listens. */
+export type ListenAddress = { host: string; port: number; url: string };
+
+/** A running server. */
+export type NodeServer = ListenAddress & {
+  /** The underlying `node:http` server. */
+  server: Server;
+  /**
+   * Stops accepting connections, aborts every open request's `signal` (which ends event streams
+   * that watch it), closes idle keep-alive connections, and after `shutdownTimeoutMs` destroys
+   * whatever is still open. Resolves when every connection is closed. Idempotent.
+   */
+  close(): Promise<void>;
+};
+
+/**
+ * Serves `handler` on `node:http`.
+ *
+ * - The `Request` has the method, the absolute URL (from `Host`), the headers, a streamed body
+ *   (paced by the handler) and a `signal` that aborts when the client disconnects early.
+ * - Response headers are sent at once; the body is streamed with backpressure (the handler's
+ *   stream is not read while the socket buffer is full) and cancelled when the client leaves.
+ * - Timeouts never cut a long response: `server.timeout` is 0 and Node's `requestTimeout`
+ *   and `headersTimeout` only bound *receiving* a request.
+ * - A handler that throws gets a `500 {"error": ...}`; the process keeps serving.
+ *
+ * @param handler Answers each request.
+ * @param options Port, host, shutdown signal, hooks and `node:http` options.
+ * @returns The running server, once it listens.
+ * @throws {Error} If listening fails (e.g. `EADDRINUSE`).
+ *
+ * @example Serve, then shut down
+ * ```ts
+ * import { serve } from "./node.ts";
+ * const server = await serve(() => Response.json({ hello: "world" }), { port: 0 });
+ * const response = await fetch(server.url);
+ * console.log(await response.json()); // { hello: "world" }
+ * await server.close();
+ * ```
+ */
+export async function serve(handler: Handler, options: ServeOptions = {}): Promise<NodeServer> {
+  const onError = options.onError ?? ((error: unknown) => console.error("eddy:", error));
+  const open = new Set<AbortController>();
+  let closing: Promise<void> | undefined;
+  const server = createServer(options.http ?? {}, (req, res) => void respond(req, res));
+  server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
+
+  async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const controller = new AbortController();
+    open.add(controller);
+    res.once("close", () => {
+      open.delete(controller);
+      if (!res.writableFinished) controller.abort(new Error("The client closed the connection"));
+      if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
+    });
+    let response: Response;
+    let bodyAbandoned = () => false;
+    try {
+      const built = toWebRequest(req, controller.signal);
+      bodyAbandoned = built.bodyAbandoned;
+      response = await answer(handler, built.request, onError);
+    } catch (error) {
+      res.setHeader("connection", "close"); // whatever body follows is not worth reading
+      response = errorResponse(400, `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (res.destroyed) return void response.body?.cancel().catch(() => {});
+    // Shutting down, or the handler left a body unread that is still arriving: do not keep
+    // the connection for another request.
+    if (closing !== undefined || (bodyAbandoned() && !req.complete)) res.setHeader("connection", "close");
+    try {
+      await sendWebResponse(res, response, { head: req.method === "HEAD", onError });
+    } catch (error) {
+      // Headers Node refuses (e.g. non-Latin-1 values) fail before anything is sent.
+      onError(error);
+      response.body?.cancel().catch(() => {});
+      if (res.headersSent) return void res.destroy();
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      await sendWebResponse(res, errorResponse(500, "The server failed to answer this request"));
+    }
+  }
+
+  function close(): Promise<void> {
+    closing ??= new Promise<void>((resolve) => {
+      const cutoff = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 3000);
+      server.close(() => {
+        clearTimeout(cutoff);
+        resolve();
+      });
+      for (const controller of open) controller.abort(new Error("The server is shutting down"));
+      server.closeIdleConnections();
+    });
+    return closing;
+  }
+
+  const address = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  if (options.signal?.aborted === true) void close();
+  options.onListen?.(address);
+  return { ...address, server, close };
+}
+
+/** Calls the handler; a throw or a non-`Response` becomes a 500 (reported to `onError`). */
+async function answer(handler: Handler, request: Request, onError: (error: unknown) => void): Promise<Response> {
+  try {
+    const response = await handler(request);
+    if (response instanceof Response) return response;
+    throw new TypeError(`Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`);
+  } catch (error) {
+    onError(error);
+    return errorResponse(500, "The server failed to answer this request");
+  }
+}
+
+function errorResponse(status: number, message: string): Response {
+  return Response.json({ error: message }, { status });
+}
+
+function listen(server: Server, port: number, host: string): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const info = server.address() as AddressInfo;
+      const shown = info.address.includes(":") ? `[${info.address}]` : info.address;
+      resolve({ host: info.address, port: info.port, url: `http://${shown}:${info.port}` });
+    });
+  });
+}
+
+/** True when this file is the process's entry script (`tsx adapters/node.ts`). */
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const { main } = await import("./_node-main.ts");
+  await main(serve);
+}

@@ -1,0 +1,506 @@
+import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
+import { fetch } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, helpText, parseConfig, startupConfig } from "../adapters/_config.ts";
+import { readAssets } from "../adapters/_assets.ts";
+import { serve, type Handler, type NodeServer, type ServeOptions } from "../adapters/node.ts";
+import { eventStreamResponse } from "../core/mod.ts";
+import { waitFor, within } from "./_server.ts";
+
+const servers: NodeServer[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function start(handler: Handler, options: ServeOptions = {}): Promise<NodeServer> {
+  const server = await serve(handler, { port: 0, host: "127.0.0.1", onError: () => {}, ...options });
+  servers.push(server);
+  return server;
+}
+
+/** A promise with its resolve function outside. */
+function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A raw TCP client: sends `text` as is and collects what comes back. */
+async function rawRequest(server: NodeServer, text: string): Promise<{ socket: Socket; received(): string; closed: Promise<void> }> {
+  const socket = connect(server.port, "127.0.0.1");
+  sockets.push(socket);
+  let received = "";
+  socket.setEncoding("latin1").on("data", (chunk: string) => (received += chunk));
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.on("error", () => {});
+  await new Promise<void>((resolve) => socket.once("connect", resolve));
+  socket.write(text);
+  return { socket, received: () => received, closed };
+}
+
+const echo: Handler = async (request) =>
+  Response.json({
+    method: request.method,
+    url: request.url,
+    headers: Object.fromEntries(request.headers),
+    body: request.body === null ? null : await request.text(),
+  });
+
+describe("serve request mapping", () => {
+  it("serve maps method, URL, query and headers", async () => {
+    const server = await start(echo);
+    const response = await fetch(`${server.url}/rooms/a/events?lastEventId=x-1&b=%20`, {
+      headers: { "x-one": "1", "Last-Event-ID": "abc-7", accept: "text/event-stream" },
+    });
+    const seen = (await response.json()) as { method: string; url: string; headers: Record<string, string>; body: null };
+    expect(seen.method).toBe("GET");
+    expect(seen.url).toBe(`${server.url}/rooms/a/events?lastEventId=x-1&b=%20`);
+    expect(seen.headers).toMatchObject({ "x-one": "1", "last-event-id": "abc-7", accept: "text/event-stream", host: `127.0.0.1:${server.port}` });
+    expect(seen.body).toBeNull();
+  });
+
+  it("serve passes a POST body to the handler as a stream", async () => {
+    const server = await start(echo);
+    const response = await fetch(`${server.url}/rooms/a/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "ana", text: "héllo" }),
+    });
+    expect(await response.json()).toMatchObject({ method: "POST", body: '{"user":"ana","text":"héllo"}', headers: { "content-type": "application/json" } });
+  });
+
+  it("serve streams a 3 MiB request body to the handler", async () => {
+    const server = await start(async (request) => {
+      let bytes = 0;
+      for await (const chunk of request.body as ReadableStream<Uint8Array>) bytes += chunk.byteLength;
+      return Response.json({ bytes });
+    });
+    const body = new Uint8Array(3 * 1024 * 1024).fill(120);
+    const response = await fetch(`${server.url}/upload`, { method: "PUT", body });
+    expect(await response.json()).toEqual({ bytes: body.byteLength });
+  });
+
+  it("serve keeps a target like //host/x a path of this server", async () => {
+    const server = await start(echo);
+    const raw = await rawRequest(server, `GET //evil.example/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`);
+    await within(5000, raw.closed, "the response");
+    expect(raw.received()).toContain(`"url":"http://127.0.0.1:${server.port}//evil.example/x?y=1"`);
+  });
+
+  it("serve answers 400 to a Host header that is not a host", async () => {
+    const server = await start(echo);
+    const raw = await rawRequest(server, "GET / HTTP/1.1\r\nHost: user@evil.example\r\n\r\n");
+    await within(5000, raw.closed, "the response");
+    expect(raw.received()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw.received()).toContain('{"error":"Cannot read the request');
+  });
+
+  it("serve answers HEAD with the headers and no body", async () => {
+    const cancelled = deferred();
+    const server = await start(() => new Response(new ReadableStream({ cancel: () => cancelled.resolve() }), { headers: { "x-kind": "stream" } }));
+    const response = await fetch(server.url, { method: "HEAD" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-kind")).toBe("stream");
+    expect(await response.text()).toBe("");
+    await within(5000, cancelled.promise, "the unused body to be cancelled");
+  });
+
+  it("serve sends status, status text and repeated set-cookie headers", async () => {
+    const server = await start(() => {
+      const headers = new Headers({ "content-type": "text/plain" });
+      headers.append("set-cookie", "a=1");
+      headers.append("set-cookie", "b=2");
+      return new Response("made", { status: 201, statusText: "Made", headers });
+    });
+    const response = await fetch(server.url);
+    expect(response.status).toBe(201);
+    expect(response.statusText).toBe("Made");
+    expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+    expect(await response.text()).toBe("made");
+  });
+
+  it("serve calls onListen with the real port", async () => {
+    const seen = deferred<{ port: number; url: string }>();
+    const server = await start(() => new Response("ok"), { onListen: (address) => seen.resolve(address) });
+    expect(await seen.promise).toMatchObject({ port: server.port, url: `http://127.0.0.1:${server.port}` });
+    expect(server.port).toBeGreaterThan(0);
+  });
+});
+
+describe("serve response streaming", () => {
+  it("serve sends event-stream headers before the first event", async () => {
+    const release = deferred();
+    const server = await start((request) =>
+      eventStreamResponse(
+        (async function* () {
+          await release.promise;
+          yield "late";
+        })(),
+        { signal: request.signal },
+      ),
+    );
+    const response = await within(5000, fetch(`${server.url}/events`), "the headers");
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    release.resolve();
+    expect(await response.text()).toBe("data: late\n\n");
+  });
+
+  it("serve stops pulling the handler's stream while the client does not read (backpressure)", async () => {
+    let pulls = 0;
+    const cancelled = deferred();
+    const chunk = new Uint8Array(64 * 1024).fill(97);
+    const server = await start(
+      () =>
+        new Response(
+          new ReadableStream<Uint8Array>(
+            {
+              pull(controller) {
+                pulls++;
+                controller.enqueue(chunk);
+              },
+              cancel: () => cancelled.resolve(),
+            },
+            { highWaterMark: 0 },
+          ),
+        ),
+    );
+    const raw = await rawRequest(server, "GET /bytes HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw.socket.pause(); // a client that stops reading
+    // Wait until the server stops pulling: kernel buffers are full and write() said "wait".
+    let last = -1;
+    let stableSince = Date.now();
+    const stalled = await waitFor(
+      () => {
+        if (pulls !== last) {
+          last = pulls;
+          stableSince = Date.now();
+          return false;
+        }
+        return Date.now() - stableSince >= 300 ? pulls : false;
+      },
+      { timeoutMs: 10_000, what: "pulls to stop" },
+    );
+    // Without backpressure an endless source would be pulled without bound; with it, only the
+    // socket buffers (a few MiB on loopback) are ahead of the reader.
+    expect(stalled).toBeGreaterThan(0);
+    expect(stalled * chunk.byteLength).toBeLessThan(32 * 1024 * 1024);
+    raw.socket.resume(); // reading again drains the socket, and pulling resumes
+    await waitFor(() => pulls > stalled + 16, { timeoutMs: 10_000, what: "pulls to resume after drain" });
+    raw.socket.destroy();
+    await within(5000, cancelled.promise, "the body to be cancelled after the client left");
+  });
+
+  it("serve aborts request.signal and runs the generator's finally when the client disconnects", async () => {
+    const aborted = deferred();
+    const finished = deferred();
+    const server = await start((request) => {
+      request.signal.addEventListener("abort", () => aborted.resolve());
+      async function* ticks() {
+        try {
+          for (let i = 0; ; i++) {
+            yield String(i);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } finally {
+          finished.resolve();
+        }
+      }
+      return eventStreamResponse(ticks());
+    });
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/events`, { signal: controller.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("data: 0");
+    controller.abort();
+    await within(5000, aborted.promise, "request.signal to abort");
+    await within(5000, finished.promise, "the generator's finally");
+  });
+
+  it("serve ends an idle stream whose source watches request.signal when the client leaves", async () => {
+    const finished = deferred();
+    const server = await start((request) => {
+      async function* idle(signal: AbortSignal) {
+        try {
+          yield "hello";
+          await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        } finally {
+          finished.resolve();
+        }
+      }
+      return eventStreamResponse(idle(request.signal), { signal: request.signal });
+    });
+    const raw = await rawRequest(server, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => raw.received().includes("data: hello"), { what: "the first event" });
+    raw.socket.destroy();
+    await within(5000, finished.promise, "the generator's finally");
+  });
+
+  it("serve keeps a quiet stream open past headersTimeout and requestTimeout", async () => {
+    const next = deferred();
+    const server = await start(
+      (request) =>
+        eventStreamResponse(
+          (async function* () {
+            yield "first";
+            await next.promise;
+            yield "second";
+          })(),
+          { signal: request.signal },
+        ),
+      { http: { headersTimeout: 200, requestTimeout: 400, connectionsCheckingInterval: 25 } },
+    );
+    expect(server.server.timeout).toBe(0);
+    const response = await fetch(`${server.url}/events`);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("data: first\n\n");
+    // The timeouts are live: a request whose headers never end and one whose body never ends
+    // are both cut. Waiting for that is waiting past both timeouts, with no sleep.
+    const slowHeaders = await rawRequest(server, "GET / HTTP/1.1\r\nHost: x\r\n");
+    const slowBody = await rawRequest(server, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1");
+    await within(5000, Promise.all([slowHeaders.closed, slowBody.closed]), "the server to cut the slow requests");
+    expect(slowHeaders.received()).toMatch(/^HTTP\/1\.1 408 /);
+    next.resolve();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("data: second\n\n");
+  });
+
+  it("serve destroys the connection when the response body fails mid-stream", async () => {
+    const errors: unknown[] = [];
+    const server = await start(
+      (request) =>
+        new URL(request.url).pathname === "/ok"
+          ? new Response("fine")
+          : new Response(
+              new ReadableStream({
+                start(controller) {
+                  controller.enqueue(new TextEncoder().encode("partial"));
+                },
+                pull(controller) {
+                  controller.error(new Error("source broke"));
+                },
+              }),
+            ),
+      { onError: (error) => errors.push(error) },
+    );
+    // The client must never take the truncated body for a complete one.
+    await expect(fetch(`${server.url}/broken`).then((response) => response.text())).rejects.toThrow();
+    expect(String(errors[0])).toContain("source broke");
+    expect(await (await fetch(`${server.url}/ok`)).text()).toBe("fine");
+  });
+});
+
+describe("serve errors", () => {
+  it("serve answers 500 JSON when the handler throws, rejects or returns a non-Response, and keeps serving", async () => {
+    const errors: unknown[] = [];
+    const server = await start(
+      (request) => {
+        const path = new URL(request.url).pathname;
+        if (path === "/throw") throw new Error("boom");
+        if (path === "/reject") return Promise.reject(new Error("async boom"));
+        if (path === "/wrong") return "not a response" as unknown as Response;
+        return new Response("ok");
+      },
+      { onError: (error) => errors.push(error) },
+    );
+    for (const path of ["/throw", "/reject", "/wrong"]) {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status).toBe(500);
+      expect(response.headers.get("content-type")).toContain("application/json");
+      expect(await response.json()).toEqual({ error: "The server failed to answer this request" });
+    }
+    expect(errors.map(String)).toEqual([expect.stringContaining("boom"), expect.stringContaining("async boom"), expect.stringContaining("not a Response")]);
+    expect(await (await fetch(`${server.url}/fine`)).text()).toBe("ok");
+  });
+
+  it("serve answers 500 when Node refuses a response header", async () => {
+    const server = await start(() => new Response("x", { headers: { "x-name": "Ωmega" } }));
+    const response = await fetch(server.url);
+    expect(response.status).toBe(500);
+    expect(response.headers.get("x-name")).toBeNull();
+    expect(await response.json()).toEqual({ error: "The server failed to answer this request" });
+  });
+
+  it("serve rejects when the port is taken", async () => {
+    const first = await start(() => new Response("ok"));
+    await expect(serve(() => new Response("ok"), { port: first.port, host: "127.0.0.1" })).rejects.toThrow(/EADDRINUSE/);
+  });
+});
+
+describe("serve shutdown", () => {
+  it("serve close() ends open event streams through request.signal and closes idle keep-alive sockets", async () => {
+    const server = await serve(
+      (request) =>
+        new URL(request.url).pathname === "/events"
+          ? eventStreamResponse(
+              (async function* () {
+                yield "open";
+                await new Promise((resolve) => request.signal.addEventListener("abort", resolve, { once: true }));
+              })(),
+              { signal: request.signal },
+            )
+          : new Response("ok"),
+      { port: 0, shutdownTimeoutMs: 10_000 },
+    );
+    expect(await (await fetch(`${server.url}/plain`)).text()).toBe("ok"); // leaves a keep-alive socket
+    const streams = await Promise.all([1, 2, 3].map(() => fetch(`${server.url}/events`)));
+    const texts = streams.map((response) => response.text());
+    const started = Date.now();
+    await within(5000, server.close(), "close() to resolve");
+    expect(Date.now() - started).toBeLessThan(5000); // well before the 10 s cutoff
+    expect(await Promise.all(texts)).toEqual(["data: open\n\n", "data: open\n\n", "data: open\n\n"]);
+    await expect(fetch(`${server.url}/plain`)).rejects.toThrow();
+  });
+
+  it("serve close() cuts a response that ignores the signal after shutdownTimeoutMs", async () => {
+    const server = await serve(() => new Response(new ReadableStream({ start: (c) => c.enqueue(new Uint8Array([104, 105])) })), {
+      port: 0,
+      shutdownTimeoutMs: 100,
+    });
+    const response = await fetch(server.url);
+    const body = response.text();
+    await within(5000, server.close(), "close() to resolve");
+    await expect(body).rejects.toThrow();
+  });
+
+  it("serve shuts down when its signal aborts", async () => {
+    const controller = new AbortController();
+    const server = await serve(() => new Response("ok"), { port: 0, signal: controller.signal });
+    const closed = new Promise<void>((resolve) => server.server.once("close", () => resolve()));
+    controller.abort();
+    await within(5000, closed, "the server to close");
+    expect(server.server.listening).toBe(false);
+  });
+
+  it("serve answers a request in flight during shutdown with Connection: close", async () => {
+    const release = deferred();
+    const arrived = deferred();
+    const server = await start(async (request) => {
+      if (new URL(request.url).pathname === "/slow") {
+        arrived.resolve();
+        await release.promise;
+      }
+      return new Response("ok");
+    });
+    const agentless = (path: string) =>
+      new Promise<{ connection: string | undefined; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port: server.port, path }, (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => resolve({ connection: res.headers.connection, body }));
+        });
+        req.on("error", reject).end();
+      });
+    const slow = agentless("/slow");
+    await within(5000, arrived.promise, "the request to reach the handler");
+    const closing = server.close();
+    release.resolve();
+    expect(await slow).toEqual({ connection: "close", body: "ok" });
+    await within(5000, closing, "close() to resolve");
+  });
+});
+
+describe("parseConfig", () => {
+  it("parseConfig uses safe defaults", () => {
+    expect(parseConfig([], {})).toEqual({ host: "127.0.0.1", port: 8080, bot: "typewriter" });
+  });
+
+  it("parseConfig reads HOST, PORT and the EDDY_* variables", () => {
+    const env = { HOST: "0.0.0.0", PORT: "3000", EDDY_HISTORY: "500", EDDY_REPLAY: "20", EDDY_HEARTBEAT_MS: "5000", EDDY_QUEUE: "64", EDDY_MAX_ROOMS: "100", EDDY_BOT: "off", EDDY_TYPEWRITER_MS: "0" };
+    expect(parseConfig([], env)).toEqual({
+      host: "0.0.0.0",
+      port: 3000,
+      historySize: 500,
+      replayCount: 20,
+      heartbeatMs: 5000,
+      queueLimit: 64,
+      maxRooms: 100,
+      typewriterMs: 0,
+      bot: "off",
+    });
+  });
+
+  it("parseConfig lets flags beat the environment", () => {
+    const env = { HOST: "0.0.0.0", PORT: "3000", EDDY_HISTORY: "500", EDDY_BOT: "off" };
+    const argv = ["--host", "::1", "--port=0", "--history", "7", "--bot", "typewriter", "--replay", "3", "--heartbeat", "250", "--queue", "8", "--max-rooms", "9", "--typewriter-ms", "1"];
+    expect(parseConfig(argv, env)).toEqual({ host: "::1", port: 0, historySize: 7, replayCount: 3, heartbeatMs: 250, queueLimit: 8, maxRooms: 9, typewriterMs: 1, bot: "typewriter" });
+  });
+
+  it("parseConfig treats an empty variable as unset", () => {
+    expect(parseConfig([], { PORT: "", HOST: "", EDDY_BOT: "" })).toEqual({ host: "127.0.0.1", port: 8080, bot: "typewriter" });
+  });
+
+  it("parseConfig builds the OpenAI settings, with the key only from OPENAI_API_KEY", () => {
+    const env = { OPENAI_BASE_URL: "http://127.0.0.1:1234/v1", OPENAI_MODEL: "env-model", OPENAI_API_KEY: "sk-test" };
+    expect(parseConfig(["--bot", "openai", "--openai-model", "flag-model"], env)).toMatchObject({
+      bot: "openai",
+      openai: { baseUrl: "http://127.0.0.1:1234/v1", model: "flag-model", apiKey: "sk-test" },
+    });
+    expect(parseConfig([], { ...env, EDDY_BOT: "openai", OPENAI_API_KEY: undefined })).toMatchObject({
+      openai: { baseUrl: "http://127.0.0.1:1234/v1", model: "env-model" },
+    });
+    expect(() => parseConfig(["--bot", "openai", "--openai-api-key", "x"], env)).toThrow(ConfigError);
+  });
+
+  it("parseConfig returns the help text for --help and -h", () => {
+    expect(parseConfig(["--help"], {})).toEqual({ help: helpText() });
+    expect(parseConfig(["-h", "--port", "nope"], {})).toEqual({ help: helpText() });
+    const help = helpText();
+    for (const flag of ["--host", "--port", "--history", "--replay", "--heartbeat", "--queue", "--max-rooms", "--bot", "--typewriter-ms", "--openai-base-url", "--openai-model", "--help"]) {
+      expect(help).toContain(flag);
+    }
+    for (const env of ["HOST", "PORT", "EDDY_HISTORY", "EDDY_REPLAY", "EDDY_HEARTBEAT_MS", "EDDY_QUEUE", "EDDY_MAX_ROOMS", "EDDY_BOT", "OPENAI_BASE_URL", "OPENAI_MODEL", "OPENAI_API_KEY"]) {
+      expect(help).toContain(env);
+    }
+    expect(help).toContain("default: 127.0.0.1");
+    expect(help).toContain("default: 8080");
+  });
+
+  it.each([
+    [["--port", "65536"], /Invalid --port: "65536" is not an integer from 0 to 65535/],
+    [["--port", "-1"], /Invalid command line|Invalid --port/],
+    [["--port", "80x"], /Invalid --port: "80x"/],
+    [["--port", "1e3"], /Invalid --port: "1e3"/],
+    [["--history", "0"], /Invalid --history: "0" is not an integer of at least 1/],
+    [["--heartbeat", "fast"], /Invalid --heartbeat: "fast"/],
+    [["--bot", "gpt"], /Invalid --bot: "gpt" is not one of typewriter, openai, off/],
+    [["--prot", "80"], /Invalid command line: .*--prot/],
+    [["--port"], /Invalid command line: .*--port/],
+    [["extra"], /Invalid command line: .*extra/],
+    [["--host", ""], /Invalid --host/],
+    [["--bot", "openai"], /needs --openai-base-url .* and --openai-model/],
+    [["--bot", "openai", "--openai-model", "m", "--openai-base-url", "ftp://x"], /Invalid --openai-base-url: "ftp:\/\/x"/],
+  ])("parseConfig refuses %j", (argv, message) => {
+    expect(() => parseConfig(argv, {})).toThrow(message);
+    expect(() => parseConfig(argv, {})).toThrow(ConfigError);
+  });
+
+  it("parseConfig refuses invalid environment values with the flag's name", () => {
+    expect(() => parseConfig([], { PORT: "http" })).toThrow(/Invalid --port: "http"/);
+    expect(() => parseConfig([], { EDDY_BOT: "openai" })).toThrow(/needs --openai-base-url/);
+  });
+
+  it("startupConfig turns --help into exit 0 and a bad value into exit 2", () => {
+    expect(startupConfig(["--help"], {})).toEqual({ exitCode: 0, stream: "stdout", text: helpText() });
+    expect(startupConfig(["--port", "99999"], {})).toEqual({
+      exitCode: 2,
+      stream: "stderr",
+      text: 'eddy: Invalid --port: "99999" is not an integer from 0 to 65535\nRun with --help to see the options.\n',
+    });
+    expect(startupConfig(["--port", "0"], {})).toEqual({ config: { host: "127.0.0.1", port: 0, bot: "typewriter" } });
+  });
+});
+
+describe("readAssets", () => {
+  it("readAssets reads the page files with their media types and reports missing ones", () => {
+    const { assets, missing } = readAssets();
+    for (const [path, type] of [["/", "text/html"], ["/chat.js", "text/javascript"], ["/chat.css", "text/css"]] as const) {
+      if (assets[path] !== undefined) expect(assets[path]?.type).toBe(`${type}; charset=utf-8`);
+    }
+    expect(Object.keys(assets).length + missing.length).toBe(3);
+    const none = readAssets(new URL("file:///nonexistent-eddy-dir/"));
+    expect(none).toEqual({ assets: {}, missing: ["web/index.html", "web/chat.js", "web/chat.css"] });
+  });
+});

@@ -185,7 +185,7 @@ export type RoomInfo = {
 export type HubStats = { readonly rooms: number; readonly subscribers: number };
 
 /**
- * Storage and fan-out of chat rooms. Implementations: `createMemoryHub` (one process); a
+ * Storage and fan-out of chat rooms. Implementations: `createMemoryHub` (one server instance); a
  * Redis-backed hub can implement the same methods.
  *
  * @example

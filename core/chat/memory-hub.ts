@@ -1,5 +1,5 @@
 /**
- * The in-memory {@link Hub}: one process, rooms in a `Map`, a bounded history ring per room, a
+ * The in-memory {@link Hub}: one server instance, rooms in a `Map`, a bounded history ring per room, a
  * bounded queue per subscriber.
  *
  * - Ids are `<epoch>-<seq>`. The epoch names one life of a room in one hub instance (the hub's
@@ -66,7 +66,7 @@ const CURSOR = /^(.+)-(0|[1-9]\d{0,14})$/;
  * Creates an in-memory hub.
  *
  * @param options `historySize`, `replayCount`, `queueLimit`, `maxRooms`, `epoch`, `onError`.
- * @returns A {@link Hub} living in this process.
+ * @returns A {@link Hub} held in this instance's memory.
  * @throws {RangeError} If a size option is not a positive safe integer.
  *
  * @example

@@ -1,7 +1,7 @@
 /**
  * eddy chat: a streaming chat server as one runtime-neutral `(Request) => Promise<Response>`
  * handler, built on the SSE core. Rooms, resumable event streams, presence, and a bot that
- * streams its replies. Mount `app.fetch` with an adapter (Node, Bun, Deno) or any web-standard
+ * streams its replies. Mount `app.fetch` with one of the runtime adapters or any web-standard
  * server; the protocol is `docs/PROTOCOL.md`.
  *
  * @example

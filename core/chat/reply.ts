@@ -173,10 +173,12 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
           ? NOTES[stopped]
           : cut
             ? `Cut at ${maxChars} characters.`
-            : text === ""
-              ? "(no answer)"
+            : text.trim() === ""
+              ? "I have no answer to that."
               : "";
-    const final = note === "" ? text : `${text}${text === "" ? "" : "\n\n"}[${note}]`;
+    // Trailing whitespace is trimmed as it is for people's messages (validate.ts).
+    const body = text.trimEnd();
+    const final = note === "" ? body : `${body}${body === "" ? "" : "\n\n"}[${note}]`;
     await store(room, replyId, final, failed || stopped !== undefined);
   };
 

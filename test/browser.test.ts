@@ -59,11 +59,12 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
       startServer(runtime, SERVER_ARGS),
       chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
     ]);
-    alice = await openPage(await browser.newContext({ viewport: { width: 1280, height: 800 } }), "alice");
-    bob = await openPage(
-      await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }),
-      "bob",
-    );
+    [alice, bob] = await Promise.all([
+      browser.newContext({ viewport: { width: 1280, height: 800 } }).then((context) => openPage(context, "alice")),
+      browser
+        .newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+        .then((context) => openPage(context, "bob")),
+    ]);
   });
 
   afterAll(async () => {
@@ -141,9 +142,9 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
     expect(Number.isNaN(Date.parse(seenByBob.datetime))).toBe(false);
     expect(await alice.inputValue("#text")).toBe(""); // the composer is cleared after sending
 
-    await say(bob, "hello alice 👋");
-    expect(await waitForMessage(alice, "hello alice 👋")).toMatchObject({ author: "bob", own: false });
-    expect(await waitForMessage(bob, "hello alice 👋")).toMatchObject({ author: "bob", own: true });
+    await say(bob, "héllo alice, ça va ? — bob");
+    expect(await waitForMessage(alice, "héllo alice, ça va ? — bob")).toMatchObject({ author: "bob", own: false });
+    expect(await waitForMessage(bob, "héllo alice, ça va ? — bob")).toMatchObject({ author: "bob", own: true });
   });
 
   it("shows the server's error inline when the name is refused", async () => {

@@ -45,12 +45,16 @@ class EventIterator implements AsyncIterableIterator<ServerSentEvent> {
   readonly #signal: AbortSignal | undefined;
   #head = 0;
   #done = false;
+  // Removed once the iteration ends, so a long-lived signal does not keep every parse alive.
+  readonly #onAbort = (): void => void this.return();
 
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>, options: ParserOptions & { signal?: AbortSignal }) {
     this.#reader = reader;
     this.#signal = options.signal;
     this.#parser = createParser({ ...options, onEvent: (event) => this.#queue.push(event) });
-    this.#signal?.addEventListener("abort", () => void this.return(), { once: true });
+    // An already-aborted signal never fires "abort": stop now, before the first read.
+    if (this.#signal?.aborted) void this.return();
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   [Symbol.asyncIterator](): this {
@@ -73,6 +77,7 @@ class EventIterator implements AsyncIterableIterator<ServerSentEvent> {
         result = await this.#reader.read();
         if (result.done) {
           this.#done = true;
+          this.#signal?.removeEventListener("abort", this.#onAbort);
           this.#parser.end();
         } else {
           this.#parser.feed(result.value);
@@ -91,6 +96,7 @@ class EventIterator implements AsyncIterableIterator<ServerSentEvent> {
   }
 
   async #stop(reason: unknown): Promise<void> {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
     if (this.#done && this.#queue.length === 0) return;
     this.#done = true;
     this.#queue.length = 0;

@@ -1,0 +1,161 @@
+/**
+ * Runtime neutrality of core/ (core/chat/ included): no Node, Deno or Bun globals or modules, and
+ * no import that leaves core/. The check reads each file's syntax tree, so comments and ordinary
+ * string contents may mention these names freely.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { expect, test } from "vitest";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const core = join(root, "core");
+
+/** Runtime-specific globals core/ must not touch. */
+const FORBIDDEN_GLOBALS = new Set(["process", "Deno", "Bun", "Buffer", "require", "__dirname", "__filename"]);
+/** Names too common to refuse outright: flagged only as `process.x`, `process[x]`, `require(x)`. */
+const FORBIDDEN_AS_OBJECT_OR_CALL = new Set(["process", "require"]);
+
+/** Every .ts file under `dir`, recursively. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.isFile() && /\.(?:ts|mts|cts|tsx)$/.test(entry.name) ? [path] : [];
+  });
+}
+
+/** Whether `node` is a name in a position where it cannot be a global: `x.name`, `{ name: v }`, a member. */
+function isMemberName(node: ts.Identifier): boolean {
+  const parent = node.parent;
+  if (ts.isPropertyAccessExpression(parent) && parent.name === node) return true;
+  if (ts.isQualifiedName(parent) && parent.right === node) return true;
+  if ((ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent) ||
+    ts.isMethodDeclaration(parent) || ts.isMethodSignature(parent) || ts.isGetAccessor(parent) ||
+    ts.isSetAccessor(parent) || ts.isEnumMember(parent)) && parent.name === node) return true;
+  return false;
+}
+
+/** Whether `node` is used as `process.x` / `process[x]`, or as `require(x)`. */
+function isObjectOrCallee(node: ts.Identifier): boolean {
+  const parent = node.parent;
+  if (node.text === "require") return ts.isCallExpression(parent) && parent.expression === node;
+  return (ts.isPropertyAccessExpression(parent) || ts.isElementAccessExpression(parent)) && parent.expression === node;
+}
+
+/** Whether `node` is the specifier of an import or export, which `violations` checks as such. */
+function isModuleSpecifier(node: ts.Node): boolean {
+  const parent = node.parent;
+  return ts.isImportDeclaration(parent) || ts.isExportDeclaration(parent) || ts.isExternalModuleReference(parent) ||
+    ts.isLiteralTypeNode(parent) || (ts.isCallExpression(parent) && parent.expression.kind === ts.SyntaxKind.ImportKeyword);
+}
+
+/**
+ * The boundary violations in one source file, as `line: what` strings. `file` is the file's
+ * absolute path (relative imports are resolved against it); `boundary` the folder it must stay in.
+ */
+function violations(file: string, text: string, boundary: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const report = (node: ts.Node, what: string): void => {
+    const { line } = source.getLineAndCharacterOfPosition(node.getStart(source));
+    found.push(`${relative(root, file)}:${line + 1}: ${what}`);
+  };
+  const checkSpecifier = (node: ts.Node, specifier: string): void => {
+    if (specifier.startsWith("node:")) return report(node, `imports the Node module "${specifier}"`);
+    if (!specifier.startsWith(".")) return report(node, `imports the package "${specifier}" from outside core/`);
+    const target = resolve(dirname(file), specifier);
+    if (target !== boundary && !target.startsWith(boundary + sep)) report(node, `imports "${specifier}", outside core/`);
+  };
+  const visit = (node: ts.Node): void => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      checkSpecifier(node, node.moduleSpecifier.text);
+    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
+      const expression = node.moduleReference.expression;
+      report(node, `uses require-style import of ${expression.getText(source)}`);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [argument] = node.arguments;
+      if (argument !== undefined && ts.isStringLiteralLike(argument)) checkSpecifier(node, argument.text);
+      else report(node, "imports a computed module specifier");
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      checkSpecifier(node, node.argument.literal.text);
+    } else if (ts.isIdentifier(node) && FORBIDDEN_GLOBALS.has(node.text) && !isMemberName(node) &&
+      (!FORBIDDEN_AS_OBJECT_OR_CALL.has(node.text) || isObjectOrCallee(node))) {
+      report(node, `references the runtime global "${node.text}"`);
+    } else if (ts.isElementAccessExpression(node) && ts.isStringLiteralLike(node.argumentExpression) &&
+      FORBIDDEN_GLOBALS.has(node.argumentExpression.text)) {
+      report(node, `references the runtime global "${node.argumentExpression.text}" by name`);
+    } else if (ts.isStringLiteralLike(node) && node.text.startsWith("node:") && !isModuleSpecifier(node)) {
+      report(node, `names the Node module "${node.text}"`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+test("core/ uses no Node, Deno or Bun API and imports nothing outside core/", () => {
+  const files = sourceFiles(core);
+  expect(files.length).toBeGreaterThan(5);
+  const found = files.flatMap((file) => violations(file, readFileSync(file, "utf8"), core));
+  expect(found).toEqual([]);
+});
+
+test("core/chat/ is checked too when it exists", () => {
+  const files = sourceFiles(core).map((file) => relative(core, file));
+  const chat = files.filter((file) => file.startsWith(`chat${sep}`));
+  let hasChat = false;
+  try {
+    hasChat = readdirSync(join(core, "chat")).some((name) => name.endsWith(".ts"));
+  } catch {
+    // Not written yet.
+  }
+  expect(chat.length > 0).toBe(hasChat);
+});
+
+test("violations flags each runtime API and escaping import, and ignores comments and strings", () => {
+  const file = join(core, "chat", "example.ts");
+  const bad = [
+    'import { readFile } from "node:fs/promises";',
+    'import type { Server } from "node:http";',
+    'import { x } from "../../adapters/node.ts";',
+    'export { y } from "../../web/chat.js";',
+    'import hono from "hono";',
+    'const fs = await import("node:fs");',
+    "type T = import(\"../../test/_harness.ts\").Observed;",
+    "const env = process.env.PORT;",
+    'const argv = process["argv"];',
+    "const port = Deno.env.get(\"PORT\");",
+    "const server = Bun.serve({ fetch });",
+    "const bytes = Buffer.from(\"x\");",
+    "const mod = require(\"x\");",
+    'const g = globalThis["process"];',
+    "import fs = require(\"fs\");",
+  ];
+  const found = violations(file, bad.join("\n"), core);
+  expect(found.map((line) => Number(line.split(":")[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  const fine = [
+    "// process.env, Deno.serve(), Bun.serve(), Buffer.from() and require() are fine in comments;",
+    "/* import x from \"node:fs\" too */",
+    'import { encodeEvent } from "../encode.ts";',
+    'import type { Hub } from "./hub.ts";',
+    'const message = "the server could not process. Try Deno. or Bun. later";',
+    "const options = { process: 1, Buffer: 2 };",
+    "const value = options.process + options.Buffer;",
+    "class Job { process(): void {} }",
+    "function process(line: string): string { return line; }",
+    "const result = process(\"x\");",
+  ];
+  expect(violations(file, fine.join("\n"), core)).toEqual([]);
+});
+
+test("tsconfig.core.json compiles core/ with no ambient runtime types", () => {
+  const config = JSON.parse(readFileSync(join(root, "tsconfig.core.json"), "utf8")) as {
+    compilerOptions: { types?: unknown; lib?: string[] };
+    include?: string[];
+  };
+  expect(config.compilerOptions.types).toEqual([]);
+  expect(config.include).toContain("core");
+  expect(config.compilerOptions.lib?.some((lib) => /^webworker|^node/i.test(lib))).toBe(false);
+});

@@ -11,6 +11,7 @@
  * @module
  */
 import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
 import process from "node:process";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -236,7 +237,10 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
     await server.stop("SIGTERM");
     await Promise.all([waitForState(alice, "reconnecting"), waitForState(bob, "reconnecting")]);
 
-    server = await startServer(runtime, [...SERVER_ARGS, "--port", port]);
+    // The new instance's bot talks to an OpenAI-compatible API on a closed port: its replies fail.
+    const deadApi = `http://127.0.0.1:${await closedPort()}`;
+    const failingBot = ["--bot", "openai", "--openai-base-url", deadApi, "--openai-model", "none"];
+    server = await startServer(runtime, [...failingBot, "--port", port]);
     expect(new URL(server.url).port).toBe(port);
     await Promise.all([waitForState(alice, "live"), waitForState(bob, "live")]);
 
@@ -258,6 +262,21 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
       const texts = await page.locator("#messages .msg[data-id] .text").allTextContents();
       expect(texts.filter((text) => text === "still here after the restart")).toHaveLength(1);
     }
+  });
+
+  it("styles a failed bot reply as an error", async () => {
+    await say(alice, "/bot are you there?");
+    await alice.waitForFunction(() => document.querySelector("#messages .msg.bot.failed[data-id]") !== null, undefined, WAIT);
+    const failed = await alice.evaluate(() => {
+      const item = document.querySelector<HTMLElement>("#messages .msg.bot.failed[data-id]") as HTMLElement;
+      const style = getComputedStyle(item);
+      const plain = getComputedStyle(document.querySelector("#messages .msg:not(.own):not(.bot):not(.failed)") as Element);
+      return { text: item.textContent ?? "", streaming: document.querySelectorAll("#messages .streaming").length, border: style.borderColor, plainBorder: plain.borderColor };
+    });
+    expect(failed.text.length).toBeGreaterThan(0);
+    expect(failed.streaming).toBe(0);
+    expect(failed.border).not.toBe(failed.plainBorder);
+    await bob.waitForFunction(() => document.querySelector("#messages .msg.bot.failed[data-id]") !== null, undefined, WAIT);
     await alice.screenshot({ path: `${OUTPUT}chat-desktop-after-restart.png` });
   });
 
@@ -265,3 +284,12 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
     expect(problems).toEqual([]);
   });
 });
+
+/** A local TCP port with nothing listening on it (connections to it are refused). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}

@@ -242,6 +242,19 @@ describe("openAIResponder", () => {
     await upstreamClosed();
   });
 
+  test("a consumer that stops early (the reply was cut) releases the connection", async () => {
+    handler = (_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(ROLE + chunk({ content: "one " }) + chunk({ content: "two " }));
+      // ...and the rest would follow much later.
+    };
+    for await (const part of openAIResponder({ baseUrl, model: "m" })(ask())) {
+      expect(part).toBe("one ");
+      break;
+    }
+    await upstreamClosed();
+  });
+
   test("refuses a bad baseUrl, model or timeout", () => {
     expect(() => openAIResponder({ baseUrl: "not a url", model: "m" })).toThrow(TypeError);
     expect(() => openAIResponder({ baseUrl: "ftp://example.com", model: "m" })).toThrow("http or https");

@@ -122,6 +122,8 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
       }
       await checkResponse(response);
       let finished = false;
+      // Leaving this loop early (an error, or the consumer stopping the reply) cancels the body
+      // through parseEventStream's return(), which releases the upstream connection.
       try {
         for await (const event of parseEventStream(response.body!, { signal: controller.signal })) {
           // The OpenAI stream's terminator; the data is not JSON.
@@ -142,8 +144,6 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
     } finally {
       clearTimeout(timer);
       request.signal.removeEventListener("abort", onAbort);
-      // Stopped early (the reply was cut or aborted): release the upstream connection.
-      controller.abort();
     }
   };
 }

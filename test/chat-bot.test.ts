@@ -365,6 +365,15 @@ describe("bot replies through the app", () => {
     await watcher.cancel();
   });
 
+  test("the length cut never splits a surrogate pair", async () => {
+    const app = makeApp({ maxReplyChars: 5, responder: async function* () { yield "abcd😀 more"; } });
+    const watcher = await watch(app, "/rooms/r/events");
+    await send(app, "r", "/bot emoji");
+    await watcher.waitFor((events) => messagesOf(events).some((m) => m.user === "bot"));
+    expect(messagesOf(watcher.events).at(-1)?.text).toBe("abcd\n\n[Cut at 5 characters.]");
+    await watcher.cancel();
+  });
+
   test("close() stops running replies, stores them with a note, then ends the streams", async () => {
     const scripted = scriptedResponder();
     const app = makeApp({ responder: scripted.responder });

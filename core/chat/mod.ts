@@ -74,7 +74,7 @@ export type ChatAppOptions = {
   replyTimeoutMs?: number;
   /** Bot replies running at once per room. Default 2. */
   maxRepliesPerRoom?: number;
-  /** The longest bot reply, in characters. Default 4000. */
+  /** The longest bot reply, in UTF-16 code units (a surrogate pair is never split). Default 4000. */
   maxReplyChars?: number;
   /** Static files by path (`"/"`, `"/chat.js"`, `"/chat.css"`), read by the adapter or build. */
   assets?: Readonly<Record<string, Asset>>;

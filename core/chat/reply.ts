@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Responder } from "./bot.ts";
+import type { Responder, ResponderRequest } from "./bot.ts";
 import { type ChatMessage, type Hub, HubClosedError } from "./hub.ts";
 
 /**
@@ -63,7 +63,12 @@ export interface ReplyRunner {
 }
 
 type StopReason = "timeout" | "empty" | "close";
-type Running = { readonly controller: AbortController; stop(reason: StopReason): void; readonly done: Promise<void> };
+type Running = { stop(reason: StopReason): void; readonly done: Promise<void> };
+type Settings = Required<Omit<ReplyRunnerOptions, "onError">> & { onError(error: unknown): void };
+/** How one reply is told to stop: its signal, and why it was stopped (`undefined` while running). */
+type Control = { readonly signal: AbortSignal; reason(): StopReason | undefined };
+/** What the responder produced before it finished or was stopped. */
+type Outcome = { text: string; cut: boolean; failed: boolean };
 
 const ABORTED = Symbol("aborted");
 
@@ -72,7 +77,9 @@ const NOTES = {
   empty: "Stopped: nobody is left in the room.",
   close: "Stopped: the server is shutting down.",
   failed: "Sorry, something went wrong while answering.",
+  silent: "I have no answer to that.",
 } as const;
+const NOBODY = "I only answer while someone is connected to the room, and nobody is.";
 
 /**
  * Creates the reply runner. It listens to the hub's presence to stop replies in rooms that
@@ -96,123 +103,51 @@ const NOTES = {
  * ```
  */
 export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
-  const { hub, responder } = options;
-  const timeoutMs = positive("timeoutMs", options.timeoutMs ?? 60_000);
-  const maxPerRoom = positive("maxPerRoom", options.maxPerRoom ?? 2);
-  const maxChars = positive("maxChars", options.maxChars ?? 4000);
-  const contextSize = positive("contextSize", options.contextSize ?? 20);
-  const now = options.now ?? (() => new Date());
-  const onError = options.onError ?? ((error: unknown) => console.error("eddy: bot reply failed:", error));
+  const settings: Settings = {
+    hub: options.hub,
+    responder: options.responder,
+    timeoutMs: positive("timeoutMs", options.timeoutMs ?? 60_000),
+    maxPerRoom: positive("maxPerRoom", options.maxPerRoom ?? 2),
+    maxChars: positive("maxChars", options.maxChars ?? 4000),
+    contextSize: positive("contextSize", options.contextSize ?? 20),
+    now: options.now ?? (() => new Date()),
+    onError: options.onError ?? ((error: unknown) => console.error("eddy: bot reply failed:", error)),
+  };
   const rooms = new Map<string, Set<Running>>();
   let closed = false;
-
-  const stopPresence = hub.onPresence((event) => {
+  const stopPresence = settings.hub.onPresence((event) => {
     if (event.subscribers > 0) return;
     for (const running of rooms.get(event.room) ?? []) running.stop("empty");
   });
-
-  // Stores a bot message; a hub closed meanwhile (shutdown) is the only expected failure.
-  const store = async (room: string, replyId: string, text: string, error: boolean): Promise<void> => {
-    try {
-      await hub.publish(room, { user: "bot", text, time: now().toISOString(), replyId, ...(error ? { error: true as const } : {}) });
-    } catch (failure) {
-      if (!(failure instanceof HubClosedError)) onError(failure);
-    }
-  };
-
-  const run = async (question: ChatMessage, replyId: string, signal: AbortSignal, reason: () => StopReason | undefined): Promise<void> => {
-    const { room } = question;
-    const info = await hub.room(room);
-    if (info === undefined || info.subscribers === 0) {
-      return store(room, replyId, "I only answer while someone is connected to the room, and nobody is.", true);
-    }
-    const history = await hub.history(room, contextSize);
-    await hub.emit(room, { type: "reply-start", replyId, room, user: "bot", inReplyTo: question.id, time: now().toISOString(), text: "" });
-    let text = "";
-    let cut = false;
-    let failed = false;
-    let iterator: AsyncIterator<string> | undefined;
-    let finished = false;
-    try {
-      iterator = responder({ room, text: question.text, history, signal, stats: { messages: info.messages, subscribers: info.subscribers } })[Symbol.asyncIterator]();
-      for (;;) {
-        const step = await untilAborted(iterator.next(), signal);
-        if (step === ABORTED) break;
-        if (step.done === true) {
-          finished = true;
-          break;
-        }
-        if (typeof step.value !== "string") throw new TypeError(`Responder yielded ${typeof step.value}, expected a string chunk`);
-        let delta = step.value;
-        if (text.length + delta.length > maxChars) {
-          delta = delta.slice(0, maxChars - text.length);
-          cut = true;
-        }
-        if (delta !== "") {
-          text += delta;
-          await hub.emit(room, { type: "reply-delta", replyId, delta });
-        }
-        if (cut) break;
-      }
-    } catch (error) {
-      // Once the reply was stopped, the responder's abort error is expected, not a failure.
-      if (reason() === undefined) {
-        failed = true;
-        onError(error);
-      }
-    }
-    // Do not wait: an async generator's return() waits for its pending next(), which a hung
-    // responder may never settle.
-    if (iterator !== undefined && !finished) closeQuietly(iterator, onError);
-    const stopped = reason();
-    const note = failed
-      ? NOTES.failed
-      : stopped === "timeout"
-        ? `The reply timed out after ${formatSeconds(timeoutMs)}.`
-        : stopped !== undefined
-          ? NOTES[stopped]
-          : cut
-            ? `Cut at ${maxChars} characters.`
-            : text.trim() === ""
-              ? "I have no answer to that."
-              : "";
-    // Trailing whitespace is trimmed as it is for people's messages (validate.ts).
-    const body = text.trimEnd();
-    const final = note === "" ? body : `${body}${body === "" ? "" : "\n\n"}[${note}]`;
-    await store(room, replyId, final, failed || stopped !== undefined);
-  };
 
   return {
     start(question) {
       const replyId = crypto.randomUUID();
       const { room } = question;
-      let set = rooms.get(room);
       if (closed) return replyId;
-      if (set !== undefined && set.size >= maxPerRoom) {
-        void store(room, replyId, `I'm already answering ${maxPerRoom} messages in this room; ask again when I'm done.`, true);
+      const set = rooms.get(room) ?? new Set<Running>();
+      if (set.size >= settings.maxPerRoom) {
+        void store(settings, room, replyId, `I'm already answering ${settings.maxPerRoom} messages in this room; ask again when I'm done.`, true);
         return replyId;
       }
       const controller = new AbortController();
-      let stopReason: StopReason | undefined;
+      let reason: StopReason | undefined;
       const stop = (why: StopReason) => {
-        if (stopReason !== undefined) return;
-        stopReason = why;
+        if (reason !== undefined) return;
+        reason = why;
         controller.abort(new Error(`Reply stopped: ${why}`));
       };
-      const timer = setTimeout(stop, timeoutMs, "timeout");
-      const running: Running = {
-        controller,
-        stop,
-        done: run(question, replyId, controller.signal, () => stopReason)
-          .catch(onError)
-          .finally(() => {
-            clearTimeout(timer);
-            set!.delete(running);
-            if (set!.size === 0 && rooms.get(room) === set) rooms.delete(room);
-          }),
-      };
-      if (set === undefined) rooms.set(room, (set = new Set()));
+      const timer = setTimeout(stop, settings.timeoutMs, "timeout");
+      const done = runReply(settings, question, replyId, { signal: controller.signal, reason: () => reason })
+        .catch(settings.onError)
+        .finally(() => {
+          clearTimeout(timer);
+          set.delete(running);
+          if (set.size === 0 && rooms.get(room) === set) rooms.delete(room);
+        });
+      const running: Running = { stop, done };
       set.add(running);
+      rooms.set(room, set);
       return replyId;
     },
     running(room) {
@@ -226,6 +161,96 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
       await Promise.all(all.map((running) => running.done));
     },
   };
+}
+
+async function runReply(settings: Settings, question: ChatMessage, replyId: string, control: Control): Promise<void> {
+  const { hub, now } = settings;
+  const { room } = question;
+  const info = await hub.room(room);
+  if (info === undefined || info.subscribers === 0) return store(settings, room, replyId, NOBODY, true);
+  let outcome: Outcome = { text: "", cut: false, failed: false };
+  try {
+    const history = await hub.history(room, settings.contextSize);
+    await hub.emit(room, { type: "reply-start", replyId, room, user: "bot", inReplyTo: question.id, time: now().toISOString(), text: "" });
+    const stats = { messages: info.messages, subscribers: info.subscribers };
+    outcome = await pump(settings, replyId, { room, text: question.text, history, signal: control.signal, stats }, control);
+  } catch (error) {
+    outcome.failed = report(settings, control, error);
+  }
+  const stopped = control.reason();
+  await store(settings, room, replyId, finalText(settings, outcome, stopped), outcome.failed || stopped !== undefined);
+}
+
+// Reads the responder until it ends, fails, is stopped or passes the length limit, sending each
+// chunk to the room as it comes.
+async function pump(settings: Settings, replyId: string, request: ResponderRequest, control: Control): Promise<Outcome> {
+  const outcome: Outcome = { text: "", cut: false, failed: false };
+  let iterator: AsyncIterator<string> | undefined;
+  let finished = false;
+  try {
+    iterator = settings.responder(request)[Symbol.asyncIterator]();
+    for (;;) {
+      const step = await untilAborted(iterator.next(), control.signal);
+      if (step === ABORTED) break;
+      if (step.done === true) {
+        finished = true;
+        break;
+      }
+      if (typeof step.value !== "string") throw new TypeError(`Responder yielded ${typeof step.value}, expected a string chunk`);
+      let delta = step.value;
+      if (outcome.text.length + delta.length > settings.maxChars) {
+        delta = delta.slice(0, settings.maxChars - outcome.text.length);
+        // Never keep half of a surrogate pair: it would reach readers as U+FFFD.
+        if (/[\uD800-\uDBFF]$/.test(delta)) delta = delta.slice(0, -1);
+        outcome.cut = true;
+      }
+      if (delta !== "") {
+        outcome.text += delta;
+        await settings.hub.emit(request.room, { type: "reply-delta", replyId, delta });
+      }
+      if (outcome.cut) break;
+    }
+  } catch (error) {
+    outcome.failed = report(settings, control, error);
+  }
+  // Do not wait: an async generator's return() waits for its pending next(), which a hung
+  // responder may never settle.
+  if (iterator !== undefined && !finished) closeQuietly(iterator, settings.onError);
+  return outcome;
+}
+
+// Reports a failure; returns whether it counts as one. Once the reply was stopped, an abort
+// error from the responder is expected, and a hub closed under us is shutdown, not a bug.
+function report(settings: Settings, control: Control, error: unknown): boolean {
+  if (control.reason() !== undefined) return false;
+  if (!(error instanceof HubClosedError)) settings.onError(error);
+  return true;
+}
+
+function finalText(settings: Settings, { text, cut, failed }: Outcome, stopped: StopReason | undefined): string {
+  const note = failed
+    ? NOTES.failed
+    : stopped === "timeout"
+      ? `The reply timed out after ${formatSeconds(settings.timeoutMs)}.`
+      : stopped !== undefined
+        ? NOTES[stopped]
+        : cut
+          ? `Cut at ${settings.maxChars} characters.`
+          : text.trim() === ""
+            ? NOTES.silent
+            : "";
+  // Trailing whitespace is trimmed as it is for people's messages (validate.ts).
+  const body = text.trimEnd();
+  return note === "" ? body : `${body}${body === "" ? "" : "\n\n"}[${note}]`;
+}
+
+// Stores a bot message; a hub closed meanwhile (shutdown) is the only expected failure.
+async function store(settings: Settings, room: string, replyId: string, text: string, error: boolean): Promise<void> {
+  try {
+    await settings.hub.publish(room, { user: "bot", text, time: settings.now().toISOString(), replyId, ...(error ? { error: true as const } : {}) });
+  } catch (failure) {
+    if (!(failure instanceof HubClosedError)) settings.onError(failure);
+  }
 }
 
 // Resolves with the step, or with ABORTED as soon as `signal` aborts (the step is then ignored).

@@ -8,21 +8,26 @@ import type { IncomingMessage } from "node:http";
 /** Bytes of request body buffered ahead of the handler before the socket is paused. */
 const BODY_HIGH_WATER = 64 * 1024;
 
-/** A request plus what the mount needs to know about its body afterwards. */
+/** A request, and what the mount does with its body once the response is sent. */
 export type NodeRequest = {
   request: Request;
-  /** True once the handler cancelled the body before reading all of it. */
-  bodyAbandoned(): boolean;
+  /**
+   * Call when the response has been sent: whatever of the body has not arrived yet is read and
+   * discarded (a handler still reading it gets an error), as Node does for an unread body, so
+   * the connection can carry the next request. The server's `requestTimeout` bounds a body that
+   * never ends.
+   */
+  discardUnread(): void;
 };
 
 /**
  * Builds the `Request` for `req`: method, absolute URL (from the `Host` header, else the local
- * address), headers in their original order and case-folded, and for methods other than GET
- * and HEAD the body as a byte stream read at the handler's pace.
+ * address), headers in their original order, and for methods other than GET and HEAD the body
+ * as a byte stream read at the handler's pace.
  *
  * @param req The incoming message.
  * @param signal Aborted by the caller when the client goes away.
- * @returns The request.
+ * @returns The request, and the body's clean-up.
  * @throws {TypeError} If the target or `Host` header cannot form a URL, or the method is one the
  *   fetch standard forbids (`CONNECT`, `TRACE`, `TRACK`).
  *
@@ -32,23 +37,28 @@ export type NodeRequest = {
  * import { toWebRequest } from "./_node-request.ts";
  * createServer((req, res) => {
  *   const controller = new AbortController();
- *   const { request } = toWebRequest(req, controller.signal);
- *   res.end(`${request.method} ${request.url}`);
+ *   const { request, discardUnread } = toWebRequest(req, controller.signal);
+ *   res.end(`${request.method} ${request.url}`, discardUnread);
  * });
  * ```
  */
 export function toWebRequest(req: IncomingMessage, signal: AbortSignal): NodeRequest {
+  const url = requestUrl(req);
   const method = req.method ?? "GET";
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
   const init: RequestInit & { duplex?: "half" } = { method, headers, signal };
-  let abandoned = false;
-  if (method !== "GET" && method !== "HEAD") {
-    init.body = bodyStream(req, () => (abandoned = true));
-    init.duplex = "half"; // required by fetch for a stream body
+  if (method === "GET" || method === "HEAD") return { request: new Request(url, init), discardUnread: () => {} };
+  const body = bodyStream(req);
+  init.body = body.stream;
+  init.duplex = "half"; // required by fetch for a stream body
+  try {
+    return { request: new Request(url, init), discardUnread: body.discardUnread };
+  } catch (error) {
+    body.discardUnread();
+    throw error;
   }
-  return { request: new Request(requestUrl(req), init), bodyAbandoned: () => abandoned };
 }
 
 function requestUrl(req: IncomingMessage): string {
@@ -67,15 +77,15 @@ function requestUrl(req: IncomingMessage): string {
 
 /**
  * The body as a pull-paced byte stream: the socket is paused while `BODY_HIGH_WATER` bytes wait
- * unread. Cancelling stops reading; Node discards the rest once the response is sent.
+ * unread.
  */
-function bodyStream(req: IncomingMessage, onCancel: () => void): ReadableStream<Uint8Array> {
-  let done = false;
+function bodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; discardUnread(): void } {
+  let attached = true;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   const detach = () => {
-    done = true;
+    attached = false;
     req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
   };
-  let controller: ReadableStreamDefaultController<Uint8Array>;
   const onData = (chunk: Buffer) => {
     controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     if ((controller.desiredSize ?? 0) <= 0) req.pause();
@@ -90,20 +100,28 @@ function bodyStream(req: IncomingMessage, onCancel: () => void): ReadableStream<
   };
   // The client left before the body ended (Node may emit only `close`, not `error`).
   const onClose = () => onError(new Error("Cannot read request body: the client closed the connection"));
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       start(c) {
         controller = c;
         req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
       },
       pull() {
-        if (!done) req.resume();
+        if (attached) req.resume();
       },
       cancel() {
         detach();
-        onCancel();
       },
     },
     { highWaterMark: BODY_HIGH_WATER, size: (chunk) => chunk.byteLength },
   );
+  const discardUnread = () => {
+    if (req.complete) return;
+    if (attached) {
+      detach();
+      controller.error(new Error("Cannot read request body: the response was already sent"));
+    }
+    req.on("error", () => {}).resume();
+  };
+  return { stream, discardUnread };
 }

@@ -106,19 +106,16 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
     });
     let response: Response;
-    let bodyAbandoned = () => false;
     try {
-      const built = toWebRequest(req, controller.signal);
-      bodyAbandoned = built.bodyAbandoned;
-      response = await answer(handler, built.request, onError);
+      const { request, discardUnread } = toWebRequest(req, controller.signal);
+      res.once("finish", discardUnread);
+      response = await answer(handler, request, onError);
     } catch (error) {
-      res.setHeader("connection", "close"); // whatever body follows is not worth reading
+      res.setHeader("connection", "close"); // whatever follows on this connection is suspect
       response = errorResponse(400, `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (res.destroyed) return void response.body?.cancel().catch(() => {});
-    // Shutting down, or the handler left a body unread that is still arriving: do not keep
-    // the connection for another request.
-    if (closing !== undefined || (bodyAbandoned() && !req.complete)) res.setHeader("connection", "close");
+    if (closing !== undefined) res.setHeader("connection", "close");
     try {
       await sendWebResponse(res, response, { head: req.method === "HEAD", onError });
     } catch (error) {

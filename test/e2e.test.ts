@@ -3,7 +3,8 @@
  * on every selected runtime (see `describeMatrix` in `_server.ts`). Clients are undici's
  * `EventSource` and `fetch`. Nothing sleeps: every wait is a condition with a deadline.
  */
-import { EventSource, fetch, type MessageEvent } from "undici";
+import { connect } from "node:net";
+import { EventSource, fetch, request, type MessageEvent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseEventStream, type ServerSentEvent } from "../core/mod.ts";
 import { describeMatrix, runServerCommand, startServer, tcpProxy, waitFor, within, type RunningServer } from "./_server.ts";
@@ -156,7 +157,7 @@ describeMatrix("chat server", (runtime) => {
       expect(messages.every((m) => m.room === room)).toBe(true);
     }
     // Ids are <epoch>-<seq>, with seq counting up from 1 in the room.
-    expect(ids.map((id) => Number(id.slice(id.lastIndexOf("-") + 1)))).toEqual(ids.map((_, i) => i + 1));
+    expect(ids.map(seqOf)).toEqual(ids.map((_, i) => i + 1));
     expect(clients.every((client) => client.messages().length === 20 && client.opens === 1)).toBe(true);
   });
 
@@ -292,10 +293,17 @@ describeMatrix("chat server", (runtime) => {
       await untilSubscribers(room, 1, busy.url);
       const statuses = new Map<number, number>();
       let next = 0;
+      // undici's request(): the same HTTP as fetch at a fraction of the client-side cost.
       const worker = async () => {
         for (let i = next++; i < 10_000; i = next++) {
-          const result = await post(`flood-${i}`, { user: "flooder", text: `room ${i}` }, { base: busy.url });
-          statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
+          const result = await request(`${busy.url}/rooms/flood-${i}/messages`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ user: "flooder", text: `room ${i}` }),
+          });
+          const body = (await result.body.json()) as Record<string, unknown>;
+          expect(Object.keys(body), `room ${i}`).toEqual([result.statusCode === 201 ? "id" : "error"]);
+          statuses.set(result.statusCode, (statuses.get(result.statusCode) ?? 0) + 1);
         }
       };
       await Promise.all(Array.from({ length: 16 }, worker));
@@ -313,7 +321,7 @@ describeMatrix("chat server", (runtime) => {
       for (const watcher of watchers.splice(0)) watcher.close();
       await busy.stop();
     }
-  });
+  }, 120_000);
 
   it("leaves no subscriber behind when clients disconnect", async () => {
     const room = freshRoom("cleanup");
@@ -325,6 +333,15 @@ describeMatrix("chat server", (runtime) => {
     source.close(); // EventSource.close()
     await untilSubscribers(room, 1);
     controller.abort(); // fetch aborted mid-stream
+    await untilSubscribers(room, 0);
+    // A client whose connection simply dies (no FIN from the application, a reset instead).
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => {});
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(`GET /rooms/${room}/events HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
+    await untilSubscribers(room, 1);
+    socket.resetAndDestroy();
     await untilSubscribers(room, 0);
     const health = (await (await fetch(`${server.url}/healthz`)).json()) as { subscribers: number };
     expect(health.subscribers).toBe(0);
@@ -406,6 +423,32 @@ describeMatrix("chat server", (runtime) => {
     });
   });
 
+  it("cuts off a client that stops reading at its queue limit; it resumes without loss", async () => {
+    const slow = await startServer(runtime, ["--queue", "8", "--history", "3000", "--bot", "off"]);
+    try {
+      const room = freshRoom("slow");
+      // undici stops reading the socket while nobody reads the body, so the server's writes
+      // block, its event queue fills, and the hub drops the subscriber.
+      const response = await fetch(`${slow.url}/rooms/${room}/events`);
+      await untilSubscribers(room, 1, slow.url);
+      const text = "😀".repeat(4000); // 4000 characters, 16 000 bytes: few posts fill the buffers
+      const ids: string[] = [];
+      while ((await subscribers(room, slow.url)) > 0) {
+        if (ids.length >= 2500) throw new Error("the slow subscriber was never cut off");
+        ids.push(...(await Promise.all(Array.from({ length: 8 }, () => send(room, text, "flooder", slow.url)))));
+      }
+      ids.sort((a, b) => seqOf(a) - seqOf(b)); // concurrent posts answer out of order
+      const before = messagesOf(await within(20_000, readToEnd(response.body as ReadableStream<Uint8Array>), "the cut stream to end"));
+      expect(before.length).toBeGreaterThan(0);
+      expect(before.map((m) => m.id)).toEqual(ids.slice(0, before.length));
+      const rest = await readEvents(`${slow.url}/rooms/${room}/events`, { "last-event-id": before.at(-1)?.id as string }, (e) => messagesOf(e).length >= ids.length - before.length, 20_000);
+      expect(rest.some((event) => event.type === "reset")).toBe(false);
+      expect([...before, ...messagesOf(rest)].map((m) => m.id)).toEqual(ids);
+    } finally {
+      await slow.stop();
+    }
+  }, 90_000);
+
   it("ends open streams and exits 0 on SIGTERM, within 5 s", async () => {
     const doomed = await startServer(runtime, ["--typewriter-ms", "500"]);
     const room = freshRoom("sigterm");
@@ -430,6 +473,18 @@ describeMatrix("chat server", (runtime) => {
     expect(doomed.stderr()).not.toContain("exiting anyway");
   });
 });
+
+/** The `<seq>` of an `<epoch>-<seq>` id. */
+function seqOf(id: string): number {
+  return Number(id.slice(id.lastIndexOf("-") + 1));
+}
+
+/** Every event of a stream that ends (Node 20 has no `Array.fromAsync`). */
+async function readToEnd(body: ReadableStream<Uint8Array>): Promise<ServerSentEvent[]> {
+  const events: ServerSentEvent[] = [];
+  for await (const event of parseEventStream(body)) events.push(event);
+  return events;
+}
 
 function messagesOf(events: ServerSentEvent[]): Message[] {
   return events.filter((event) => event.type === "message").map((event) => JSON.parse(event.data) as Message);

@@ -1,6 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
-import { fetch } from "undici";
+import { Agent, fetch } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, helpText, parseConfig, startupConfig } from "../adapters/_config.ts";
 import { readAssets } from "../adapters/_assets.ts";
@@ -82,6 +82,32 @@ describe("serve request mapping", () => {
     const body = new Uint8Array(3 * 1024 * 1024).fill(120);
     const response = await fetch(`${server.url}/upload`, { method: "PUT", body });
     expect(await response.json()).toEqual({ bytes: body.byteLength });
+  });
+
+  it("serve discards a body the handler left unread, so the connection carries the next request", async () => {
+    const server = await start(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/cancel" || path === "/half") {
+        const reader = (request.body as ReadableStream<Uint8Array>).getReader();
+        await reader.read();
+        if (path === "/cancel") await reader.cancel();
+      }
+      return new Response(path);
+    });
+    let connections = 0;
+    server.server.on("connection", () => connections++);
+    const dispatcher = new Agent({ connections: 1 });
+    try {
+      for (const path of ["/ignore", "/cancel", "/half"]) {
+        const answered = await fetch(`${server.url}${path}`, { method: "POST", body: new Uint8Array(1024 * 1024), dispatcher });
+        expect(await answered.text()).toBe(path);
+        const next = await within(5000, fetch(`${server.url}/next`, { dispatcher }), `the request after ${path}`);
+        expect(await next.text()).toBe("/next");
+      }
+      expect(connections).toBe(1);
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it("serve keeps a target like //host/x a path of this server", async () => {

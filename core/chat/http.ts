@@ -9,6 +9,12 @@
  * The page's Content-Security-Policy: no inline script or style, no third-party origin, no
  * framing (clickjacking), no `<base>` rewriting. The page (`web/`) loads `chat.js` and
  * `chat.css` from this server and talks to it with `EventSource` and `fetch` only.
+ *
+ * @example
+ * ```ts
+ * import { CONTENT_SECURITY_POLICY } from "./http.ts";
+ * CONTENT_SECURITY_POLICY.includes("script-src 'self'"); // true: no inline script
+ * ```
  */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +

@@ -33,6 +33,8 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "./hub.ts";
+import { Ring } from "./_ring.ts";
+import { MemorySubscription } from "./_subscription.ts";
 
 /**
  * Options of {@link createMemoryHub}.
@@ -320,129 +322,6 @@ class MemoryHub implements Hub {
 function replyStartFrame(event: ReplyStartEvent, text: string): EventMessage {
   const { replyId, room, user, inReplyTo, time } = event;
   return Object.freeze({ event: "reply-start", data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }) });
-}
-
-/**
- * One subscriber: a hand-written async iterator. An async generator would not do: its
- * `return()` waits for a pending `next()` to settle, so a subscriber waiting for the next event
- * could not be freed until one arrived.
- */
-class MemorySubscription implements Subscription {
-  #backlog: EventMessage[];
-  #backlogHead = 0;
-  #queue: EventMessage[] = [];
-  #queueHead = 0;
-  readonly #waiters: Array<(result: IteratorResult<EventMessage, undefined>) => void> = [];
-  readonly #limit: number;
-  readonly #onLeave: (subscription: MemorySubscription) => void;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = () => void this.return();
-  #done = false;
-
-  static ended(): MemorySubscription {
-    const subscription = new MemorySubscription([], 1, () => {}, undefined);
-    subscription.end();
-    return subscription;
-  }
-
-  constructor(backlog: EventMessage[], limit: number, onLeave: (s: MemorySubscription) => void, signal: AbortSignal | undefined) {
-    this.#backlog = backlog;
-    this.#limit = limit;
-    this.#onLeave = onLeave;
-    this.#signal = signal;
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<EventMessage, undefined>> {
-    if (this.#backlogHead < this.#backlog.length) {
-      const value = this.#backlog[this.#backlogHead++]!;
-      if (this.#backlogHead === this.#backlog.length) this.#backlog = [];
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.#queueHead < this.#queue.length) {
-      const value = this.#queue[this.#queueHead++]!;
-      if (this.#queueHead === this.#queue.length) {
-        this.#queue = [];
-        this.#queueHead = 0;
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.#done) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  return(): Promise<IteratorResult<EventMessage, undefined>> {
-    if (!this.#done) {
-      this.end();
-      this.#onLeave(this);
-    }
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  /** Delivers a live event; `false` means the queue overflowed and the subscriber is now ended. */
-  push(value: EventMessage): boolean {
-    if (this.#done) return true;
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) {
-      waiter({ done: false, value });
-      return true;
-    }
-    if (this.#queue.length - this.#queueHead >= this.#limit) {
-      this.end();
-      return false;
-    }
-    this.#queue.push(value);
-    return true;
-  }
-
-  /** Ends the iterator and frees its buffers, without notifying the hub. Idempotent. */
-  end(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#backlog = [];
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    for (const waiter of this.#waiters.splice(0)) waiter({ done: true, value: undefined });
-  }
-}
-
-/** A fixed-capacity ring: `push` overwrites the oldest item once full. */
-class Ring<T> {
-  readonly #items: Array<T | undefined>;
-  #start = 0;
-  #length = 0;
-  readonly capacity: number;
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.#items = new Array<T | undefined>(capacity);
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  push(item: T): void {
-    if (this.#length < this.capacity) {
-      this.#items[(this.#start + this.#length++) % this.capacity] = item;
-    } else {
-      this.#items[this.#start] = item;
-      this.#start = (this.#start + 1) % this.capacity;
-    }
-  }
-
-  /** The newest `count` items (clamped to what is held), oldest first. */
-  latest(count: number): T[] {
-    const n = Math.max(0, Math.min(count, this.#length));
-    const out: T[] = new Array<T>(n);
-    for (let i = 0; i < n; i++) out[i] = this.#items[(this.#start + this.#length - n + i) % this.capacity]!;
-    return out;
-  }
 }
 
 function positive(name: string, value: number): number {

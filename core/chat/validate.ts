@@ -40,11 +40,36 @@ export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly o
  */
 export type MessageBody = { readonly user: string; readonly text: string };
 
-/** The largest request body read, in bytes (PROTOCOL.md: "body: at most 16 KiB"). */
+/**
+ * The largest request body read, in bytes (PROTOCOL.md: "body: at most 16 KiB").
+ *
+ * @example
+ * ```ts
+ * import { MAX_BODY_BYTES, readJsonBody } from "./validate.ts";
+ * const request = new Request("http://chat.test/", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+ * const body = await readJsonBody(request, MAX_BODY_BYTES); // { ok: true, value: {} }
+ * ```
+ */
 export const MAX_BODY_BYTES = 16 * 1024;
-/** The longest message text, in characters (Unicode code points). */
+/**
+ * The longest message text, in characters (Unicode code points).
+ *
+ * @example
+ * ```ts
+ * import { MAX_TEXT_CHARS, validateText } from "./validate.ts";
+ * validateText("x".repeat(MAX_TEXT_CHARS + 1)).ok; // false
+ * ```
+ */
 export const MAX_TEXT_CHARS = 4000;
-/** The longest user name, in characters (Unicode code points), after trimming. */
+/**
+ * The longest user name, in characters (Unicode code points), after trimming.
+ *
+ * @example
+ * ```ts
+ * import { MAX_USER_CHARS, validateUser } from "./validate.ts";
+ * validateUser("a".repeat(MAX_USER_CHARS)).ok; // true
+ * ```
+ */
 export const MAX_USER_CHARS = 32;
 
 const ROOM = /^[A-Za-z0-9_-]{1,64}$/;

@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { createParser, EventStreamParser, parseEventStream, type ParserOptions, type ServerSentEvent } from "../core/mod.ts";
+import {
+  createParser,
+  type EventMessage,
+  EventStreamParser,
+  parseEventStream,
+  type ParserOptions,
+  type ServerSentEvent,
+} from "../core/mod.ts";
 
 /** What a parser reported over one whole stream. */
 export type Observed = {
@@ -85,4 +92,30 @@ export function eventsOf(...chunks: Chunk[]): ServerSentEvent[] {
 /** A `message` event, the common expectation in rule tests. */
 export function message(data: string, lastEventId = ""): ServerSentEvent {
   return { type: "message", data, lastEventId };
+}
+
+// What the bytes of a string say after UTF-8 encoding: each lone surrogate becomes U+FFFD.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** `text` as it reads after a trip through UTF-8: each lone surrogate becomes U+FFFD. */
+export const wellFormed = (text: string): string => text.replace(LONE_SURROGATE, "\ufffd");
+
+/** Multi-line `text` as a client reads it back: well-formed, with CRLF and CR turned into LF. */
+export const lines = (text: string): string => wellFormed(text).replace(/\r\n?/g, "\n");
+
+/**
+ * The events a client must see for encoded `messages`, worked out from the messages alone: one
+ * per message with data, its type (default `message`), its data with line ends as LF, and the
+ * last id written so far.
+ */
+export function expectedEvents(messages: readonly EventMessage[]): ServerSentEvent[] {
+  const events: ServerSentEvent[] = [];
+  let lastEventId = "";
+  for (const { data, event, id } of messages) {
+    if (id !== undefined) lastEventId = wellFormed(id);
+    // A message without data writes a blank line, but the spec dispatches nothing for it.
+    if (data === undefined) continue;
+    events.push({ type: event === undefined || event === "" ? "message" : wellFormed(event), data: lines(data), lastEventId });
+  }
+  return events;
 }

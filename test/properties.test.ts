@@ -5,9 +5,9 @@
  */
 import fc from "fast-check";
 import { expect, test } from "vitest";
-import { encodeEvent, type EventMessage, type ServerSentEvent } from "../core/mod.ts";
+import { encodeEvent } from "../core/mod.ts";
 import { anyBytes, chunksOf, cuts, eventMessage, eventMessages, PROPERTY_SEED, sseBytes, splitAt } from "./_arbitraries.ts";
-import { runIterate, runPush, runStream } from "./_harness.ts";
+import { expectedEvents, lines, runIterate, runPush, runStream, wellFormed } from "./_harness.ts";
 import { specParse, specParseText } from "./_spec-parser.ts";
 
 const utf8 = new TextEncoder();
@@ -18,25 +18,6 @@ const budget = (numRuns: number, ms: number): fc.Parameters<unknown> => ({
   numRuns,
   plugins: [fc.interruptAfterTimeLimit(ms)],
 });
-
-// What the bytes of a string say after UTF-8 encoding: each lone surrogate becomes U+FFFD.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const wellFormed = (text: string): string => text.replace(LONE_SURROGATE, "\ufffd");
-// What a client sees of multi-line text: CRLF and CR become LF.
-const lines = (text: string): string => wellFormed(text).replace(/\r\n?/g, "\n");
-
-/** The events a client must see for `messages`, worked out from the messages alone. */
-function expectedEvents(messages: readonly EventMessage[]): ServerSentEvent[] {
-  const events: ServerSentEvent[] = [];
-  let lastEventId = "";
-  for (const { data, event, id } of messages) {
-    if (id !== undefined) lastEventId = wellFormed(id);
-    // A message without data writes a blank line, but the spec dispatches nothing for it.
-    if (data === undefined) continue;
-    events.push({ type: event === undefined || event === "" ? "message" : wellFormed(event), data: lines(data), lastEventId });
-  }
-  return events;
-}
 
 test("encodeEvent then createParser gives back the same events, however the bytes are split", () => {
   fc.assert(

@@ -1,0 +1,227 @@
+/**
+ * Differential fuzzing of the SSE framing, time-bounded:
+ *
+ *   npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]
+ *
+ * - parse: byte streams biased toward SSE-looking text (field names, colons, spaces, CR/LF/CRLF,
+ *   BOMs, NUL, multi-byte and invalid UTF-8) go to `createParser` in random chunkings and to the
+ *   spec transcription (test/_spec-parser.ts) in one piece; both must report the same events,
+ *   retries, comments and last event ID.
+ * - stream: the same, through `EventStreamParser` and `parseEventStream`.
+ * - roundtrip: random messages go through `encodeEvent`, UTF-8 and random chunking to
+ *   `createParser`; the events must be what the messages say, and what the spec reads.
+ *
+ * Prints the seed, the iterations run and every disagreement, shrunk (fast-check), with the
+ * command that replays it. Exit code 1 on a disagreement.
+ *
+ * @module
+ */
+import fc from "fast-check";
+import { encodeEvent, type EventMessage } from "../core/mod.ts";
+import { anyBytes, chunksOf, concat, cuts, eventMessages, sseBytes, splitAt } from "../test/_arbitraries.ts";
+import { expectedEvents, runIterate, runPush, runStream } from "../test/_harness.ts";
+import { specParse } from "../test/_spec-parser.ts";
+
+type Mode = "parse" | "stream" | "roundtrip";
+const MODES: readonly Mode[] = ["parse", "stream", "roundtrip"];
+// Share of the time budget per mode when all run: the sync parser is the fastest, so it gets most.
+const SHARE: Record<Mode, number> = { parse: 0.5, stream: 0.2, roundtrip: 0.3 };
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+function parseArgs(argv: readonly string[]): { seconds: number; seed: number; modes: readonly Mode[] } {
+  let seconds = 10;
+  let seed = (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) & 0x7fffffff;
+  let modes: readonly Mode[] = MODES;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (flag === "--help" || flag === "-h") {
+      console.log("usage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]");
+      process.exit(0);
+    }
+    if (value === undefined) usage(`${flag} needs a value`);
+    i++;
+    if (flag === "--seconds") {
+      seconds = Number(value);
+      if (!(seconds > 0) || !Number.isFinite(seconds)) usage(`--seconds must be a positive number, received ${JSON.stringify(value)}`);
+    } else if (flag === "--seed") {
+      seed = Number(value);
+      if (!Number.isSafeInteger(seed)) usage(`--seed must be an integer, received ${JSON.stringify(value)}`);
+    } else if (flag === "--mode") {
+      if (value === "all") modes = MODES;
+      else if ((MODES as readonly string[]).includes(value)) modes = [value as Mode];
+      else usage(`--mode must be all, parse, stream or roundtrip, received ${JSON.stringify(value)}`);
+    } else {
+      usage(`unknown option ${JSON.stringify(flag)}`);
+    }
+  }
+  return { seconds, seed, modes };
+}
+
+function usage(problem: string): never {
+  console.error(`fuzz-framing: ${problem}\nusage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+/** Longer streams than the unit tests use: several SSE-looking runs, or random bytes. */
+const streamBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 3, arbitrary: fc.array(sseBytes, { minLength: 1, maxLength: 6 }).map(concat) },
+  { weight: 1, arbitrary: anyBytes },
+);
+
+/**
+ * How to cut the bytes: at random points, or into chunks of a fixed small size; `empties` puts
+ * an empty read after every chunk (a state a parser must carry across, like a CR or a BOM half).
+ */
+type Chunking = ({ kind: "cuts"; points: number[] } | { kind: "size"; size: number }) & { empties: boolean };
+const chunking: fc.Arbitrary<Chunking> = fc.oneof(
+  fc.record({ kind: fc.constant("cuts" as const), points: cuts, empties: fc.boolean() }),
+  fc.record({ kind: fc.constant("size" as const), size: fc.integer({ min: 1, max: 7 }), empties: fc.boolean() }),
+);
+
+function cut(bytes: Uint8Array, how: Chunking): Uint8Array[] {
+  const chunks = how.kind === "cuts" ? splitAt(bytes, how.points) : chunksOf(bytes, how.size);
+  return how.empties ? chunks.flatMap((chunk) => [chunk, new Uint8Array(0)]) : chunks;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparisons: each returns a description of the disagreement, or undefined.
+
+const show = (value: unknown): string => JSON.stringify(value);
+
+function disagreement(ours: unknown, expected: unknown, who: string, against: string): string | undefined {
+  const a = show(ours);
+  const b = show(expected);
+  return a === b ? undefined : `${who}: ${a}\n  ${against}: ${b}`;
+}
+
+function compareParse(bytes: Uint8Array, how: Chunking): string | undefined {
+  const spec = specParse(bytes);
+  let ours: unknown;
+  try {
+    ours = runPush(cut(bytes, how));
+  } catch (error) {
+    return `createParser threw ${String(error)}`;
+  }
+  return disagreement(ours, spec, "createParser", "spec");
+}
+
+async function compareStream(bytes: Uint8Array, how: Chunking): Promise<string | undefined> {
+  const { events, retries, comments } = specParse(bytes);
+  const spec = { events, retries, comments };
+  const chunks = cut(bytes, how);
+  for (const [who, run] of [["EventStreamParser", runStream], ["parseEventStream", runIterate]] as const) {
+    let ours: unknown;
+    try {
+      ours = await run(chunks);
+    } catch (error) {
+      return `${who} failed with ${String(error)}`;
+    }
+    const problem = disagreement(ours, spec, who, "spec");
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+const utf8 = new TextEncoder();
+
+function compareRoundTrip(messages: EventMessage[], how: Chunking): string | undefined {
+  const bytes = utf8.encode(messages.map(encodeEvent).join(""));
+  const expected = expectedEvents(messages);
+  const ours = runPush(cut(bytes, how)).events;
+  return disagreement(ours, expected, "createParser", "messages") ??
+    disagreement(specParse(bytes).events, expected, "spec", "messages");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+type Outcome = { mode: Mode; iterations: number; failure?: string };
+
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+const chunkSizes = (bytes: Uint8Array, how: Chunking): string => cut(bytes, how).map((c) => c.length).join("+");
+
+/**
+ * Runs one property for `ms` milliseconds. On a failure, replays its path without the time limit
+ * (a minute at most) so shrinking finishes, and describes the smallest counterexample.
+ */
+async function search<Ts extends [unknown, ...unknown[]]>(
+  mode: Mode,
+  property: fc.IRawProperty<Ts>,
+  describe: (example: Ts) => Promise<string> | string,
+  seed: number,
+  ms: number,
+): Promise<Outcome> {
+  const details = await fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, plugins: [fc.interruptAfterTimeLimit(ms)] });
+  if (!details.failed || details.counterexample === null) return { mode, iterations: details.numRuns };
+  const path = details.counterexamplePath ?? undefined;
+  const replay = await fc.check(property, { seed, path, plugins: [fc.interruptAfterTimeLimit(60_000)] });
+  const shrunk = replay.failed && replay.counterexample !== null ? replay : details;
+  const failure = [
+    `disagreement (mode ${mode}, seed ${seed}, path ${shrunk.counterexamplePath}):`,
+    `  ${await describe(shrunk.counterexample as Ts)}`,
+    `  replay: npx tsx scripts/fuzz-framing.ts --mode ${mode} --seed ${seed}`,
+  ].join("\n");
+  return { mode, iterations: details.numRuns, failure };
+}
+
+async function fuzz(mode: Mode, seed: number, ms: number): Promise<Outcome> {
+  const fail = (problem: string | undefined): void => {
+    if (problem !== undefined) throw new Error(problem);
+  };
+  if (mode === "roundtrip") {
+    return search(
+      mode,
+      fc.property(eventMessages, chunking, (messages, how) => fail(compareRoundTrip(messages, how))),
+      ([messages, how]) => {
+        const bytes = utf8.encode(messages.map(encodeEvent).join(""));
+        return `messages ${show(messages)}\n  chunks   ${chunkSizes(bytes, how)}\n  ${compareRoundTrip(messages, how)}`;
+      },
+      seed,
+      ms,
+    );
+  }
+  const describeBytes = async ([bytes, how]: [Uint8Array, Chunking]): Promise<string> => {
+    const problem = mode === "parse" ? compareParse(bytes, how) : await compareStream(bytes, how);
+    return `bytes    ${hex(bytes)}\n  as text  ${show(new TextDecoder().decode(bytes))}\n  chunks   ${chunkSizes(bytes, how)}\n  ${problem}`;
+  };
+  if (mode === "parse") {
+    return search(mode, fc.property(streamBytes, chunking, (bytes, how) => fail(compareParse(bytes, how))), describeBytes, seed, ms);
+  }
+  return search(
+    mode,
+    fc.asyncProperty(streamBytes, chunking, async (bytes, how) => fail(await compareStream(bytes, how))),
+    describeBytes,
+    seed,
+    ms,
+  );
+}
+
+async function main(): Promise<void> {
+  const { seconds, seed, modes } = parseArgs(process.argv.slice(2));
+  const total = modes.reduce((sum, mode) => sum + SHARE[mode], 0);
+  console.log(`fuzz-framing: seed ${seed}, ${seconds} s, modes ${modes.join(", ")}`);
+  const started = Date.now();
+  const outcomes: Outcome[] = [];
+  for (const mode of modes) {
+    const outcome = await fuzz(mode, seed, (seconds * 1000 * SHARE[mode]) / total);
+    outcomes.push(outcome);
+    console.log(`  ${mode}: ${outcome.iterations} iterations${outcome.failure === undefined ? ", no disagreement" : ""}`);
+    if (outcome.failure !== undefined) console.log(outcome.failure);
+  }
+  const iterations = outcomes.reduce((sum, outcome) => sum + outcome.iterations, 0);
+  const failures = outcomes.filter((outcome) => outcome.failure !== undefined).length;
+  const elapsed = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(
+    `fuzz-framing: seed ${seed}, ${iterations} iterations in ${elapsed} s (${outcomes.map((o) => `${o.mode} ${o.iterations}`).join(", ")}), ` +
+      `${failures === 0 ? "no disagreements" : `${failures} disagreement${failures === 1 ? "" : "s"}`}`,
+  );
+  process.exitCode = failures === 0 ? 0 : 1;
+}
+
+await main();

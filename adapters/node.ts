@@ -28,33 +28,24 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { toWebRequest } from "./_node-request.ts";
 import { sendWebResponse } from "./_node-response.ts";
+import type { Handler, ListenAddress, RuntimeServer, ServeOptions as BaseServeOptions } from "./_serve.ts";
 
-/** Anything that answers a web `Request`, such as `createChatApp(...).fetch`. */
-export type Handler = (request: Request) => Response | Promise<Response>;
+export type { Handler, ListenAddress } from "./_serve.ts";
 
-/** Options of {@link serve}. */
-export type ServeOptions = {
-  /** TCP port; `0` (the default) picks a free one. */
-  port?: number;
-  /** Interface; default `127.0.0.1`. */
-  host?: string;
+/** Options of {@link serve}: those of every mount (`port`, `host`, `onError`), plus Node's own. */
+export type ServeOptions = BaseServeOptions & {
   /** Aborting it shuts the server down, like {@link NodeServer.close}. */
   signal?: AbortSignal;
   /** Called once the server listens. */
   onListen?(address: ListenAddress): void;
-  /** Where handler failures and broken response bodies are reported; default `console.error`. */
-  onError?(error: unknown): void;
   /** How long {@link NodeServer.close} lets open responses end before cutting their connections. Default 3000 ms. */
   shutdownTimeoutMs?: number;
   /** Passed to `http.createServer` (e.g. `headersTimeout`, `keepAliveTimeout`, `maxHeaderSize`). */
   http?: ServerOptions;
 };
 
-/** Where a server listens. */
-export type ListenAddress = { host: string; port: number; url: string };
-
 /** A running server. */
-export type NodeServer = ListenAddress & {
+export type NodeServer = RuntimeServer & {
   /** The underlying `node:http` server. */
   server: Server;
   /**
@@ -188,6 +179,6 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  const { main } = await import("./_node-main.ts");
-  await main(serve);
+  const { runChatServer } = await import("./_main.ts");
+  await runChatServer(serve, { shutdownTimeoutMs: 3000 });
 }

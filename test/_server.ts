@@ -11,7 +11,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -34,18 +34,21 @@ export type Runtime = {
 
 /**
  * Every runtime the suite knows. `node` runs the TypeScript entry through tsx's loader
- * (`--import tsx`, Node 20.6+) so the child's pid is the server itself and signals reach it.
+ * (`--import tsx`, Node 20.6+) rather than the `tsx` CLI, so the child's pid is the server
+ * itself and signals reach it. `bun` and `deno` run their `npm run start:<runtime>` command
+ * from package.json with the local binaries, so the suite tests exactly what users start.
  */
 export const RUNTIMES: readonly Runtime[] = [
   { name: "node", command: process.execPath, args: ["--import", "tsx", "adapters/node.ts"], entry: "adapters/node.ts" },
-  { name: "bun", command: `${ROOT}node_modules/.bin/bun`, args: ["adapters/bun.ts"], entry: "adapters/bun.ts" },
-  {
-    name: "deno",
-    command: `${ROOT}node_modules/.bin/deno`,
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "adapters/deno.ts"],
-    entry: "adapters/deno.ts",
-  },
+  fromStartScript("bun"),
+  fromStartScript("deno"),
 ];
+
+function fromStartScript(name: string): Runtime {
+  const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
+  const [binary = name, ...args] = (scripts[`start:${name}`] ?? "").split(/\s+/).filter((word) => word !== "");
+  return { name, command: `${ROOT}node_modules/.bin/${binary}`, args, entry: args.find((arg) => arg.endsWith(".ts")) ?? `adapters/${name}.ts` };
+}
 
 /**
  * The runtimes named in `EDDY_RUNTIMES` (comma-separated), default `node`.

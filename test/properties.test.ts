@@ -30,7 +30,7 @@ test("encodeEvent then createParser gives back the same events, however the byte
       const ids = messages.flatMap(({ id }) => (id === undefined ? [] : [wellFormed(id)]));
       expect(seen.lastEventId).toBe(ids.at(-1) ?? "");
     }),
-    budget(2_000, 1_500),
+    budget(2_000, 900),
   );
 });
 
@@ -41,7 +41,7 @@ test("createParser never throws and gives the same output for any bytes in one c
       expect(runPush(chunksOf(bytes, 1))).toEqual(whole);
       expect(runPush(splitAt(bytes, points))).toEqual(whole);
     }),
-    budget(2_000, 1_000),
+    budget(2_000, 600),
   );
 });
 
@@ -55,7 +55,7 @@ test("EventStreamParser and parseEventStream never fail and match createParser f
         expect(await runIterate(chunks)).toEqual(whole);
       }
     }),
-    budget(300, 1_500),
+    budget(300, 900),
   );
 });
 
@@ -78,7 +78,7 @@ test("encodeEvent never writes an interior blank line", () => {
       // So the spec reads the frame as one block: one event at most.
       expect(specParseText(frame).events).toHaveLength(message.data === undefined ? 0 : 1);
     }),
-    budget(5_000, 800),
+    budget(5_000, 500),
   );
 });
 
@@ -89,6 +89,6 @@ test("createParser agrees with the spec transcription on arbitrary bytes in arbi
       expect(runPush(splitAt(bytes, points))).toEqual(spec);
       expect(runPush(chunksOf(bytes, 1))).toEqual(spec);
     }),
-    budget(3_000, 1_500),
+    budget(3_000, 900),
   );
 });

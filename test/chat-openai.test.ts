@@ -8,8 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { createChatApp, openAIResponder, type ChatMessage, type ResponderRequest } from "../core/chat/mod.ts";
-import { OpenAIError } from "../core/chat/openai.ts";
+import { createChatApp, OpenAIError, openAIResponder, type ChatMessage, type ResponderRequest } from "../core/chat/mod.ts";
 import { dataOf, messagesOf, send, until, watch } from "./_chat.ts";
 
 type Seen = { method: string; url: string; headers: IncomingMessage["headers"]; body: unknown; closed: boolean };

@@ -43,7 +43,7 @@ export type {
 } from "./hub.ts";
 export { HubClosedError, RoomLimitError } from "./hub.ts";
 export { createMemoryHub, type MemoryHubOptions } from "./memory-hub.ts";
-export { openAIResponder, type OpenAIResponderOptions } from "./openai.ts";
+export { OpenAIError, openAIResponder, type OpenAIResponderOptions } from "./openai.ts";
 export { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from "./http.ts";
 
 /**

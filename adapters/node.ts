@@ -115,6 +115,7 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       response.body?.cancel().catch(() => {});
       if (res.headersSent) return void res.destroy();
       for (const name of res.getHeaderNames()) res.removeHeader(name);
+      res.statusMessage = ""; // back to the default text for the new status
       await sendWebResponse(res, errorResponse(500, "The server failed to answer this request"));
     }
   }
@@ -143,12 +144,24 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
 async function answer(handler: Handler, request: Request, onError: (error: unknown) => void): Promise<Response> {
   try {
     const response = await handler(request);
-    if (response instanceof Response) return response;
+    if (response instanceof Response || isResponseLike(response)) return response;
     throw new TypeError(`Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`);
   } catch (error) {
     onError(error);
     return errorResponse(500, "The server failed to answer this request");
   }
+}
+
+/** A `Response` from another realm or fetch implementation (e.g. the `undici` package's). */
+function isResponseLike(value: unknown): value is Response {
+  const response = value as Partial<Response> | null;
+  return (
+    typeof response === "object" &&
+    response !== null &&
+    typeof response.status === "number" &&
+    typeof response.headers?.getSetCookie === "function" &&
+    (response.body === null || typeof response.body?.getReader === "function")
+  );
 }
 
 function errorResponse(status: number, message: string): Response {

@@ -449,7 +449,7 @@ describeMatrix("chat server", (runtime) => {
     }
   }, 90_000);
 
-  it("ends open streams and exits 0 on SIGTERM, within 5 s", async () => {
+  it.each(["SIGTERM", "SIGINT"] as const)("ends open streams and exits 0 on %s, within 5 s", async (signal) => {
     const doomed = await startServer(runtime, ["--typewriter-ms", "500"]);
     const room = freshRoom("sigterm");
     const readers = await Promise.all(
@@ -466,7 +466,7 @@ describeMatrix("chat server", (runtime) => {
       }
     });
     const started = Date.now();
-    const exit = await within(8000, doomed.stop("SIGTERM"), "the server to exit");
+    const exit = await within(8000, doomed.stop(signal), "the server to exit");
     expect(exit).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await within(2000, Promise.all(ended), "the streams to end")).toEqual(["ended", "ended", "ended"]);

@@ -1,6 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
-import { Agent, fetch } from "undici";
+import { Agent, fetch, Response as UndiciResponse } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, helpText, parseConfig, startupConfig } from "../adapters/_config.ts";
 import { readAssets } from "../adapters/_assets.ts";
@@ -341,10 +341,19 @@ describe("serve errors", () => {
     expect(await (await fetch(`${server.url}/fine`)).text()).toBe("ok");
   });
 
+  it("serve accepts a Response from the undici package (another fetch implementation)", async () => {
+    const server = await start(() => new UndiciResponse("from undici", { status: 202, headers: { "x-from": "undici" } }) as unknown as Response);
+    const response = await fetch(server.url);
+    expect(response.status).toBe(202);
+    expect(response.headers.get("x-from")).toBe("undici");
+    expect(await response.text()).toBe("from undici");
+  });
+
   it("serve answers 500 when Node refuses a response header", async () => {
-    const server = await start(() => new Response("x", { headers: { "x-name": "Ωmega" } }));
+    const server = await start(() => new Response("x", { status: 201, statusText: "Made", headers: { "x-name": "Ωmega" } }));
     const response = await fetch(server.url);
     expect(response.status).toBe(500);
+    expect(response.statusText).toBe("Internal Server Error");
     expect(response.headers.get("x-name")).toBeNull();
     expect(await response.json()).toEqual({ error: "The server failed to answer this request" });
   });

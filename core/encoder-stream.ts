@@ -3,11 +3,12 @@
  *
  * @module
  */
-import { encodeEvent } from "./encode.ts";
+import { type EncodedEvent, frameOf } from "./encoded-event.ts";
 import type { EventMessage } from "./types.ts";
 
 /**
- * A `TransformStream` from {@link EventMessage}s to UTF-8 frame bytes, one chunk per message.
+ * A `TransformStream` from {@link EventMessage}s (or {@link EncodedEvent}s) to UTF-8 frame bytes,
+ * one chunk per message.
  * A message {@link encodeEvent} rejects errors the stream with that `TypeError`/`RangeError`.
  *
  * @example Usage
@@ -18,12 +19,12 @@ import type { EventMessage } from "./types.ts";
  * const response = new Response(body, { headers: { "content-type": "text/event-stream" } });
  * ```
  */
-export class EventStreamEncoder extends TransformStream<EventMessage, Uint8Array> {
+export class EventStreamEncoder extends TransformStream<EventMessage | EncodedEvent, Uint8Array> {
   constructor() {
     const encoder = new TextEncoder();
     super({
       transform(message, controller) {
-        controller.enqueue(encoder.encode(encodeEvent(message)));
+        controller.enqueue(encoder.encode(frameOf(message)));
       },
     });
   }

@@ -24,6 +24,7 @@ export type {
   ServerSentEvent,
 } from "./types.ts";
 export { encodeComment, encodeData, encodeEvent } from "./encode.ts";
+export { EncodedEvent } from "./encoded-event.ts";
 export { EventStreamEncoder } from "./encoder-stream.ts";
 export { toEventStream } from "./to-event-stream.ts";
 export { eventStreamResponse, type EventStreamResponseInit } from "./response.ts";

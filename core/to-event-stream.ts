@@ -4,6 +4,7 @@
  * @module
  */
 import { encodeComment, encodeEvent } from "./encode.ts";
+import { type EncodedEvent, frameOf } from "./encoded-event.ts";
 import type { EventMessage, EventStreamOptions, MessageSource } from "./types.ts";
 
 /** A frame batch is flushed once it holds this many characters... */
@@ -11,13 +12,16 @@ const BATCH_CHARS = 16 * 1024;
 /** ...or this many messages, so a consumer that stops reading stops the source soon after. */
 const BATCH_MESSAGES = 128;
 /** Microtask turns to wait for the next message before calling the source idle: an async
- * generator that yields at once settles in 2 turns, one wrapped in another for-await in 4. */
+ * generator that yields at once settles in 2 turns, one wrapped in another for-await in 4. Once
+ * a source has shown how fast its ready messages settle, only that many turns (+1) are waited,
+ * so an idle fan-out subscription (settles in 1) does not pay for 8 turns per message. */
 const READY_TURNS = 8;
 
-type Step = IteratorResult<EventMessage | string>;
+type Item = EventMessage | EncodedEvent | string;
+type Step = IteratorResult<Item>;
 // One pull's output. `error`: the source failed after the frames in `text`, which still go out.
 type Batch = { text: string; done: boolean; error?: { value: unknown } };
-type Iter = Iterator<EventMessage | string> | AsyncIterator<EventMessage | string>;
+type Iter = Iterator<Item> | AsyncIterator<Item>;
 
 /**
  * Turns a sync or async iterable of messages into a `ReadableStream` of SSE bytes.
@@ -65,12 +69,17 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
   const encoder = new TextEncoder();
   let pending: Promise<Step> | undefined; // an async next() still owed to the consumer
   let finished = false;
+  let turns = READY_TURNS; // how long to wait for a ready message; learned from the source
+  let sentSinceArmed = false; // bytes went out since the heartbeat timer was (re-)armed
+  let timer: ReturnType<typeof setTimeout> | undefined; // the heartbeat timer, while armed
+  let wake: ((step: undefined) => void) | undefined; // ends a pull's idle wait with a heartbeat
   let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
 
   // Ends the stream from our side and lets the source clean up. Idempotent.
   const finish = (runReturn: boolean, reason?: unknown): void => {
     if (finished) return;
     finished = true;
+    if (timer !== undefined) clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
     try {
       controllerRef?.close();
@@ -86,8 +95,28 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
   };
   const onAbort = () => finish(true, signal?.reason);
 
-  const encode = (item: EventMessage | string): string =>
-    encodeEvent(typeof item === "string" ? { data: item } : item);
+  // Heartbeats: one timer per stream, armed when a pull starts waiting on an idle source and
+  // not per message. When it fires it wakes the waiting pull only if nothing was sent since it
+  // was armed; otherwise it re-arms while a pull still waits. It reads no clock, so fake timers
+  // drive it exactly, and it holds no reference to the source's promises.
+  const armHeartbeat = (ms: number): void => {
+    if (timer !== undefined) return;
+    sentSinceArmed = false;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (finished || wake === undefined) return;
+      if (sentSinceArmed) return armHeartbeat(ms);
+      const waiting = wake;
+      wake = undefined;
+      waiting(undefined);
+    }, ms);
+  };
+  const idleWait = (next: Promise<Step>, ms: number): Promise<Step | undefined> =>
+    new Promise<Step | undefined>((resolve, reject) => {
+      wake = resolve;
+      next.then(resolve, reject);
+      armHeartbeat(ms);
+    }).finally(() => (wake = undefined));
 
   return new ReadableStream<Uint8Array>(
     {
@@ -99,9 +128,12 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
       },
       async pull(controller) {
         try {
-          const frame = isSync ? pullSync(iterator as Iterator<EventMessage | string>, encode) : await pullAsync();
+          const frame = isSync ? pullSync(iterator as Iterator<Item>) : await pullAsync();
           if (finished) return;
-          if (frame.text !== "") controller.enqueue(encoder.encode(frame.text));
+          if (frame.text !== "") {
+            controller.enqueue(encoder.encode(frame.text));
+            sentSinceArmed = true;
+          }
           if (frame.error !== undefined) fail(frame.error.value);
           else if (frame.done) finish(false);
         } catch (error) {
@@ -116,15 +148,15 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
   );
 
   async function pullAsync(): Promise<Batch> {
-    const it = iterator as AsyncIterator<EventMessage | string>;
+    const it = iterator as AsyncIterator<Item>;
     let next = pending ?? it.next();
     pending = undefined;
-    let step = await settledSoon(next);
+    let step = await settledSoon(next, turns);
     if (step === undefined) {
       // The source is idle: wait for it, sending heartbeats meanwhile if asked to.
       if (heartbeat === undefined) step = await next;
       else {
-        step = await raceTimer(next, heartbeat);
+        step = await idleWait(next, heartbeat);
         if (step === undefined) {
           pending = next;
           return { text: encodeComment(""), done: false };
@@ -132,54 +164,54 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
       }
     }
     if (step.done) return { text: "", done: true };
-    let text = encode(step.value);
+    let text = frameOf(step.value);
     try {
       for (let count = 1; count < BATCH_MESSAGES && text.length < BATCH_CHARS && !finished; count++) {
         next = it.next();
-        step = await settledSoon(next);
+        step = await settledSoon(next, turns);
         if (step === undefined) {
           pending = next;
           break;
         }
         if (step.done) return { text, done: true };
-        text += encode(step.value);
+        text += frameOf(step.value);
       }
     } catch (error) {
       return { text, done: true, error: { value: error } };
     }
     return { text, done: false };
   }
+
+  // Resolves to the step if `next` settles within `maxTurns` microtask turns, else to undefined
+  // (a rejection is rethrown); learns how many turns this source's ready messages take. Either
+  // way `next` keeps a handler, so no rejection goes unhandled.
+  async function settledSoon(next: Promise<Step>, maxTurns: number): Promise<Step | undefined> {
+    let step: Step | undefined;
+    let error: { value: unknown } | undefined;
+    next.then((s) => (step = s), (e: unknown) => (error = { value: e }));
+    let turn = 0;
+    while (turn < maxTurns && step === undefined && error === undefined) {
+      await undefined;
+      turn++;
+    }
+    if (error !== undefined) throw error.value;
+    if (step !== undefined && turn > 0 && (turns === READY_TURNS || turn + 1 > turns)) turns = Math.min(READY_TURNS, turn + 1);
+    return step;
+  }
 }
 
-function pullSync(it: Iterator<EventMessage | string>, encode: (m: EventMessage | string) => string): Batch {
+function pullSync(it: Iterator<Item>): Batch {
   let text = "";
   try {
     for (let count = 0; count < BATCH_MESSAGES && text.length < BATCH_CHARS; count++) {
       const step = it.next();
       if (step.done) return { text, done: true };
-      text += encode(step.value);
+      text += frameOf(step.value);
     }
   } catch (error) {
     return { text, done: true, error: { value: error } };
   }
   return { text, done: false };
-}
-
-// Resolves to the step if `next` settles within a few microtask turns, else to undefined; a
-// rejection is rethrown. Either way `next` keeps a handler, so no rejection goes unhandled.
-async function settledSoon(next: Promise<Step>): Promise<Step | undefined> {
-  let step: Step | undefined;
-  let error: { value: unknown } | undefined;
-  next.then((s) => (step = s), (e: unknown) => (error = { value: e }));
-  for (let turn = 0; turn < READY_TURNS && step === undefined && error === undefined; turn++) await undefined;
-  if (error !== undefined) throw error.value;
-  return step;
-}
-
-function raceTimer(next: Promise<Step>, ms: number): Promise<Step | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  return Promise.race([next, timeout]).finally(() => clearTimeout(timer));
 }
 
 function iteratorOf(source: MessageSource): Iter {
@@ -188,8 +220,8 @@ function iteratorOf(source: MessageSource): Iter {
   }
   const candidate = source as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
   if (candidate !== null && typeof candidate === "object" || typeof candidate === "function") {
-    if (typeof candidate![Symbol.asyncIterator] === "function") return (source as AsyncIterable<EventMessage | string>)[Symbol.asyncIterator]();
-    if (typeof candidate![Symbol.iterator] === "function") return (source as Iterable<EventMessage | string>)[Symbol.iterator]();
+    if (typeof candidate![Symbol.asyncIterator] === "function") return (source as AsyncIterable<Item>)[Symbol.asyncIterator]();
+    if (typeof candidate![Symbol.iterator] === "function") return (source as Iterable<Item>)[Symbol.iterator]();
   }
   throw new TypeError(`Cannot create event stream: "source" must be an iterable or async iterable, received ${source === null ? "null" : typeof source}`);
 }

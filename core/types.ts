@@ -4,6 +4,7 @@
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html
  * @module
  */
+import type { EncodedEvent } from "./encoded-event.ts";
 
 /**
  * One message to send on an event stream. Every field is optional; absent fields write nothing.
@@ -103,7 +104,7 @@ export type EventStreamOptions = {
 
 /**
  * What {@link toEventStream} accepts: any sync or async iterable of messages. A plain string is
- * shorthand for `{ data: string }`.
+ * shorthand for `{ data: string }`; an {@link EncodedEvent} is sent as already framed.
  *
  * @example
  * ```ts
@@ -112,5 +113,5 @@ export type EventStreamOptions = {
  * ```
  */
 export type MessageSource =
-  | AsyncIterable<EventMessage | string>
-  | Iterable<EventMessage | string>;
+  | AsyncIterable<EventMessage | EncodedEvent | string>
+  | Iterable<EventMessage | EncodedEvent | string>;

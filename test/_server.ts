@@ -2,7 +2,7 @@
  * Test helpers for running the chat server as a real child process, once per runtime.
  *
  * - {@link describeMatrix} runs one `describe` per selected runtime, with the runtime in every
- *   test name. Select runtimes with `EDDY_RUNTIMES=node,bun,deno` (default: `node`).
+ *   test name. Select runtimes with `EDDY_RUNTIMES=node,bun,deno` (default: all three).
  * - {@link startServer} spawns the server with `--port 0`, waits for its
  *   `eddy listening on http://HOST:PORT` line and returns its URL and a way to stop it.
  * - {@link waitFor} and {@link within} replace sleeps: wait for a condition, with a deadline.
@@ -51,12 +51,12 @@ function fromStartScript(name: string): Runtime {
 }
 
 /**
- * The runtimes named in `EDDY_RUNTIMES` (comma-separated), default `node`.
+ * The runtimes named in `EDDY_RUNTIMES` (comma-separated), default all three: `node,bun,deno`.
  *
  * @throws {Error} On a name {@link RUNTIMES} does not know.
  */
 export function selectedRuntimes(env: Readonly<Record<string, string | undefined>> = process.env): Runtime[] {
-  const names = (env.EDDY_RUNTIMES ?? "node").split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const names = (env.EDDY_RUNTIMES ?? "node,bun,deno").split(",").map((name) => name.trim()).filter((name) => name !== "");
   return names.map((name) => {
     const runtime = RUNTIMES.find((candidate) => candidate.name === name);
     if (runtime === undefined) throw new Error(`Unknown runtime in EDDY_RUNTIMES: "${name}" (known: ${RUNTIMES.map((r) => r.name).join(", ")})`);

@@ -18,6 +18,7 @@ const CORE_TESTS = [
   "test/properties.test.ts",
   "test/parse-event-stream.test.ts",
   "test/to-event-stream.test.ts",
+  "test/encoded-event.test.ts",
 ];
 
 const root = new URL("..", import.meta.url).pathname;

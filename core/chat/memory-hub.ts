@@ -6,10 +6,9 @@
  *   base-36 start time, `.`, the room's base-36 creation number), so a cursor from a restarted
  *   server or from an evicted-then-recreated room is recognised as unknown instead of silently
  *   skipping or repeating messages. `seq` counts up from 1, without gaps, per room life.
- * - A published message is serialised once: one frozen `EventMessage` (`{ id, data }`, `data`
- *   the message's JSON) is built at publish time and the same object goes to every subscriber and
- *   into the history. Only `encodeEvent`'s framing (a few string concatenations) is left per
- *   subscriber, which keeps the SSE core unchanged.
+ * - A published message is encoded once: one immutable `EncodedEvent` (`{ id, data }`, `data`
+ *   the message's JSON, plus its SSE frame) is built at publish time and the same object goes to
+ *   every subscriber and into the history; the streams send its frame as it is.
  * - A subscriber whose queue reaches `queueLimit` is dropped: its iterator ends, so its stream
  *   closes and the client reconnects with Last-Event-ID, resuming without loss while the ring
  *   still holds its cursor. Dropping bounds the memory a slow reader can pin.
@@ -18,7 +17,7 @@
  *
  * @module
  */
-import type { EventMessage } from "../mod.ts";
+import { EncodedEvent, type EventMessage } from "../mod.ts";
 import {
   type ChatMessage,
   type Hub,
@@ -148,7 +147,7 @@ class MemoryHub implements Hub {
       ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
       ...(input.error === true ? { error: true as const } : {}),
     });
-    const frame: EventMessage = Object.freeze({ id, data: JSON.stringify(message) });
+    const frame = new EncodedEvent({ id, data: JSON.stringify(message) });
     room.ring.push({ message, frame });
     if (input.replyId !== undefined) room.replies.delete(input.replyId);
     this.#touch(room);
@@ -168,7 +167,7 @@ class MemoryHub implements Hub {
       // A delta without its start (or after the final message) would reach no bubble: drop it.
       if (running === undefined) return;
       running.text += event.delta;
-      this.#broadcast(room, Object.freeze({ event: "reply-delta", data: JSON.stringify({ replyId: event.replyId, delta: event.delta }) }));
+      this.#broadcast(room, new EncodedEvent({ event: "reply-delta", data: JSON.stringify({ replyId: event.replyId, delta: event.delta }) }));
     }
     this.#touch(room);
   }
@@ -272,7 +271,7 @@ class MemoryHub implements Hub {
 
   #presence(room: Room): void {
     const subscribers = room.subscribers.size;
-    this.#broadcast(room, Object.freeze({ event: "presence", data: JSON.stringify({ room: room.name, subscribers }) }));
+    this.#broadcast(room, new EncodedEvent({ event: "presence", data: JSON.stringify({ room: room.name, subscribers }) }));
     const event: PresenceEvent = { type: "presence", room: room.name, subscribers };
     for (const listener of this.#listeners) {
       try {
@@ -321,7 +320,7 @@ class MemoryHub implements Hub {
 
 function replyStartFrame(event: ReplyStartEvent, text: string): EventMessage {
   const { replyId, room, user, inReplyTo, time } = event;
-  return Object.freeze({ event: "reply-start", data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }) });
+  return new EncodedEvent({ event: "reply-start", data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }) });
 }
 
 function positive(name: string, value: number): number {

@@ -164,8 +164,30 @@ describe("memory hub", () => {
     expect(late.items[0]).toBe(frames[0]);
   });
 
+  test("presence events are folded: N joins within the interval cost a leading and a trailing event", async () => {
+    vi.useFakeTimers();
+    try {
+      const hub = createMemoryHub({ presenceIntervalMs: 250 });
+      const first = drain(await hub.subscribe("r", { replay: 0 }));
+      const counts = () => first.items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers as number);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(counts()).toEqual([1]); // the first change goes out at once
+      for (let i = 0; i < 50; i++) await hub.subscribe("r", { replay: 0 });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(counts()).toEqual([1]); // the next ones wait for the interval...
+      await vi.advanceTimersByTimeAsync(250);
+      expect(counts()).toEqual([1, 51]); // ...and arrive as one event with the latest count
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(counts()).toEqual([1, 51]); // nothing changed since: no more events, no timer left
+      expect(vi.getTimerCount()).toBe(0);
+      await hub.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   test("a subscriber whose queue overflows is dropped alone, and resumes by cursor without loss", async () => {
-    const hub = createMemoryHub({ queueLimit: 4, epoch: "ep" });
+    const hub = createMemoryHub({ queueLimit: 4, epoch: "ep", presenceIntervalMs: 0 });
     const fast = drain(await hub.subscribe("r"));
     const slow = await hub.subscribe("r"); // never read while messages arrive
     await fast.waitFor((items) => items.filter((i) => i.event === "presence").length === 2);

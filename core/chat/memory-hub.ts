@@ -55,6 +55,12 @@ export type MemoryHubOptions = {
   maxRooms?: number;
   /** The id epoch prefix; default the hub's start time in base 36. Must not contain `-` or a line break. */
   epoch?: string;
+  /**
+   * The shortest time between two `presence` events of one room, in ms. Default 250. The first
+   * change goes out at once; changes within the interval are folded into one event with the
+   * latest count at its end, so N clients joining cost O(N) events, not O(N²).
+   */
+  presenceIntervalMs?: number;
   /** Receives an error thrown by an `onPresence` listener. Default `console.error`. */
   onError?(error: unknown): void;
 };
@@ -90,6 +96,9 @@ class Room {
   readonly ring: Ring<Stored>;
   readonly subscribers = new Set<MemorySubscription>();
   readonly replies = new Map<string, RunningReply>();
+  /** While set, presence changes wait for it (see `presenceIntervalMs`). */
+  presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  presenceDirty = false;
 
   readonly name: string;
   readonly epoch: string;
@@ -115,6 +124,7 @@ class MemoryHub implements Hub {
   readonly #replayCount: number;
   readonly #queueLimit: number;
   readonly #maxRooms: number;
+  readonly #presenceIntervalMs: number;
   readonly #epoch: string;
   readonly #onError: (error: unknown) => void;
   #created = 0;
@@ -126,6 +136,7 @@ class MemoryHub implements Hub {
     this.#replayCount = Math.min(nonNegative("Cannot create hub", "replayCount", options.replayCount ?? 50), this.#historySize);
     this.#queueLimit = positive("queueLimit", options.queueLimit ?? 1024);
     this.#maxRooms = positive("maxRooms", options.maxRooms ?? 10_000);
+    this.#presenceIntervalMs = nonNegative("Cannot create hub", "presenceIntervalMs", options.presenceIntervalMs ?? 250);
     this.#epoch = options.epoch ?? Date.now().toString(36);
     if (/[-\r\n\0]/.test(this.#epoch) || this.#epoch === "") {
       throw new RangeError(`Cannot create hub: "epoch" must be non-empty without "-", CR, LF or NUL, received ${JSON.stringify(this.#epoch)}`);
@@ -214,6 +225,7 @@ class MemoryHub implements Hub {
     if (this.#closed) return;
     this.#closed = true;
     for (const room of this.#rooms.values()) {
+      clearTimeout(room.presenceTimer);
       for (const subscription of room.subscribers) subscription.end();
       room.subscribers.clear();
     }
@@ -243,6 +255,7 @@ class MemoryHub implements Hub {
       if (room.replies.size > 0) continue;
       this.#idle.delete(room.name);
       this.#rooms.delete(room.name);
+      clearTimeout(room.presenceTimer);
       return;
     }
     throw new RoomLimitError(this.#maxRooms);
@@ -271,7 +284,8 @@ class MemoryHub implements Hub {
 
   #presence(room: Room): void {
     const subscribers = room.subscribers.size;
-    this.#broadcast(room, new EncodedEvent({ event: "presence", data: JSON.stringify({ room: room.name, subscribers }) }));
+    this.#announcePresence(room);
+    // Listeners (the reply runner stops replies in an emptied room) hear every change at once.
     const event: PresenceEvent = { type: "presence", room: room.name, subscribers };
     for (const listener of this.#listeners) {
       try {
@@ -280,6 +294,23 @@ class MemoryHub implements Hub {
         this.#onError(error);
       }
     }
+  }
+
+  // The presence event to subscribers, at most once per interval per room (leading edge, then
+  // one trailing event with the latest count if it changed meanwhile).
+  #announcePresence(room: Room): void {
+    if (room.presenceTimer !== undefined) {
+      room.presenceDirty = true;
+      return;
+    }
+    this.#broadcast(room, new EncodedEvent({ event: "presence", data: JSON.stringify({ room: room.name, subscribers: room.subscribers.size }) }));
+    if (this.#presenceIntervalMs === 0) return;
+    room.presenceTimer = setTimeout(() => {
+      room.presenceTimer = undefined;
+      if (!room.presenceDirty || this.#closed) return;
+      room.presenceDirty = false;
+      this.#announcePresence(room);
+    }, this.#presenceIntervalMs);
   }
 
   // What a new subscriber receives before live events: the reset (if any), the replayed messages,

@@ -149,9 +149,12 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
 
   async function pullAsync(): Promise<Batch> {
     const it = iterator as AsyncIterator<Item>;
+    // A next() left pending by the last pull was not ready then: the source is probably idle, so
+    // wait for it at once instead of polling it for a few turns first.
+    const wasIdle = pending !== undefined;
     let next = pending ?? it.next();
     pending = undefined;
-    let step = await settledSoon(next, turns);
+    let step = wasIdle ? undefined : await settledSoon(next, turns);
     if (step === undefined) {
       // The source is idle: wait for it, sending heartbeats meanwhile if asked to.
       if (heartbeat === undefined) step = await next;

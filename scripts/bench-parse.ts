@@ -1,0 +1,432 @@
+/**
+ * Parse throughput: eddy's parsers against eventsource-parser 3.x ("esp" in the tables), on the
+ * same seeded corpora and the same chunk splits, in one run, interleaved, each case in its own
+ * worker (see `_corpora.ts`).
+ *
+ *   npm run bench:parse                      # ~60 s
+ *   npm run bench:parse -- --quick           # ~10 s smoke run
+ *   npm run bench:parse -- --corpus json --replicas 3 --seconds 60 --json parse.json
+ *
+ * Pairs (ours / baseline; a ratio >1 means ours is faster):
+ * - `createParser().feed(bytes)` / esp `feed(decoder.decode(chunk, { stream: true }))`: every
+ *   real user of a string parser must decode, so the decode is inside its timed loop.
+ * - `createParser().feed(string)` / esp `feed(string)`, both fed the same pre-decoded strings.
+ * - `EventStreamParser` and `parseEventStream` / `TextDecoderStream` + `EventSourceParserStream`,
+ *   all reading the same one-chunk-per-pull byte stream.
+ *
+ * Before any timing, every parser's events are compared with the corpus's reference events
+ * (type, data, and the last event ID, or for esp the block's own `id`); a mismatch exits 1. Every
+ * timed pass is checked again (event count and total data length), which also keeps the engine
+ * from dropping the work. Targets are reported as PASS/MISS, never asserted: a MISS exits 0.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { createParser as createEspParser, type EventSourceMessage } from "eventsource-parser";
+import { EventSourceParserStream } from "eventsource-parser/stream";
+import { createParser, EventStreamParser, parseEventStream, type ServerSentEvent } from "../core/mod.ts";
+import {
+  busyLine,
+  type Case,
+  type Chunking,
+  chunkings,
+  type Corpus,
+  CorrectnessError,
+  describeCorpus,
+  type Digest,
+  type ExpectedEvent,
+  groupHeading,
+  indent,
+  judge,
+  makeCorpora,
+  measure,
+  decodeChunks,
+  type Measured,
+  parseFlags,
+  planFor,
+  printHeader,
+  renderResults,
+  type ResultRow,
+  resultRow,
+  serveCase,
+  settleCoordinator,
+  sliceChunks,
+  targetSummary,
+  workerBundle,
+  writeJson,
+} from "./_corpora.ts";
+
+/** Hoisted, so the esp decode loop allocates no options object per chunk. */
+const STREAM = { stream: true } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Timed runners. Each is its own function with its own `onEvent` literal, so every parser's call
+// site and sink stay monomorphic; each returns a digest of what it consumed (events, data chars).
+
+function eddyFeedBytes(chunks: readonly Uint8Array[]): Digest {
+  let events = 0;
+  let size = 0;
+  const parser = createParser({
+    onEvent(event) {
+      events++;
+      size += event.data.length;
+    },
+  });
+  for (let i = 0; i < chunks.length; i++) parser.feed(chunks[i]!);
+  parser.end();
+  return { events, size };
+}
+
+function eddyFeedString(chunks: readonly string[]): Digest {
+  let events = 0;
+  let size = 0;
+  const parser = createParser({
+    onEvent(event) {
+      events++;
+      size += event.data.length;
+    },
+  });
+  for (let i = 0; i < chunks.length; i++) parser.feed(chunks[i]!);
+  parser.end();
+  return { events, size };
+}
+
+async function eddyParserStream(source: ReadableStream<Uint8Array>): Promise<Digest> {
+  let events = 0;
+  let size = 0;
+  const reader = source.pipeThrough(new EventStreamParser()).getReader();
+  for (;;) {
+    const step = await reader.read();
+    if (step.done) break;
+    events++;
+    size += step.value.data.length;
+  }
+  return { events, size };
+}
+
+async function eddyParseEventStream(source: ReadableStream<Uint8Array>): Promise<Digest> {
+  let events = 0;
+  let size = 0;
+  for await (const event of parseEventStream(source)) {
+    events++;
+    size += event.data.length;
+  }
+  return { events, size };
+}
+
+function espDecodeFeed(chunks: readonly Uint8Array[]): Digest {
+  let events = 0;
+  let size = 0;
+  const decoder = new TextDecoder();
+  const parser = createEspParser({
+    onEvent(event) {
+      events++;
+      size += event.data.length;
+    },
+  });
+  for (let i = 0; i < chunks.length; i++) parser.feed(decoder.decode(chunks[i]!, STREAM));
+  parser.feed(decoder.decode());
+  return { events, size };
+}
+
+function espFeedString(chunks: readonly string[]): Digest {
+  let events = 0;
+  let size = 0;
+  const parser = createEspParser({
+    onEvent(event) {
+      events++;
+      size += event.data.length;
+    },
+  });
+  for (let i = 0; i < chunks.length; i++) parser.feed(chunks[i]!);
+  return { events, size };
+}
+
+async function espParserStream(source: ReadableStream<Uint8Array<ArrayBuffer>>): Promise<Digest> {
+  let events = 0;
+  let size = 0;
+  const reader = source.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+  for (;;) {
+    const step = await reader.read();
+    if (step.done) break;
+    events++;
+    size += step.value.data.length;
+  }
+  return { events, size };
+}
+
+/**
+ * A body-like byte stream: one chunk per `pull`, as a network body delivers them. (Queueing every
+ * chunk up front would be cheaper per chunk but is quadratic in Node 20, whose stream queue
+ * shifts a large array, and would swamp the parsers with ~1 s of shared overhead.)
+ */
+function sourceOf(chunks: readonly Uint8Array<ArrayBuffer>[]): ReadableStream<Uint8Array<ArrayBuffer>> {
+  let next = 0;
+  return new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull(controller) {
+      if (next < chunks.length) controller.enqueue(chunks[next++]!);
+      else controller.close();
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases, pairs and targets
+
+const CASES = {
+  eddyBytes: "eddy feed(bytes)",
+  eddyString: "eddy feed(string)",
+  eddyStream: "eddy EventStreamParser",
+  eddyIterable: "eddy parseEventStream",
+  espDecode: "esp decode+feed",
+  espString: "esp feed(string)",
+  espStream: "esp DecoderStream+ParserStream",
+} as const;
+type CaseKey = keyof typeof CASES;
+
+const CASE_REFS = (Object.keys(CASES) as CaseKey[]).map((key) => ({ key, name: CASES[key] }));
+
+/** What each case worker receives: the corpus bytes, where to split them, and the digest to expect. */
+type GroupInput = { bytes: Uint8Array; cuts: number[]; expect: Digest };
+
+/** Worker side: one case over one corpus/chunking. */
+function makeCase(key: CaseKey, input: GroupInput): Case<any> {
+  const { expect } = input;
+  // Each worker builds only the chunks its case reads.
+  const bytes = () => sliceChunks(input.bytes, input.cuts);
+  const strings = () => decodeChunks(input.bytes, input.cuts);
+  const source = (chunks: Uint8Array<ArrayBuffer>[]) => () => sourceOf(chunks);
+  switch (key) {
+    case "eddyBytes": {
+      const chunks = bytes();
+      return { run: () => eddyFeedBytes(chunks), expect };
+    }
+    case "eddyString": {
+      const chunks = strings();
+      return { run: () => eddyFeedString(chunks), expect };
+    }
+    case "eddyStream":
+      return { prepare: source(bytes()), run: eddyParserStream, expect };
+    case "eddyIterable":
+      return { prepare: source(bytes()), run: eddyParseEventStream, expect };
+    case "espDecode": {
+      const chunks = bytes();
+      return { run: () => espDecodeFeed(chunks), expect };
+    }
+    case "espString": {
+      const chunks = strings();
+      return { run: () => espFeedString(chunks), expect };
+    }
+    case "espStream":
+      return { prepare: source(bytes()), run: espParserStream, expect };
+  }
+}
+
+/** Which baseline each of our cases is compared with, and the target speed-up. */
+function pairing(key: CaseKey, corpus: Corpus, chunking: Chunking): { baseline: CaseKey; target: number } | undefined {
+  const big = chunking.name === "16KiB";
+  switch (key) {
+    case "eddyBytes":
+      return { baseline: "espDecode", target: big ? 1.5 : 1.0 };
+    case "eddyString":
+      return { baseline: "espString", target: big ? 1.5 : 1.0 };
+    case "eddyStream":
+      return { baseline: "espStream", target: corpus.name === "tokens" ? 1.0 : 1.5 };
+    case "eddyIterable":
+      return { baseline: "espStream", target: 1.5 };
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Correctness, before any timing
+
+/** Compares events with the reference as they arrive (no event arrays kept), noting the first difference. */
+class Checker {
+  #next = 0;
+  #problem: string | undefined;
+
+  readonly what: string;
+  readonly expected: readonly ExpectedEvent[];
+  /** Our parsers report the persistent last event ID; eventsource-parser 3.x the block's own `id`. */
+  readonly idField: "lastEventId" | "id";
+
+  constructor(what: string, expected: readonly ExpectedEvent[], idField: "lastEventId" | "id") {
+    this.what = what;
+    this.expected = expected;
+    this.idField = idField;
+  }
+
+  see(type: string, data: string, id: string | undefined): void {
+    if (this.#problem !== undefined) return;
+    const index = this.#next++;
+    const e = this.expected[index];
+    const want = e === undefined ? undefined : { type: e.type, data: e.data, id: e[this.idField] };
+    if (want === undefined) {
+      this.#problem = `${this.what}: more events than the ${this.expected.length} expected`;
+    } else if (type !== want.type || id !== want.id) {
+      const got = JSON.stringify({ type, id });
+      this.#problem = `${this.what}: event #${index} differs\n  expected ${JSON.stringify({ type: want.type, id: want.id })}\n  received ${got}`;
+    } else if (data !== want.data) {
+      this.#problem = `${this.what}: event #${index} data differs ${describeDifference(want.data, data)}`;
+    }
+  }
+
+  /** The first difference, or a count mismatch, or undefined when every event matched. */
+  finish(): string | undefined {
+    if (this.#problem !== undefined) return this.#problem;
+    if (this.#next !== this.expected.length) return `${this.what}: ${this.#next} events, expected ${this.expected.length}`;
+    return undefined;
+  }
+}
+
+/** Where two strings first differ, with a little context from each. */
+function describeDifference(expected: string, received: string): string {
+  let at = 0;
+  while (at < expected.length && at < received.length && expected[at] === received[at]) at++;
+  const near = (text: string) => JSON.stringify(text.slice(Math.max(0, at - 30), at + 30));
+  return `at character ${at} (lengths ${expected.length} / ${received.length})\n  expected …${near(expected)}…\n  received …${near(received)}…`;
+}
+
+/** Runs every parser once over one corpus/chunking and returns the differences from the reference. */
+async function verify(corpus: Corpus, chunking: Chunking): Promise<string[]> {
+  const { bytes, strings } = chunking;
+  const checker = (key: CaseKey, idField: "lastEventId" | "id") =>
+    new Checker(`${corpus.name} / ${chunking.name} / ${CASES[key]}`, corpus.expected, idField);
+  const ours = (key: CaseKey) => {
+    const c = checker(key, "lastEventId");
+    return { c, onEvent: (e: ServerSentEvent) => c.see(e.type, e.data, e.lastEventId) };
+  };
+  // eventsource-parser 3.x leaves `event` undefined for the default type.
+  const theirs = (key: CaseKey) => {
+    const c = checker(key, "id");
+    return { c, onEvent: (e: EventSourceMessage) => c.see(e.event ?? "message", e.data, e.id) };
+  };
+  const checkers: Checker[] = [];
+
+  for (const [key, input] of [["eddyBytes", bytes], ["eddyString", strings]] as const) {
+    const { c, onEvent } = ours(key);
+    const parser = createParser({ onEvent });
+    for (const chunk of input) parser.feed(chunk);
+    parser.end();
+    checkers.push(c);
+  }
+  {
+    const { c, onEvent } = ours("eddyStream");
+    for await (const event of sourceOf(bytes).pipeThrough(new EventStreamParser())) onEvent(event);
+    checkers.push(c);
+  }
+  {
+    const { c, onEvent } = ours("eddyIterable");
+    for await (const event of parseEventStream(sourceOf(bytes))) onEvent(event);
+    checkers.push(c);
+  }
+  {
+    const { c, onEvent } = theirs("espDecode");
+    const parser = createEspParser({ onEvent });
+    const decoder = new TextDecoder();
+    for (const chunk of bytes) parser.feed(decoder.decode(chunk, STREAM));
+    parser.feed(decoder.decode());
+    checkers.push(c);
+  }
+  {
+    const { c, onEvent } = theirs("espString");
+    const parser = createEspParser({ onEvent });
+    for (const chunk of strings) parser.feed(chunk);
+    checkers.push(c);
+  }
+  {
+    const { c, onEvent } = theirs("espStream");
+    const events = sourceOf(bytes).pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+    for await (const event of events) onEvent(event);
+    checkers.push(c);
+  }
+  return checkers.map((c) => c.finish()).filter((p): p is string => p !== undefined);
+}
+
+async function checkCorrectness(corpora: readonly Corpus[], chunked: Map<Corpus, Chunking[]>): Promise<void> {
+  const problems: string[] = [];
+  for (const corpus of corpora) {
+    for (const chunking of chunked.get(corpus)!) {
+      problems.push(...(await verify(corpus, chunking)));
+    }
+  }
+  if (problems.length > 0) {
+    console.error(`CORRECTNESS MISMATCH: nothing was timed.\n${problems.join("\n")}`);
+    process.exit(1);
+  }
+  console.log(`correctness: ${Object.keys(CASES).length} parsers x ${corpora.length * 2} corpus/chunkings, every event identical to the reference (type, data, id)\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const options = parseFlags(process.argv.slice(2), "bench-parse.ts", { seconds: 26, quickSeconds: 3 });
+  const corpora = makeCorpora(options.corpora, options.seed, options.corpusBytes);
+  const chunked = new Map(corpora.map((c) => [c, chunkings(c, options.seed)] as const));
+  const env = printHeader("bench-parse: eddy vs eventsource-parser 3.x", "bench-parse.ts", options, corpora, ["eventsource-parser"]);
+  console.log("chunks  : 16KiB = 16 KiB reads; 1-100B = seeded random reads of 1-100 bytes; the same split for every parser");
+  console.log("MB      : 10^6 bytes of the UTF-8 corpus, for every case (string feeds too)\n");
+
+  const setupDone = performance.now();
+  await checkCorrectness(corpora, chunked);
+  const checkDone = performance.now();
+
+  const bundle = await workerBundle(fileURLToPath(import.meta.url));
+  await settleCoordinator();
+  const plan = planFor(options, corpora.length * 2);
+  const rows: ResultRow[] = [];
+  const all: Measured[] = [];
+  for (const corpus of corpora) {
+    for (const chunking of chunked.get(corpus)!) {
+      const input: GroupInput = {
+        bytes: corpus.bytes,
+        cuts: chunking.cuts,
+        expect: { events: corpus.expected.length, size: corpus.dataChars },
+      };
+      const measured = await measure(bundle, CASE_REFS, input, plan);
+      all.push(...measured);
+      const byKey = new Map(CASE_REFS.map((ref, i) => [ref.key, measured[i]!] as const));
+      const groupRows = CASE_REFS.map(({ key }) => {
+        const m = byKey.get(key)!;
+        const row = resultRow({ corpus: corpus.name, chunks: chunking.name }, m, corpus.bytes.length, corpus.expected.length);
+        const pair = pairing(key, corpus, chunking);
+        if (pair !== undefined) judge(row, m, byKey.get(pair.baseline)!, pair.target);
+        return row;
+      });
+      rows.push(...groupRows);
+      console.log(groupHeading(`${corpus.name} / ${chunking.name}, ${chunking.bytes.length} chunks`, measured));
+      console.log(indent(renderResults(groupRows, [])));
+      console.log("");
+    }
+  }
+
+  console.log("## All results (ratio = baseline time / our time, per-round median [quartiles]; >1 = eddy faster)\n");
+  console.log(renderResults(rows, ["corpus", "chunks"]));
+  console.log("");
+  console.log(targetSummary(rows));
+  console.log(busyLine(all));
+  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  console.log(
+    `time: ${sec(performance.now() - began)} (corpora ${sec(setupDone - began)}, correctness ${sec(checkDone - setupDone)}, ` +
+      `measurement ${sec(performance.now() - checkDone)})`,
+  );
+  writeJson(options.json, { benchmark: "parse", env, corpora: corpora.map(describeCorpus), results: rows });
+}
+
+if (isMainThread) {
+  main().catch((error: unknown) => {
+    if (error instanceof CorrectnessError) {
+      console.error(`CORRECTNESS MISMATCH during timing: ${error.message}`);
+      process.exit(1);
+    }
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  serveCase(makeCase);
+}

@@ -20,6 +20,12 @@ export class LineSplitter {
   // streaming decoder keeps a multi-byte character split across chunks whole. The BOM is ours
   // to strip (ignoreBOM keeps it), so byte and string input share one rule.
   #decoder: TextDecoder | undefined;
+  // Whether the decoder holds no partial character, and whether the last chunk was all ASCII:
+  // then a chunk that ends on an ASCII byte can use the one-shot decode, several times faster
+  // than the streaming one on Node for ASCII text (and identical in output, since nothing is
+  // carried between the calls). Non-ASCII streams stay on the streaming decode, faster there.
+  #decoderClean = true;
+  #asciiSoFar = true;
   #pending = ""; // an unterminated line carried over to the next chunk
   #skipLF = false; // the last chunk ended in CR: a LF that starts the next one belongs to it
   #bomChecked = false;
@@ -38,9 +44,16 @@ export class LineSplitter {
     if (typeof chunk === "string") {
       // Bytes still held by the decoder belong before this text: flush them (as U+FFFD).
       text = this.#decoder === undefined ? chunk : this.#decoder.decode() + chunk;
+      this.#decoderClean = true;
     } else {
-      this.#decoder ??= new TextDecoder("utf-8", { ignoreBOM: true });
-      text = this.#decoder.decode(chunk, { stream: true });
+      const decoder = (this.#decoder ??= new TextDecoder("utf-8", { ignoreBOM: true }));
+      const length = chunk.length;
+      if (length === 0) return;
+      const endsAscii = chunk[length - 1]! < 0x80;
+      text = this.#decoderClean && this.#asciiSoFar && endsAscii ? decoder.decode(chunk) : decoder.decode(chunk, { stream: true });
+      // A partial character can only be held back when the chunk ends inside one.
+      this.#decoderClean = endsAscii;
+      this.#asciiSoFar = text.length === length;
     }
     if (text.length === 0) return;
     if (!this.#bomChecked) {
@@ -64,6 +77,8 @@ export class LineSplitter {
   /** Forgets all state, as for a new connection. */
   reset(): void {
     this.#decoder = undefined;
+    this.#decoderClean = true;
+    this.#asciiSoFar = true;
     this.#pending = "";
     this.#skipLF = false;
     this.#bomChecked = false;

@@ -21,7 +21,7 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { encodeEvent, type EventMessage } from "../core/mod.ts";
 
 /** The default seed of every corpus and of the random chunker (`--seed` overrides it). */
@@ -880,4 +880,26 @@ export function planFor(options: BenchOptions, groups: number): Plan {
   return options.quick
     ? { replicas: options.replicas ?? 1, budgetMs, clock, warmupMs: 30, warmupPasses: 1, sampleMs: 8, minRounds: 2, maxRounds: 12 }
     : { replicas: options.replicas ?? 1, budgetMs, clock, warmupMs: 300, warmupPasses: 2, sampleMs: 30, minRounds: 6, maxRounds: 60 };
+}
+
+/**
+ * A benchmark script's entry: on the main thread runs `main` (a correctness mismatch exits 1 with
+ * a clear line), in a worker serves the case the main thread asked for.
+ */
+export function runBenchmark<K extends string, I>(main: () => Promise<void>, make: (key: K, input: I) => Case<any>): void {
+  if (!isMainThread) return serveCase(make);
+  main().catch((error: unknown) => {
+    if (error instanceof CorrectnessError) console.error(`CORRECTNESS MISMATCH during timing: ${error.message}`);
+    else console.error(error);
+    process.exit(1);
+  });
+}
+
+/** The closing `time:` line: total, corpus building, correctness checks and measurement. */
+export function timingLine(began: number, setupDone: number, checkDone: number): string {
+  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return (
+    `time: ${sec(performance.now() - began)} (corpora ${sec(setupDone - began)}, correctness ${sec(checkDone - setupDone)}, ` +
+    `measurement ${sec(performance.now() - checkDone)})`
+  );
 }

@@ -24,14 +24,13 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { isMainThread } from "node:worker_threads";
 import { SSEStreamingApi, type SSEMessage } from "hono/streaming";
 import { createParser, encodeEvent, type EventMessage, EventStreamEncoder, toEventStream } from "../core/mod.ts";
 import {
   busyLine,
   type Case,
   type Corpus,
-  CorrectnessError,
+  timingLine,
   describeCorpus,
   type Digest,
   groupHeading,
@@ -46,7 +45,7 @@ import {
   renderResults,
   type ResultRow,
   resultRow,
-  serveCase,
+  runBenchmark,
   settleCoordinator,
   targetSummary,
   workerBundle,
@@ -354,23 +353,8 @@ async function main(): Promise<void> {
   console.log("");
   console.log(targetSummary(rows));
   console.log(busyLine(all));
-  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  console.log(
-    `time: ${sec(performance.now() - began)} (corpora ${sec(setupDone - began)}, correctness ${sec(checkDone - setupDone)}, ` +
-      `measurement ${sec(performance.now() - checkDone)})`,
-  );
+  console.log(timingLine(began, setupDone, checkDone));
   writeJson(options.json, { benchmark: "encode", env, corpora: corpora.map(describeCorpus), results: rows, peers: peerRows });
 }
 
-if (isMainThread) {
-  main().catch((error: unknown) => {
-    if (error instanceof CorrectnessError) {
-      console.error(`CORRECTNESS MISMATCH during timing: ${error.message}`);
-      process.exit(1);
-    }
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  serveCase(makeCase);
-}
+runBenchmark(main, makeCase);

@@ -22,7 +22,6 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { isMainThread } from "node:worker_threads";
 import { createParser as createEspParser, type EventSourceMessage } from "eventsource-parser";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import { createParser, EventStreamParser, parseEventStream, type ServerSentEvent } from "../core/mod.ts";
@@ -32,7 +31,7 @@ import {
   type Chunking,
   chunkings,
   type Corpus,
-  CorrectnessError,
+  timingLine,
   describeCorpus,
   type Digest,
   type ExpectedEvent,
@@ -49,7 +48,7 @@ import {
   renderResults,
   type ResultRow,
   resultRow,
-  serveCase,
+  runBenchmark,
   settleCoordinator,
   sliceChunks,
   targetSummary,
@@ -410,23 +409,8 @@ async function main(): Promise<void> {
   console.log("");
   console.log(targetSummary(rows));
   console.log(busyLine(all));
-  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  console.log(
-    `time: ${sec(performance.now() - began)} (corpora ${sec(setupDone - began)}, correctness ${sec(checkDone - setupDone)}, ` +
-      `measurement ${sec(performance.now() - checkDone)})`,
-  );
+  console.log(timingLine(began, setupDone, checkDone));
   writeJson(options.json, { benchmark: "parse", env, corpora: corpora.map(describeCorpus), results: rows });
 }
 
-if (isMainThread) {
-  main().catch((error: unknown) => {
-    if (error instanceof CorrectnessError) {
-      console.error(`CORRECTNESS MISMATCH during timing: ${error.message}`);
-      process.exit(1);
-    }
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  serveCase(makeCase);
-}
+runBenchmark(main, makeCase);

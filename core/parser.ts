@@ -10,7 +10,16 @@ import { EventInterpreter } from "./interpret.ts";
 import { LineSplitter } from "./lines.ts";
 import type { ParserCallbacks, ParserOptions } from "./types.ts";
 
-/** The default `maxEventSize`: 16 MiB of text. */
+/**
+ * The default `maxEventSize`: 16 MiB of text, far above any real event and far below what would
+ * hurt a server that parses many upstreams at once.
+ *
+ * @example
+ * ```ts
+ * import { createParser, DEFAULT_MAX_EVENT_SIZE } from "./mod.ts";
+ * const parser = createParser({ onEvent() {}, maxEventSize: DEFAULT_MAX_EVENT_SIZE / 16 }); // 1 MiB
+ * ```
+ */
 export const DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
 
 /**

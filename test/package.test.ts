@@ -1,31 +1,66 @@
 /**
- * The published package works: `npm run build`, `npm pack`, install the tarball into a scratch
- * project, import every `exports` subpath on Node, type-check a consumer against the shipped
- * declarations, and run a five-line server with it.
+ * The published package works, built the way a new user builds it: `git clone` the committed
+ * repository, `npm ci`, `npm pack` (whose `prepack` script builds dist/; the test never builds it
+ * itself), install the tarball into an empty project, then import every `exports` subpath on Node,
+ * type-check a consumer against the shipped declarations, and run a five-line server with it.
+ * The clone holds only committed files: uncommitted changes are not part of what is tested.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
 
-const root = new URL("..", import.meta.url).pathname;
-const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { name: string; exports: Record<string, unknown> };
-let scratch = "";
+const root = fileURLToPath(new URL("..", import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  name: string;
+  exports: Record<string, unknown>;
+};
+let work = ""; // holds clone/ (the fresh clone), the tarball, and consumer/
+let scratch = ""; // the empty project the tarball is installed into
+let distBeforePack = true;
+let packOutput = "";
 
+// Git variables of an enclosing git command (a hook, a rebase --exec) would point the clone elsewhere.
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("GIT_")));
 const run = (command: string, args: string[], cwd: string) =>
-  execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
 
 beforeAll(() => {
-  scratch = mkdtempSync(join(tmpdir(), "eddy-package-"));
-  run(process.execPath, [join(root, "node_modules/tsx/dist/cli.mjs"), "scripts/build.ts"], root);
-  const tarball = run("npm", ["pack", "--silent", "--pack-destination", scratch], root).trim().split("\n").pop()!;
+  work = mkdtempSync(join(tmpdir(), "eddy-package-"));
+  const clone = join(work, "clone");
+  scratch = join(work, "consumer");
+  run("git", ["clone", "--quiet", root, clone], work);
+  run("npm", ["ci", "--no-audit", "--no-fund"], clone);
+  distBeforePack = existsSync(join(clone, "dist"));
+  packOutput = run("npm", ["pack", "--silent", "--pack-destination", work], clone);
+  const tarball = packOutput.trim().split("\n").pop()!;
+  mkdirSync(scratch);
   writeFileSync(join(scratch, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock", join(scratch, tarball)], scratch);
+  const install = ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock", join(work, tarball)];
+  run("npm", install, scratch);
 }, 180_000);
 
 afterAll(() => {
-  if (scratch !== "") rmSync(scratch, { recursive: true, force: true });
+  if (work !== "") rmSync(work, { recursive: true, force: true });
+});
+
+test("package builds itself: npm pack in a fresh clone runs the build, with the core size budget", () => {
+  expect(distBeforePack, "a fresh clone has no dist/").toBe(false);
+  expect(packOutput).toMatch(/^core: \d+(\.\d)? KiB gzip \(budget \d+(\.\d)? KiB\)$/m);
+  expect(packOutput).toMatch(/^build: \d+ JavaScript files, \d+ declaration files in dist\/$/m);
+});
+
+test("package ships dist/, web/, README.md and package.json, and no TypeScript sources", () => {
+  const installed = join(scratch, "node_modules", pkg.name);
+  const files = [...walk(installed)].map((file) => relative(installed, file).split("\\").join("/"));
+  const shipped = /^(dist\/.+\.(js|js\.map|d\.ts)|web\/[^/]+|README\.md|package\.json)$/;
+  const unexpected = files.filter((file) => !shipped.test(file));
+  expect(unexpected).toEqual([]);
+  expect(files).toEqual(expect.arrayContaining(["dist/core.js", "dist/chat.js", "web/index.html", "README.md"]));
 });
 
 test("package exports only subpaths, each with types and default, and no default export", () => {
@@ -51,7 +86,9 @@ test("package subpaths import on Node with their named exports", () => {
     "EventStreamEncoder", "EventStreamParser", "EventStreamSizeError", "createParser", "encodeEvent",
     "eventStreamResponse", "parseEventStream", "toEventStream",
   ]));
-  expect(names.chat).toEqual(expect.arrayContaining(["createChatApp", "createMemoryHub", "openAIResponder", "typewriterResponder"]));
+  expect(names.chat).toEqual(expect.arrayContaining([
+    "createChatApp", "createMemoryHub", "openAIResponder", "typewriterResponder",
+  ]));
   expect(names.node).toContain("serve");
   expect(names.bun).toContain("serve");
   expect(names.deno).toContain("serve");
@@ -81,9 +118,21 @@ test("package declarations type-check a consumer", () => {
     export { app, first, frame };
   `);
   writeFileSync(join(scratch, "tsconfig.json"), JSON.stringify({
-    compilerOptions: { strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2023", "dom", "dom.asynciterable"], types: [], skipLibCheck: false },
+    compilerOptions: {
+      strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022",
+      lib: ["es2023", "dom", "dom.asynciterable"], types: [], skipLibCheck: false,
+    },
     files: ["consumer.ts"],
   }));
   // Throws with tsc's diagnostics in the message if the shipped declarations do not resolve.
-  expect(() => run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], scratch)).not.toThrow();
+  const tsc = join(root, "node_modules/typescript/bin/tsc");
+  expect(() => run(process.execPath, [tsc, "-p", "tsconfig.json"], scratch)).not.toThrow();
 });
+
+function* walk(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* walk(path);
+    else yield path;
+  }
+}

@@ -5,6 +5,7 @@
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
  * @module
  */
+import { checkNumber, describe } from "./_check.ts";
 import type { EventMessage } from "./types.ts";
 
 // HTML §9.2.6 ("Parsing an event stream"): a line ends at CRLF, a lone LF or a lone CR. SSE has no
@@ -121,19 +122,7 @@ function checkSingleLine(field: "event" | "id", value: unknown): string {
 }
 
 function checkRetry(retry: unknown): number {
-  // HTML §9.2.6: the client accepts `retry` only when its value is ASCII digits, so only a
-  // non-negative integer written without exponent or sign can take effect.
-  if (typeof retry !== "number" || !Number.isSafeInteger(retry) || retry < 0) {
-    throw new RangeError(
-      `Cannot encode event: "retry" must be a non-negative safe integer of milliseconds, received ${describe(retry)}`,
-    );
-  }
-  return retry;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return `${typeof value} ${String(value)}`;
-  if (value === null) return "null";
-  return typeof value;
+  // Interpreting an event stream, the "retry" field: the client accepts the value only when it
+  // is ASCII digits, so only a non-negative integer written without exponent or sign takes effect.
+  return checkNumber(retry, "a non-negative safe integer", "Cannot encode event", "retry", "milliseconds");
 }

@@ -25,10 +25,17 @@ export type {
 } from "./types.ts";
 export { encodeComment, encodeData, encodeEvent } from "./encode.ts";
 export { EncodedEvent } from "./encoded-event.ts";
-export { EventStreamEncoder } from "./encoder-stream.ts";
+export { EventStreamEncoder } from "./event-stream-encoder.ts";
 export { toEventStream } from "./to-event-stream.ts";
-export { eventStreamResponse, type EventStreamResponseInit } from "./response.ts";
-export { createParser, DEFAULT_MAX_EVENT_SIZE, type EventStreamPushParser } from "./parser.ts";
-export { EventStreamParser } from "./parser-stream.ts";
+export { eventStreamResponse, type EventStreamResponseInit } from "./event-stream-response.ts";
+export { createParser, DEFAULT_MAX_EVENT_SIZE, type EventStreamPushParser, type Parser } from "./create-parser.ts";
+export { EventStreamParser } from "./event-stream-parser.ts";
 export { parseEventStream } from "./parse-event-stream.ts";
 export { EventStreamSizeError } from "./errors.ts";
+export {
+  CONTENT_SECURITY_POLICY,
+  errorResponse,
+  jsonResponse,
+  SECURITY_HEADERS,
+  serverErrorResponse,
+} from "./json-response.ts";

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkNumber } from "./_check.ts";
 import { encodeComment, encodeEvent } from "./encode.ts";
 import { type EncodedEvent, frameOf } from "./encoded-event.ts";
 import type { EventMessage, EventStreamOptions, MessageSource } from "./types.ts";
@@ -60,8 +61,8 @@ type Iter = Iterator<Item> | AsyncIterator<Item>;
 export function toEventStream(source: MessageSource, options: EventStreamOptions = {}): ReadableStream<Uint8Array> {
   const { heartbeat, signal } = options;
   const onError = options.onError ?? ((error: unknown) => console.error("eddy: event stream source failed:", error));
-  if (heartbeat !== undefined && (typeof heartbeat !== "number" || !(heartbeat > 0) || !Number.isFinite(heartbeat))) {
-    throw new RangeError(`Cannot create event stream: "heartbeat" must be a positive finite number of milliseconds, received ${String(heartbeat)}`);
+  if (heartbeat !== undefined) {
+    checkNumber(heartbeat, "a positive finite number", "Cannot create event stream", "heartbeat", "milliseconds");
   }
   const head = options.retry === undefined ? "" : encodeEvent({ retry: options.retry });
   const iterator = iteratorOf(source);

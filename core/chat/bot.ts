@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { checkNumber } from "./_check.ts";
 import type { ChatMessage } from "./hub.ts";
+import { CHAT_OPTIONS } from "./options.ts";
 
 /**
  * Counts about the room, given to a responder (`/bot stats` shows them).
@@ -70,7 +72,7 @@ export type Responder = (request: ResponderRequest) => AsyncIterable<string>;
  * ```
  */
 export type TypewriterOptions = {
-  /** The pause before each word, in milliseconds. Default 40; `0` streams without timers. */
+  /** The pause before each word, in milliseconds (`typewriterMs` in {@link CHAT_OPTIONS}). Default 40; `0` streams without timers. */
   delayMs?: number;
   /** The clock `/bot time` reads. Default `() => new Date()`. */
   now?: () => Date;
@@ -118,10 +120,8 @@ export function isForBot(text: string): boolean {
  * ```
  */
 export function typewriterResponder(options: TypewriterOptions = {}): Responder {
-  const delayMs = options.delayMs ?? 40;
-  if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
-    throw new RangeError(`Cannot create typewriter responder: "delayMs" must be a non-negative number, received ${String(delayMs)}`);
-  }
+  const { kind, default: fallback } = CHAT_OPTIONS.typewriterMs;
+  const delayMs = checkNumber(options.delayMs ?? fallback, kind, "Cannot create typewriter responder", "delayMs");
   const now = options.now ?? (() => new Date());
   return async function* typewriter(request) {
     const answer = answerFor(request, now);

@@ -32,8 +32,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "./hub.ts";
+import { checkNumber } from "./_check.ts";
 import { Ring } from "./_ring.ts";
 import { MemorySubscription } from "./_subscription.ts";
+import { type ChatNumericOptions, readOption } from "./options.ts";
 
 /**
  * Options of {@link createMemoryHub}.
@@ -44,23 +46,12 @@ import { MemorySubscription } from "./_subscription.ts";
  * const options: MemoryHubOptions = { historySize: 200, queueLimit: 256, maxRooms: 1_000 };
  * ```
  */
-export type MemoryHubOptions = {
-  /** Messages kept per room for replay and resume. Default 500. */
-  historySize?: number;
-  /** Messages replayed to a subscriber without a cursor when `replay` is not given. Default 50. */
-  replayCount?: number;
-  /** Events buffered per subscriber before it is dropped as too slow. Default 1024. */
-  queueLimit?: number;
-  /** Rooms held at once. Default 10 000. */
-  maxRooms?: number;
+export type MemoryHubOptions = Pick<
+  ChatNumericOptions,
+  "historySize" | "replayCount" | "queueLimit" | "maxRooms" | "presenceIntervalMs"
+> & {
   /** The id epoch prefix; default the hub's start time in base 36. Must not contain `-` or a line break. */
   epoch?: string;
-  /**
-   * The shortest time between two `presence` events of one room, in ms. Default 250. The first
-   * change goes out at once; changes within the interval are folded into one event with the
-   * latest count at its end, so N clients joining cost O(N) events, not O(N²).
-   */
-  presenceIntervalMs?: number;
   /** Receives an error thrown by an `onPresence` listener. Default `console.error`. */
   onError?(error: unknown): void;
 };
@@ -132,11 +123,12 @@ class MemoryHub implements Hub {
   #closed = false;
 
   constructor(options: MemoryHubOptions) {
-    this.#historySize = positive("historySize", options.historySize ?? 500);
-    this.#replayCount = Math.min(nonNegative("Cannot create hub", "replayCount", options.replayCount ?? 50), this.#historySize);
-    this.#queueLimit = positive("queueLimit", options.queueLimit ?? 1024);
-    this.#maxRooms = positive("maxRooms", options.maxRooms ?? 10_000);
-    this.#presenceIntervalMs = nonNegative("Cannot create hub", "presenceIntervalMs", options.presenceIntervalMs ?? 250);
+    const action = "Cannot create hub";
+    this.#historySize = readOption(options, "historySize", action);
+    this.#replayCount = Math.min(readOption(options, "replayCount", action), this.#historySize);
+    this.#queueLimit = readOption(options, "queueLimit", action);
+    this.#maxRooms = readOption(options, "maxRooms", action);
+    this.#presenceIntervalMs = readOption(options, "presenceIntervalMs", action);
     this.#epoch = options.epoch ?? Date.now().toString(36);
     if (/[-\r\n\0]/.test(this.#epoch) || this.#epoch === "") {
       throw new RangeError(`Cannot create hub: "epoch" must be non-empty without "-", CR, LF or NUL, received ${JSON.stringify(this.#epoch)}`);
@@ -186,7 +178,7 @@ class MemoryHub implements Hub {
   async subscribe(name: string, options: SubscribeOptions = {}): Promise<Subscription> {
     this.#assertOpen();
     const { signal } = options;
-    if (options.replay !== undefined) nonNegative("Cannot subscribe", "replay", options.replay);
+    if (options.replay !== undefined) checkNumber(options.replay, "a non-negative safe integer", "Cannot subscribe", "replay");
     if (signal?.aborted) return MemorySubscription.ended();
     const room = this.#roomFor(name);
     const backlog = this.#backlog(room, options);
@@ -352,18 +344,4 @@ class MemoryHub implements Hub {
 function replyStartFrame(event: ReplyStartEvent, text: string): EventMessage {
   const { replyId, room, user, inReplyTo, time } = event;
   return new EncodedEvent({ event: "reply-start", data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }) });
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`Cannot create hub: "${name}" must be a positive safe integer, received ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegative(context: string, name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${context}: "${name}" must be a non-negative safe integer, received ${String(value)}`);
-  }
-  return value;
 }

@@ -19,13 +19,14 @@
  */
 import { typewriterResponder, type Responder } from "./bot.ts";
 import type { Hub } from "./hub.ts";
-import { errorResponse } from "./http.ts";
+import { errorResponse, serverErrorResponse } from "../mod.ts";
 import { createMemoryHub } from "./memory-hub.ts";
-import { createReplyRunner, type ReplyRunner } from "./reply.ts";
-import { createRouter } from "./router.ts";
-import { type Asset, chatRoutes } from "./routes.ts";
+import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
+import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
+import { createRouter } from "./_router.ts";
+import { type Asset, chatRoutes } from "./_routes.ts";
 
-export type { Asset } from "./routes.ts";
+export type { Asset } from "./_routes.ts";
 export type { ResponderRequest, Responder, RoomStats, TypewriterOptions } from "./bot.ts";
 export { isForBot, typewriterResponder } from "./bot.ts";
 export type {
@@ -43,11 +44,14 @@ export type {
 } from "./hub.ts";
 export { HubClosedError, RoomLimitError } from "./hub.ts";
 export { createMemoryHub, type MemoryHubOptions } from "./memory-hub.ts";
+export { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName, type NumericOption } from "./options.ts";
 export { OpenAIError, openAIResponder, type OpenAIResponderOptions } from "./openai.ts";
-export { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from "./http.ts";
+// Kept here too: the chat page is what this policy was written for.
+export { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from "../mod.ts";
 
 /**
- * Options of {@link createChatApp}. Every field is optional.
+ * Options of {@link createChatApp}. Every field is optional; the numeric ones (sizes, limits,
+ * intervals) and their defaults are listed once, in {@link CHAT_OPTIONS}.
  *
  * @example
  * ```ts
@@ -55,28 +59,12 @@ export { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from "./http.ts";
  * const options: ChatAppOptions = { historySize: 200, heartbeatMs: 10_000, maxRooms: 1_000 };
  * ```
  */
-export type ChatAppOptions = {
-  /** Storage and fan-out. Default: an in-memory hub built from the size options below. */
+export type ChatAppOptions = ChatNumericOptions & {
+  /** Storage and fan-out. Default: an in-memory hub built from the size options. */
   hub?: Hub;
-  /** Messages kept per room (the in-memory hub's ring), also the `?history=` maximum. Default 500. */
-  historySize?: number;
-  /** Messages replayed to a stream opened without a cursor or `?history=`. Default 50. */
-  replayCount?: number;
-  /** Heartbeat comment interval on idle streams, in ms. Default 15 000. */
-  heartbeatMs?: number;
-  /** Events queued per subscriber before it is dropped as too slow (in-memory hub). Default 1024. */
-  queueLimit?: number;
-  /** Rooms held at once (in-memory hub). Default 10 000. */
-  maxRooms?: number;
-  /** The bot. Default {@link typewriterResponder}; `null` turns the bot off. */
+  /** The bot. Default {@link typewriterResponder} (paced by `typewriterMs`); `null` turns the bot off. */
   responder?: Responder | null;
-  /** The longest a bot reply may run, in ms. Default 60 000. */
-  replyTimeoutMs?: number;
-  /** Bot replies running at once per room. Default 2. */
-  maxRepliesPerRoom?: number;
-  /** The longest bot reply, in UTF-16 code units (a surrogate pair is never split). Default 4000. */
-  maxReplyChars?: number;
-  /** Static files by path (`"/"`, `"/chat.js"`, `"/chat.css"`), read by the adapter or build. */
+  /** Static files by path (`"/"`, `"/chat.js"`, `"/chat.css"`), read by the program or a build. */
   assets?: Readonly<Record<string, Asset>>;
   /** The clock for message times and uptime. Default `() => new Date()`. */
   now?: () => Date;
@@ -113,7 +101,7 @@ export type ChatApp = {
  *
  * @param options Hub, limits, bot, assets, clock and error hook; see {@link ChatAppOptions}.
  * @returns The {@link ChatApp}.
- * @throws {RangeError} If a numeric option is out of range (non-positive size or interval).
+ * @throws {RangeError} If a numeric option is not of its kind (see {@link CHAT_OPTIONS}).
  *
  * @example Mounting on a web-standard server
  * ```ts
@@ -124,36 +112,19 @@ export type ChatApp = {
  * ```
  */
 export function createChatApp(options: ChatAppOptions = {}): ChatApp {
-  const historySize = positiveInteger("historySize", options.historySize ?? 500);
-  const replayCount = Math.min(nonNegativeInteger("replayCount", options.replayCount ?? 50), historySize);
-  const heartbeatMs = options.heartbeatMs ?? 15_000;
-  if (!(heartbeatMs > 0) || !Number.isFinite(heartbeatMs)) {
-    throw new RangeError(`Cannot create chat app: "heartbeatMs" must be a positive number, received ${String(heartbeatMs)}`);
-  }
+  const action = "Cannot create chat app";
+  const historySize = readOption(options, "historySize", action);
+  const replayCount = Math.min(readOption(options, "replayCount", action), historySize);
+  const heartbeatMs = readOption(options, "heartbeatMs", action);
   const now = options.now ?? (() => new Date());
   const onError = options.onError ?? ((error: unknown) => console.error("eddy chat:", error));
-  const hub =
-    options.hub ??
-    createMemoryHub({
-      historySize,
-      replayCount,
-      ...(options.queueLimit === undefined ? {} : { queueLimit: options.queueLimit }),
-      ...(options.maxRooms === undefined ? {} : { maxRooms: options.maxRooms }),
-      onError,
-    });
-  const responder = options.responder === undefined ? typewriterResponder({ now }) : options.responder;
+  const hub = options.hub ?? createMemoryHub({ ...pick(options, HUB_OPTIONS), onError });
+  const responder =
+    options.responder === undefined
+      ? typewriterResponder({ now, delayMs: readOption(options, "typewriterMs", action) })
+      : options.responder;
   const replies: ReplyRunner | undefined =
-    responder === null
-      ? undefined
-      : createReplyRunner({
-          hub,
-          responder,
-          now,
-          onError,
-          ...(options.replyTimeoutMs === undefined ? {} : { timeoutMs: options.replyTimeoutMs }),
-          ...(options.maxRepliesPerRoom === undefined ? {} : { maxPerRoom: options.maxRepliesPerRoom }),
-          ...(options.maxReplyChars === undefined ? {} : { maxChars: options.maxReplyChars }),
-        });
+    responder === null ? undefined : createReplyRunner({ ...pick(options, REPLY_OPTIONS), hub, responder, now, onError });
   const route = createRouter(
     chatRoutes({ hub, replies, assets: options.assets ?? {}, historySize, replayCount, heartbeatMs, startedAt: now().getTime(), now, onError }),
   );
@@ -167,7 +138,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
         return await route(request);
       } catch (error) {
         onError(error);
-        return errorResponse(500, "The server failed to answer this request");
+        return serverErrorResponse();
       }
     },
     close() {
@@ -181,16 +152,16 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   };
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`Cannot create chat app: "${name}" must be a positive integer, received ${String(value)}`);
-  }
-  return value;
-}
+/** The numeric options the in-memory hub and the reply runner read themselves (and check). */
+const HUB_OPTIONS = ["historySize", "replayCount", "queueLimit", "maxRooms", "presenceIntervalMs"] as const;
+const REPLY_OPTIONS = ["replyTimeoutMs", "maxRepliesPerRoom", "maxReplyChars", "replyContextSize"] as const;
 
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`Cannot create chat app: "${name}" must be a non-negative integer, received ${String(value)}`);
+/** The options named in `names` that are set (so `exactOptionalPropertyTypes` holds). */
+function pick<Name extends ChatOptionName>(options: ChatNumericOptions, names: readonly Name[]): Pick<ChatNumericOptions, Name> {
+  const picked: ChatNumericOptions = {};
+  for (const name of names) {
+    const value = options[name];
+    if (value !== undefined) picked[name] = value;
   }
-  return value;
+  return picked as Pick<ChatNumericOptions, Name>;
 }

@@ -1,13 +1,14 @@
 /**
  * The synchronous push parser: bytes or text in, {@link ServerSentEvent}s out through callbacks.
- * It composes the three layers: `lines.ts` (decode, split), `parse.ts` (fields),
- * `interpret.ts` (buffers and dispatch).
+ * It composes the three private layers: `_lines.ts` (decode, split into lines),
+ * `_parse-line.ts` (one line into a field) and `_interpret.ts` (buffers and dispatch).
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
  * @module
  */
-import { EventInterpreter } from "./interpret.ts";
-import { LineSplitter } from "./lines.ts";
+import { checkNumber } from "./_check.ts";
+import { EventInterpreter } from "./_interpret.ts";
+import { LineSplitter } from "./_lines.ts";
 import type { ParserCallbacks, ParserOptions } from "./types.ts";
 
 /**
@@ -33,7 +34,7 @@ export const DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
  * parser.end();
  * ```
  */
-export interface EventStreamPushParser {
+export interface Parser {
   /**
    * Parses the next chunk (bytes are UTF-8; text is taken as decoded). Events complete in it are
    * dispatched before `feed` returns.
@@ -52,6 +53,18 @@ export interface EventStreamPushParser {
   /** The last event ID so far: what a reconnecting client sends as `Last-Event-ID`. */
   readonly lastEventId: string;
 }
+
+/**
+ * The former name of {@link Parser}, kept for one release.
+ *
+ * @deprecated Use {@link Parser}.
+ * @example
+ * ```ts
+ * import type { EventStreamPushParser, Parser } from "./mod.ts";
+ * const same = (parser: EventStreamPushParser): Parser => parser;
+ * ```
+ */
+export type EventStreamPushParser = Parser;
 
 /**
  * Creates a synchronous push parser that follows the WHATWG HTML standard's event stream
@@ -73,7 +86,7 @@ export interface EventStreamPushParser {
  * // events: [{ type: "message", data: "hello", lastEventId: "1" }]
  * ```
  */
-export function createParser(callbacks: ParserCallbacks): EventStreamPushParser {
+export function createParser(callbacks: ParserCallbacks): Parser {
   if (typeof callbacks !== "object" || callbacks === null || typeof callbacks.onEvent !== "function") {
     const hint = typeof callbacks === "function" ? ": did you mean createParser({ onEvent: fn })?" : "";
     throw new TypeError(`Cannot create parser: "onEvent" must be a function${hint}`);
@@ -107,10 +120,7 @@ export function createParser(callbacks: ParserCallbacks): EventStreamPushParser 
 }
 
 /** Validates `maxEventSize` (shared by every parser entry point). */
-export function checkMaxEventSize(value: ParserOptions["maxEventSize"]): number {
+function checkMaxEventSize(value: ParserOptions["maxEventSize"]): number {
   if (value === undefined) return DEFAULT_MAX_EVENT_SIZE;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new RangeError(`Cannot create parser: "maxEventSize" must be a positive number, received ${String(value)}`);
-  }
-  return value;
+  return checkNumber(value, "a positive number", "Cannot create parser", "maxEventSize");
 }

@@ -7,8 +7,8 @@
  * @module
  */
 import { EventStreamSizeError } from "./errors.ts";
-import type { FieldSink } from "./interpret.ts";
-import { parseLine } from "./parse.ts";
+import type { FieldSink } from "./_interpret.ts";
+import { parseLine } from "./_parse-line.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;

@@ -13,6 +13,7 @@
  */
 import type { Responder, ResponderRequest } from "./bot.ts";
 import { type ChatMessage, type Hub, HubClosedError } from "./hub.ts";
+import { type ChatNumericOptions, readOption } from "./options.ts";
 
 /**
  * Options of {@link createReplyRunner}.
@@ -21,21 +22,16 @@ import { type ChatMessage, type Hub, HubClosedError } from "./hub.ts";
  * ```ts
  * import { createMemoryHub } from "./memory-hub.ts";
  * import { typewriterResponder } from "./bot.ts";
- * import type { ReplyRunnerOptions } from "./reply.ts";
- * const options: ReplyRunnerOptions = { hub: createMemoryHub(), responder: typewriterResponder(), timeoutMs: 30_000 };
+ * import type { ReplyRunnerOptions } from "./_reply.ts";
+ * const options: ReplyRunnerOptions = { hub: createMemoryHub(), responder: typewriterResponder(), replyTimeoutMs: 30_000 };
  * ```
  */
-export type ReplyRunnerOptions = {
+export type ReplyRunnerOptions = Pick<
+  ChatNumericOptions,
+  "replyTimeoutMs" | "maxRepliesPerRoom" | "maxReplyChars" | "replyContextSize"
+> & {
   hub: Hub;
   responder: Responder;
-  /** The longest a reply may run, from start to final message, in ms. Default 60 000. */
-  timeoutMs?: number;
-  /** Replies running at once in one room; more are answered with a short "busy" message. Default 2. */
-  maxPerRoom?: number;
-  /** The longest reply text, in UTF-16 code units; the rest is cut. Default 4000. */
-  maxChars?: number;
-  /** Messages of history given to the responder as context. Default 20. */
-  contextSize?: number;
   /** The clock for message times. Default `() => new Date()`. */
   now?: () => Date;
   /** Receives responder failures and storage errors. Default `console.error`. */
@@ -47,7 +43,7 @@ export type ReplyRunnerOptions = {
  *
  * @example
  * ```ts
- * import type { ReplyRunner } from "./reply.ts";
+ * import type { ReplyRunner } from "./_reply.ts";
  * async function shutdown(replies: ReplyRunner): Promise<void> {
  *   await replies.close(); // every running reply is stored with a note
  * }
@@ -64,13 +60,23 @@ export interface ReplyRunner {
 
 type StopReason = "timeout" | "empty" | "close";
 type Running = { stop(reason: StopReason): void; readonly done: Promise<void> };
-type Settings = Required<Omit<ReplyRunnerOptions, "onError">> & { onError(error: unknown): void };
+type Settings = {
+  readonly hub: Hub;
+  readonly responder: Responder;
+  readonly timeoutMs: number;
+  readonly maxPerRoom: number;
+  readonly maxChars: number;
+  readonly contextSize: number;
+  readonly now: () => Date;
+  onError(error: unknown): void;
+};
 /** How one reply is told to stop: its signal, and why it was stopped (`undefined` while running). */
 type Control = { readonly signal: AbortSignal; reason(): StopReason | undefined };
 /** What the responder produced before it finished or was stopped. */
 type Outcome = { text: string; cut: boolean; failed: boolean };
 
 const ABORTED = Symbol("aborted");
+const ACTION = "Cannot create reply runner";
 
 // The notes appended to a reply that ended early (timeout and length notes name their limit).
 const NOTES = {
@@ -94,7 +100,7 @@ const NOBODY = "I only answer while someone is connected to the room, and nobody
  * ```ts
  * import { createMemoryHub } from "./memory-hub.ts";
  * import { typewriterResponder } from "./bot.ts";
- * import { createReplyRunner } from "./reply.ts";
+ * import { createReplyRunner } from "./_reply.ts";
  * const hub = createMemoryHub();
  * const replies = createReplyRunner({ hub, responder: typewriterResponder() });
  * const subscription = await hub.subscribe("lobby");
@@ -106,10 +112,10 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
   const settings: Settings = {
     hub: options.hub,
     responder: options.responder,
-    timeoutMs: positive("timeoutMs", options.timeoutMs ?? 60_000),
-    maxPerRoom: positive("maxPerRoom", options.maxPerRoom ?? 2),
-    maxChars: positive("maxChars", options.maxChars ?? 4000),
-    contextSize: positive("contextSize", options.contextSize ?? 20),
+    timeoutMs: readOption(options, "replyTimeoutMs", ACTION),
+    maxPerRoom: readOption(options, "maxRepliesPerRoom", ACTION),
+    maxChars: readOption(options, "maxReplyChars", ACTION),
+    contextSize: readOption(options, "replyContextSize", ACTION),
     now: options.now ?? (() => new Date()),
     onError: options.onError ?? ((error: unknown) => console.error("eddy: bot reply failed:", error)),
   };
@@ -285,11 +291,4 @@ function closeQuietly(iterator: AsyncIterator<string>, onError: (error: unknown)
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
-
-function positive(name: string, value: number): number {
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`Cannot create reply runner: "${name}" must be a positive number, received ${String(value)}`);
-  }
-  return value;
 }

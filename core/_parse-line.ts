@@ -6,7 +6,7 @@
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  * @module
  */
-import type { FieldSink } from "./interpret.ts";
+import type { FieldSink } from "./_interpret.ts";
 
 const COLON = 0x3a;
 const SPACE = 0x20;

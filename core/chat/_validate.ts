@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import type { Problem } from "./validate.ts";
+ * import type { Problem } from "./_validate.ts";
  * const problem: Problem = { status: 413, error: "The body is larger than 16384 bytes" };
  * ```
  */
@@ -22,7 +22,7 @@ export type Problem = { readonly status: 400 | 413 | 415; readonly error: string
  *
  * @example
  * ```ts
- * import { validateRoom, type Checked } from "./validate.ts";
+ * import { validateRoom, type Checked } from "./_validate.ts";
  * const room: Checked<string> = validateRoom("lobby");
  * if (room.ok) console.log(room.value);
  * ```
@@ -34,7 +34,7 @@ export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly o
  *
  * @example
  * ```ts
- * import type { MessageBody } from "./validate.ts";
+ * import type { MessageBody } from "./_validate.ts";
  * const body: MessageBody = { user: "alice", text: "hello" };
  * ```
  */
@@ -45,7 +45,7 @@ export type MessageBody = { readonly user: string; readonly text: string };
  *
  * @example
  * ```ts
- * import { MAX_BODY_BYTES, readJsonBody } from "./validate.ts";
+ * import { MAX_BODY_BYTES, readJsonBody } from "./_validate.ts";
  * const request = new Request("http://chat.test/", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
  * const body = await readJsonBody(request, MAX_BODY_BYTES); // { ok: true, value: {} }
  * ```
@@ -56,7 +56,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
  *
  * @example
  * ```ts
- * import { MAX_TEXT_CHARS, validateText } from "./validate.ts";
+ * import { MAX_TEXT_CHARS, validateText } from "./_validate.ts";
  * validateText("x".repeat(MAX_TEXT_CHARS + 1)).ok; // false
  * ```
  */
@@ -66,7 +66,7 @@ export const MAX_TEXT_CHARS = 4000;
  *
  * @example
  * ```ts
- * import { MAX_USER_CHARS, validateUser } from "./validate.ts";
+ * import { MAX_USER_CHARS, validateUser } from "./_validate.ts";
  * validateUser("a".repeat(MAX_USER_CHARS)).ok; // true
  * ```
  */
@@ -92,7 +92,7 @@ const fail = <T>(status: Problem["status"], error: string): Checked<T> => ({ ok:
  *
  * @example
  * ```ts
- * import { validateRoom } from "./validate.ts";
+ * import { validateRoom } from "./_validate.ts";
  * validateRoom("general"); // { ok: true, value: "general" }
  * validateRoom("a%20b").ok; // false: a space is not allowed
  * ```
@@ -117,7 +117,7 @@ export function validateRoom(segment: string): Checked<string> {
  *
  * @example
  * ```ts
- * import { validateUser } from "./validate.ts";
+ * import { validateUser } from "./_validate.ts";
  * validateUser("  Zoë  "); // { ok: true, value: "Zoë" }
  * validateUser("BOT").ok; // false: reserved
  * ```
@@ -142,7 +142,7 @@ export function validateUser(value: unknown): Checked<string> {
  *
  * @example
  * ```ts
- * import { validateText } from "./validate.ts";
+ * import { validateText } from "./_validate.ts";
  * validateText("one\r\ntwo  \n"); // { ok: true, value: "one\ntwo" }
  * validateText("nul\u0000").ok; // false
  * ```
@@ -165,7 +165,7 @@ export function validateText(value: unknown): Checked<string> {
  *
  * @example
  * ```ts
- * import { validateMessageBody } from "./validate.ts";
+ * import { validateMessageBody } from "./_validate.ts";
  * validateMessageBody({ user: "alice", text: "hi" }); // ok
  * validateMessageBody({ user: "alice", text: "hi", admin: true }).ok; // false: extra field
  * ```
@@ -197,7 +197,7 @@ export function validateMessageBody(value: unknown): Checked<MessageBody> {
  *
  * @example
  * ```ts
- * import { readJsonBody } from "./validate.ts";
+ * import { readJsonBody } from "./_validate.ts";
  * const request = new Request("http://chat.test/", {
  *   method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}',
  * });
@@ -233,7 +233,7 @@ export async function readJsonBody(request: Request, limit: number = MAX_BODY_BY
  *
  * @example
  * ```ts
- * import { integerParam } from "./validate.ts";
+ * import { integerParam } from "./_validate.ts";
  * integerParam("2000", { name: "limit", min: 1, max: 1000, fallback: 100 }); // { ok: true, value: 1000 }
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createParser } from "./parser.ts";
+import { createParser } from "./create-parser.ts";
 import type { ParserOptions, ServerSentEvent } from "./types.ts";
 
 /**

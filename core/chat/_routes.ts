@@ -5,20 +5,19 @@
  *
  * @module
  */
-import { eventStreamResponse } from "../mod.ts";
+import { errorResponse, eventStreamResponse, jsonResponse, SECURITY_HEADERS } from "../mod.ts";
 import { isForBot } from "./bot.ts";
 import { type Hub, HubClosedError, type RoomInfo, RoomLimitError } from "./hub.ts";
-import { errorResponse, json, SECURITY_HEADERS } from "./http.ts";
-import type { ReplyRunner } from "./reply.ts";
-import type { Route } from "./router.ts";
-import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./validate.ts";
+import type { ReplyRunner } from "./_reply.ts";
+import type { Route } from "./_router.ts";
+import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
 
 /**
  * One static file served by the app, such as the page or its script.
  *
  * @example
  * ```ts
- * import type { Asset } from "./routes.ts";
+ * import type { Asset } from "./_routes.ts";
  * const page: Asset = { body: "<!doctype html><title>chat</title>", type: "text/html; charset=utf-8" };
  * ```
  */
@@ -29,7 +28,7 @@ export type Asset = { readonly body: string | Uint8Array; readonly type: string 
  *
  * @example
  * ```ts
- * import type { RouteContext } from "./routes.ts";
+ * import type { RouteContext } from "./_routes.ts";
  * const describe = (context: RouteContext) => `${context.historySize} messages kept per room`;
  * ```
  */
@@ -60,8 +59,8 @@ const ROOMS_MAX = 1000;
  * @example
  * ```ts
  * import { createMemoryHub } from "./memory-hub.ts";
- * import { createRouter } from "./router.ts";
- * import { chatRoutes } from "./routes.ts";
+ * import { createRouter } from "./_router.ts";
+ * import { chatRoutes } from "./_routes.ts";
  * const route = createRouter(chatRoutes({
  *   hub: createMemoryHub(), replies: undefined, assets: {}, historySize: 500, replayCount: 50,
  *   heartbeatMs: 15_000, startedAt: Date.now(), now: () => new Date(), onError: console.error,
@@ -98,7 +97,7 @@ async function listRooms(context: RouteContext, url: URL): Promise<Response> {
   if (!limit.ok) return errorResponse(limit.problem.status, limit.problem.error);
   const rooms = await context.hub.rooms();
   rooms.sort(bySubscribersThenName);
-  return json(200, { rooms: rooms.slice(0, limit.value), total: rooms.length });
+  return jsonResponse(200, { rooms: rooms.slice(0, limit.value), total: rooms.length });
 }
 
 function bySubscribersThenName(a: RoomInfo, b: RoomInfo): number {
@@ -109,7 +108,7 @@ function bySubscribersThenName(a: RoomInfo, b: RoomInfo): number {
 async function health(context: RouteContext): Promise<Response> {
   const stats = await context.hub.stats();
   const uptime = Math.max(0, Math.floor((context.now().getTime() - context.startedAt) / 1000));
-  return json(200, { status: "ok", rooms: stats.rooms, subscribers: stats.subscribers, uptime });
+  return jsonResponse(200, { status: "ok", rooms: stats.rooms, subscribers: stats.subscribers, uptime });
 }
 
 async function roomEvents(context: RouteContext, request: Request, segment: string, url: URL): Promise<Response> {
@@ -144,7 +143,7 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   try {
     const message = await context.hub.publish(room.value, { user: body.value.user, text: body.value.text, time: context.now().toISOString() });
     if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
-    return json(201, { id: message.id });
+    return jsonResponse(201, { id: message.id });
   } catch (error) {
     return unavailable(error);
   }

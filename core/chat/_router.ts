@@ -5,14 +5,15 @@
  *
  * @module
  */
-import { errorResponse, withoutBody } from "./http.ts";
+import { errorResponse } from "../mod.ts";
+import { withoutBody } from "./_http.ts";
 
 /**
  * The handler of one route. `params` holds the raw `:name` segments.
  *
  * @example
  * ```ts
- * import type { RouteHandler } from "./router.ts";
+ * import type { RouteHandler } from "./_router.ts";
  * const hello: RouteHandler = (_request, params) => new Response(`hello ${params.name ?? ""}`);
  * ```
  */
@@ -23,7 +24,7 @@ export type RouteHandler = (request: Request, params: Readonly<Record<string, st
  *
  * @example
  * ```ts
- * import type { Route } from "./router.ts";
+ * import type { Route } from "./_router.ts";
  * const route: Route = { method: "GET", path: "/healthz", handler: () => new Response("ok") };
  * ```
  */
@@ -39,7 +40,7 @@ type Compiled = Route & { readonly segments: readonly string[] };
  *
  * @example
  * ```ts
- * import { createRouter } from "./router.ts";
+ * import { createRouter } from "./_router.ts";
  * const route = createRouter([
  *   { method: "GET", path: "/rooms/:room", handler: (_request, params) => new Response(params.room) },
  * ]);

@@ -4,6 +4,7 @@
  * @module
  */
 import type { IncomingMessage } from "node:http";
+import { urlHost } from "./_serve.ts";
 
 /** Bytes of request body buffered ahead of the handler before the socket is paused. */
 const BODY_HIGH_WATER = 64 * 1024;
@@ -67,7 +68,7 @@ function requestUrl(req: IncomingMessage): string {
   if (/^https?:\/\//i.test(target)) return new URL(target).href;
   const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http";
   const local = req.socket.localAddress ?? "127.0.0.1";
-  const host = req.headers.host ?? `${local.includes(":") ? `[${local}]` : local}:${req.socket.localPort ?? 80}`;
+  const host = req.headers.host ?? `${urlHost(local)}:${req.socket.localPort ?? 80}`;
   if (host === "" || /[\s/?#@\\]/.test(host)) {
     throw new TypeError(`Cannot build request URL: the Host header "${host}" is not a host`);
   }

@@ -1,9 +1,50 @@
 /**
- * Private: the shape every runtime mount shares (`adapters/node.ts`, `bun.ts`, `deno.ts`), so
- * the chat server's entry (`_main.ts`) runs unchanged on each.
+ * Private: what every runtime mount shares (`adapters/node.ts`, `bun.ts`, `deno.ts`): the
+ * options and server shape, so a program runs unchanged on each, the shutdown bound, and how a
+ * listening address is written as a URL.
  *
  * @module
  */
+
+/**
+ * How long `close()` lets open responses end on their own before it cuts their connections, so
+ * a shutdown has a bound. The program ends its event streams first; what is left after this is
+ * a client that does not read.
+ */
+export const SHUTDOWN_TIMEOUT_MS = 3000;
+
+/**
+ * `host` as it goes into a URL's authority: an IPv6 address in brackets (RFC 3986, "IP-literal").
+ *
+ * @param host A host name, IPv4 or IPv6 address.
+ * @returns The host, bracketed if it is an IPv6 address.
+ *
+ * @example
+ * ```ts
+ * import { urlHost } from "./_serve.ts";
+ * console.log(urlHost("::1"), urlHost("127.0.0.1")); // "[::1] 127.0.0.1"
+ * ```
+ */
+export function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * The {@link ListenAddress} of a server listening on `host` and `port`.
+ *
+ * @param host The address the server is bound to.
+ * @param port Its port.
+ * @returns Host, port and the `http://` URL to reach it.
+ *
+ * @example
+ * ```ts
+ * import { listenAddress } from "./_serve.ts";
+ * console.log(listenAddress("::1", 8080).url); // "http://[::1]:8080"
+ * ```
+ */
+export function listenAddress(host: string, port: number): ListenAddress {
+  return { host, port, url: `http://${urlHost(host)}:${port}` };
+}
 
 /** Anything that answers a web `Request`, such as `createChatApp(...).fetch`. */
 export type Handler = (request: Request) => Response | Promise<Response>;
@@ -27,5 +68,3 @@ export type RuntimeServer = ListenAddress & {
   close(): Promise<void>;
 };
 
-/** A runtime's mount: `serve` from `node.ts`, `bun.ts` or `deno.ts`. */
-export type Serve = (handler: Handler, options: ServeOptions) => Promise<RuntimeServer>;

@@ -1,6 +1,6 @@
 /**
- * eddy on Bun: {@link serve} mounts any `(Request) => Response` on `Bun.serve`, and running this
- * file (`npm run start:bun`, or `bun adapters/bun.ts --help`) starts the chat server.
+ * eddy on Bun: {@link serve} mounts any `(Request) => Response` on `Bun.serve`. (The chat server
+ * program that runs on it is `cli/bun.ts`: `npm run start:bun`.)
  *
  * Bun closes a connection after `idleTimeout` seconds (default 10) without traffic, which would
  * cut a quiet event stream between heartbeats: the mount lifts the timeout for every response
@@ -19,7 +19,10 @@
  * ```
  * @module
  */
-import type { Handler, RuntimeServer, ServeOptions } from "./_serve.ts";
+import { serverErrorResponse } from "../core/mod.ts";
+import { type Handler, listenAddress, type RuntimeServer, SHUTDOWN_TIMEOUT_MS, type ServeOptions } from "./_serve.ts";
+
+export type { Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
 
 // Only the Bun APIs this file uses, declared here so no runtime's types enter the compilation.
 type BunServer = {
@@ -63,22 +66,18 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     },
     error(error) {
       onError(error);
-      return Response.json({ error: "The server failed to answer this request" }, { status: 500 });
+      return serverErrorResponse();
     },
   });
-  const shown = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   let closing: Promise<void> | undefined;
   return {
-    host: server.hostname,
-    port: server.port,
-    url: `http://${shown}:${server.port}`,
+    ...listenAddress(server.hostname, server.port),
     // Stop accepting, let open responses finish (the caller ends event streams first), then cut
     // whatever is left so shutdown has a bound.
-    close: () => (closing ??= Promise.race([server.stop(false), new Promise((r) => setTimeout(r, 3000))]).then(() => server.stop(true))),
+    close: () => (closing ??= Promise.race([server.stop(false), delay(SHUTDOWN_TIMEOUT_MS)]).then(() => server.stop(true))),
   };
 }
 
-if ((import.meta as ImportMeta & { main?: boolean }).main === true) {
-  const { runChatServer } = await import("./_main.ts");
-  await runChatServer(serve);
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

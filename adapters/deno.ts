@@ -1,7 +1,6 @@
 /**
- * eddy on Deno: {@link serve} mounts any `(Request) => Response` on `Deno.serve`, and running
- * this file (`npm run start:deno`, or `deno run --allow-net --allow-env --allow-read
- * adapters/deno.ts --help`) starts the chat server.
+ * eddy on Deno: {@link serve} mounts any `(Request) => Response` on `Deno.serve`. (The chat
+ * server program that runs on it is `cli/deno.ts`: `npm run start:deno`.)
  *
  * Deno already aborts `request.signal` when a client disconnects and never times out a
  * response that is still streaming, so the mount only adds a clean shutdown.
@@ -19,7 +18,10 @@
  * ```
  * @module
  */
-import type { Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
+import { serverErrorResponse } from "../core/mod.ts";
+import { type Handler, listenAddress, type RuntimeServer, type ServeOptions } from "./_serve.ts";
+
+export type { Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
 
 // Only the Deno APIs this file uses, declared here so no runtime's types enter the compilation.
 declare const Deno: {
@@ -55,10 +57,10 @@ export function serve(handler: Handler, options: ServeOptions = {}): Promise<Run
       {
         port: options.port ?? 0,
         hostname: options.host ?? "127.0.0.1",
-        onListen: ({ hostname, port }) => resolve({ ...address(hostname, port), close }),
+        onListen: ({ hostname, port }) => resolve({ ...listenAddress(hostname, port), close }),
         onError(error) {
           onError(error);
-          return Response.json({ error: "The server failed to answer this request" }, { status: 500 });
+          return serverErrorResponse();
         },
       },
       handler,
@@ -70,14 +72,4 @@ export function serve(handler: Handler, options: ServeOptions = {}): Promise<Run
       return closing;
     }
   });
-}
-
-function address(hostname: string, port: number): ListenAddress {
-  const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return { host: hostname, port, url: `http://${shown}:${port}` };
-}
-
-if ((import.meta as ImportMeta & { main?: boolean }).main === true) {
-  const { runChatServer } = await import("./_main.ts");
-  await runChatServer(serve);
 }

@@ -1,6 +1,6 @@
 /**
- * eddy on Node: {@link serve} mounts any `(Request) => Response` on `node:http`, and running
- * this file (`npm start`, or `node --import tsx adapters/node.ts --help`) starts the chat server.
+ * eddy on Node: {@link serve} mounts any `(Request) => Response` on `node:http`. (The chat server
+ * program that runs on it is `cli/node.ts`: `npm start`.)
  *
  * @example Mount a handler
  * ```ts
@@ -21,16 +21,21 @@
  * ```
  * @module
  */
-import { realpathSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { toWebRequest } from "./_node-request.ts";
 import { sendWebResponse } from "./_node-response.ts";
-import type { Handler, ListenAddress, RuntimeServer, ServeOptions as BaseServeOptions } from "./_serve.ts";
+import { errorResponse, serverErrorResponse } from "../core/mod.ts";
+import {
+  type ServeOptions as BaseServeOptions,
+  type Handler,
+  type ListenAddress,
+  listenAddress,
+  type RuntimeServer,
+  SHUTDOWN_TIMEOUT_MS,
+} from "./_serve.ts";
 
-export type { Handler, ListenAddress } from "./_serve.ts";
+export type { Handler, ListenAddress, RuntimeServer } from "./_serve.ts";
 
 /** Options of {@link serve}: those of every mount (`port`, `host`, `onError`), plus Node's own. */
 export type ServeOptions = BaseServeOptions & {
@@ -116,13 +121,13 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       if (res.headersSent) return void res.destroy();
       for (const name of res.getHeaderNames()) res.removeHeader(name);
       res.statusMessage = ""; // back to the default text for the new status
-      await sendWebResponse(res, errorResponse(500, "The server failed to answer this request"));
+      await sendWebResponse(res, serverErrorResponse());
     }
   }
 
   function close(): Promise<void> {
     closing ??= new Promise<void>((resolve) => {
-      const cutoff = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 3000);
+      const cutoff = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS);
       server.close(() => {
         clearTimeout(cutoff);
         resolve();
@@ -148,7 +153,7 @@ async function answer(handler: Handler, request: Request, onError: (error: unkno
     throw new TypeError(`Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`);
   } catch (error) {
     onError(error);
-    return errorResponse(500, "The server failed to answer this request");
+    return serverErrorResponse();
   }
 }
 
@@ -164,34 +169,13 @@ function isResponseLike(value: unknown): value is Response {
   );
 }
 
-function errorResponse(status: number, message: string): Response {
-  return Response.json({ error: message }, { status });
-}
-
 function listen(server: Server, port: number, host: string): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
       const info = server.address() as AddressInfo;
-      const shown = info.address.includes(":") ? `[${info.address}]` : info.address;
-      resolve({ host: info.address, port: info.port, url: `http://${shown}:${info.port}` });
+      resolve(listenAddress(info.address, info.port));
     });
   });
-}
-
-/** True when this file is the process's entry script (`tsx adapters/node.ts`). */
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  const { runChatServer } = await import("./_main.ts");
-  await runChatServer(serve, { shutdownTimeoutMs: 3000 });
 }

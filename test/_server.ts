@@ -33,21 +33,32 @@ export type Runtime = {
 };
 
 /**
- * Every runtime the suite knows. `node` runs the TypeScript entry through tsx's loader
- * (`--import tsx`, Node 20.6+) rather than the `tsx` CLI, so the child's pid is the server
- * itself and signals reach it. `bun` and `deno` run their `npm run start:<runtime>` command
- * from package.json with the local binaries, so the suite tests exactly what users start.
+ * Every runtime the suite knows, each run with its start command from package.json (`npm start`,
+ * `npm run start:bun`, `npm run start:deno`), so the suite tests exactly what users start. Node's
+ * runs the TypeScript entry through tsx's loader (`node --import tsx`) rather than the `tsx` CLI,
+ * so the child's pid is the server itself and signals reach it; bun and deno use the local binaries.
  */
-export const RUNTIMES: readonly Runtime[] = [
-  { name: "node", command: process.execPath, args: ["--import", "tsx", "adapters/node.ts"], entry: "adapters/node.ts" },
-  fromStartScript("bun"),
-  fromStartScript("deno"),
-];
+export const RUNTIMES: readonly Runtime[] = [fromStartScript("node", "start"), fromStartScript("bun"), fromStartScript("deno")];
 
-function fromStartScript(name: string): Runtime {
+function fromStartScript(name: string, script = `start:${name}`): Runtime {
   const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
-  const [binary = name, ...args] = (scripts[`start:${name}`] ?? "").split(/\s+/).filter((word) => word !== "");
-  return { name, command: `${ROOT}node_modules/.bin/${binary}`, args, entry: args.find((arg) => arg.endsWith(".ts")) ?? `adapters/${name}.ts` };
+  // `exec` makes the script's shell become the server, so npm's signals reach it; run without it here.
+  const words = (scripts[script] ?? "").split(/\s+/).filter((word) => word !== "" && word !== "exec");
+  const [binary = name, ...args] = words;
+  const command = binary === "node" ? process.execPath : `${ROOT}node_modules/.bin/${binary}`;
+  return { name, command, args, entry: args.find((arg) => arg.endsWith(".ts")) ?? `cli/${name}.ts` };
+}
+
+/**
+ * `runtime` started the way a user starts it, through npm (`npm start --`, `npm run -s
+ * start:bun --`): the pid is npm's, so signals go to npm first.
+ *
+ * @param runtime Which runtime's start script.
+ * @returns A runtime whose command is npm.
+ */
+export function throughNpm(runtime: Runtime): Runtime {
+  const script = runtime.name === "node" ? "start" : `start:${runtime.name}`;
+  return { ...runtime, name: `npm ${script}`, command: "npm", args: ["run", "--silent", script, "--"] };
 }
 
 /**

@@ -159,3 +159,144 @@ test("tsconfig.core.json compiles core/ with no ambient runtime types", () => {
   expect(config.include).toContain("core");
   expect(config.compilerOptions.lib?.some((lib) => /^webworker|^node/i.test(lib))).toBe(false);
 });
+
+// The layout's dependency rules (docs/ARCHITECTURE.md): each folder may import only what is
+// listed for it; public entries are core/mod.ts, core/chat/mod.ts and adapters/{node,bun,deno}.ts.
+
+/** Every import or export specifier of a file, with its line, relative ones resolved to absolute paths. */
+function importsOf(file: string, text: string): { line: number; specifier: string; target?: string }[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: { line: number; specifier: string; target?: string }[] = [];
+  const add = (node: ts.Node, specifier: string): void => {
+    const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+    found.push(specifier.startsWith(".") ? { line, specifier, target: resolve(dirname(file), specifier) } : { line, specifier });
+  };
+  const visit = (node: ts.Node): void => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      add(node, node.moduleSpecifier.text);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [argument] = node.arguments;
+      add(node, argument !== undefined && ts.isStringLiteralLike(argument) ? argument.text : "<computed>");
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      add(node, node.argument.literal.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+const PUBLIC_ENTRIES = ["core/mod.ts", "core/chat/mod.ts", "adapters/node.ts", "adapters/bun.ts", "adapters/deno.ts"].map((path) => join(root, path));
+const inside = (path: string, folder: string): boolean => path.startsWith(join(root, folder) + sep);
+
+type Allowed = (target: string) => boolean;
+
+/** The imports of one file that break a rule: `allowed` for relative imports (absolute path), `packages` for the rest. */
+function ruleViolations(file: string, text: string, allowed: Allowed, packages: Allowed): string[] {
+  return importsOf(file, text)
+    .filter(({ specifier, target }) => (target === undefined ? !packages(specifier) : !allowed(target)))
+    .map(({ line, specifier }) => `${relative(root, file)}:${line}: imports "${specifier}"`);
+}
+
+/** {@link ruleViolations} of every file in `folder`. */
+function brokenImports(folder: string, allowed: Allowed, packages: Allowed): string[] {
+  return sourceFiles(join(root, folder)).flatMap((file) => ruleViolations(file, readFileSync(file, "utf8"), allowed, packages));
+}
+
+test("the SSE core (core/*.ts) imports nothing outside itself, not even the chat app", () => {
+  const sse = (target: string) => inside(target, "core") && !inside(target, join("core", "chat"));
+  const broken = sourceFiles(core)
+    .filter((file) => !inside(file, join("core", "chat")))
+    .flatMap((file) =>
+      importsOf(file, readFileSync(file, "utf8"))
+        .filter(({ target }) => target === undefined || !sse(target))
+        .map(({ line, specifier }) => `${relative(root, file)}:${line}: imports "${specifier}"`),
+    );
+  expect(broken).toEqual([]);
+});
+
+test("the chat app (core/chat/) imports only the SSE core's public entry and its own files", () => {
+  const broken = brokenImports(
+    join("core", "chat"),
+    (target) => target === join(root, "core/mod.ts") || inside(target, join("core", "chat")),
+    () => false,
+  );
+  expect(broken).toEqual([]);
+});
+
+test("the mounts (adapters/) import only the SSE core's public entry, their own files and node: modules", () => {
+  const broken = brokenImports(
+    "adapters",
+    (target) => target === join(root, "core/mod.ts") || inside(target, "adapters"),
+    (specifier) => /^node:(http|net|stream)$/.test(specifier),
+  );
+  expect(broken).toEqual([]);
+});
+
+test("the program (cli/) imports only public entries, its own files and node: modules", () => {
+  const broken = brokenImports("cli", (target) => PUBLIC_ENTRIES.includes(target) || inside(target, "cli"), (specifier) => specifier.startsWith("node:"));
+  expect(broken).toEqual([]);
+});
+
+test("only the program touches the process, files or the environment", () => {
+  const found: string[] = [];
+  for (const folder of ["core", "adapters"]) {
+    for (const file of sourceFiles(join(root, folder))) {
+      const text = readFileSync(file, "utf8");
+      for (const { line, specifier } of importsOf(file, text)) {
+        if (/^node:(fs|fs\/promises|process|child_process|os|path|url|worker_threads)$/.test(specifier)) found.push(`${relative(root, file)}:${line}: imports "${specifier}"`);
+      }
+      const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+      const visit = (node: ts.Node): void => {
+        const line = () => source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+        if (ts.isIdentifier(node) && node.text === "process" && !isMemberName(node)) found.push(`${relative(root, file)}:${line()}: uses "process"`);
+        if (ts.isPropertyAccessExpression(node) && node.name.text === "env" && ts.isIdentifier(node.expression) && /^(Deno|Bun)$/.test(node.expression.text)) {
+          found.push(`${relative(root, file)}:${line()}: reads ${node.expression.text}.env`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+  }
+  expect(found).toEqual([]);
+});
+
+test("the mounts are libraries: no top-level statement runs anything on import", () => {
+  const found: string[] = [];
+  for (const file of sourceFiles(join(root, "adapters"))) {
+    const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    for (const statement of source.statements) {
+      const runs = ts.isExpressionStatement(statement) || ts.isIfStatement(statement) || ts.isForStatement(statement) ||
+        ts.isForOfStatement(statement) || ts.isTryStatement(statement) || ts.isBlock(statement);
+      if (runs) found.push(`${relative(root, file)}:${source.getLineAndCharacterOfPosition(statement.getStart(source)).line + 1}`);
+    }
+  }
+  expect(found).toEqual([]);
+});
+
+test("the bundled Node mount holds no trace of the program", async () => {
+  const { build } = await import("esbuild");
+  const result = await build({
+    absWorkingDir: root, entryPoints: ["adapters/node.ts"], bundle: true, write: false, format: "esm", platform: "neutral", external: ["node:*"], logLevel: "silent",
+  });
+  const code = result.outputFiles[0]?.text ?? "";
+  expect(code).toContain("createServer");
+  for (const trace of ["runChatServer", "parseArgs", "readFileSync", "createChatApp", "import("]) expect(code).not.toContain(trace);
+});
+
+test("ruleViolations reports each import its rule refuses, and only those", () => {
+  // The rules above prove something only if a wrong import is caught: plant some in a mount.
+  const file = join(root, "adapters", "planted.ts");
+  const text = [
+    'import { createChatApp } from "../core/chat/mod.ts";',
+    'import { readFileSync } from "node:fs";',
+    'import { encodeEvent } from "../core/encode.ts";',
+    'import { serverErrorResponse } from "../core/mod.ts";',
+    'import { toWebRequest } from "./_node-request.ts";',
+    'import type { Server } from "node:http";',
+    'const cli = await import("../cli/_main.ts");',
+  ].join("\n");
+  const allowed = (target: string) => target === join(root, "core/mod.ts") || inside(target, "adapters");
+  const found = ruleViolations(file, text, allowed, (specifier) => specifier === "node:http");
+  expect(found.map((line) => Number(line.split(":")[1]))).toEqual([1, 2, 3, 7]);
+});

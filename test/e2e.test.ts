@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { EventSource, fetch, request, type MessageEvent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseEventStream, type ServerSentEvent } from "../core/mod.ts";
-import { describeMatrix, runServerCommand, startServer, tcpProxy, waitFor, within, type RunningServer } from "./_server.ts";
+import { describeMatrix, runServerCommand, startServer, tcpProxy, throughNpm, waitFor, within, type RunningServer } from "./_server.ts";
 
 /** The JSON of a `message` event. */
 type Message = { id: string; room: string; user: string; text: string; time: string; replyId?: string; error?: true };
@@ -471,6 +471,16 @@ describeMatrix("chat server", (runtime) => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await within(2000, Promise.all(ended), "the streams to end")).toEqual(["ended", "ended", "ended"]);
     expect(doomed.stderr()).not.toContain("exiting anyway");
+  });
+
+  it("its npm start script forwards SIGTERM: npm and the server exit, nothing is left serving", async () => {
+    const started = await startServer(throughNpm(runtime));
+    expect(await (await fetch(`${started.url}/healthz`)).json()).toMatchObject({ status: "ok" });
+    const exit = await within(8000, started.stop("SIGTERM"), "npm to exit");
+    expect(exit).toEqual({ code: 0, signal: null });
+    // An orphaned server would still answer here; the deadline allows for a slow socket close.
+    const refused = async () => fetch(`${started.url}/healthz`).then(() => false, () => true);
+    await waitFor(refused, { timeoutMs: 3000, what: "the port to stop answering" });
   });
 });
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /** One static file served by the chat app. */
 export type Asset = { body: string | Uint8Array; type: string };
@@ -17,10 +17,10 @@ const FILES = [
 ] as const;
 
 /**
- * Reads `web/index.html`, `web/chat.js` and `web/chat.css` (relative to this module, not to the
- * working directory).
+ * Reads `web/index.html`, `web/chat.js` and `web/chat.css` of the package this module belongs
+ * to (not of the working directory).
  *
- * @param webDir The folder holding the files; defaults to the repository's `web/`.
+ * @param webDir The folder holding the files; defaults to {@link findWebDir}.
  * @returns The assets keyed by URL path, and the files that were missing (left out, so the app
  *   answers 404 for them; the caller decides whether to warn).
  * @throws {Error} If a file exists but cannot be read.
@@ -32,7 +32,7 @@ const FILES = [
  * if (missing.length > 0) console.warn(`eddy: missing page files: ${missing.join(", ")}`);
  * ```
  */
-export function readAssets(webDir: URL = new URL("../web/", import.meta.url)): { assets: Record<string, Asset>; missing: string[] } {
+export function readAssets(webDir: URL = findWebDir()): { assets: Record<string, Asset>; missing: string[] } {
   const assets: Record<string, Asset> = {};
   const missing: string[] = [];
   for (const [path, file, type] of FILES) {
@@ -44,4 +44,26 @@ export function readAssets(webDir: URL = new URL("../web/", import.meta.url)): {
     }
   }
   return { assets, missing };
+}
+
+/**
+ * The package's `web/` folder: the nearest `web/index.html` found walking up from `from`. The
+ * walk does not assume how deep this module sits (in `cli/`, a bundle, or `node_modules`).
+ *
+ * @param from Where to start; defaults to this module's folder.
+ * @returns The folder's URL (with a trailing slash); if none is found, `web/` next to the
+ *   package root as this checkout lays it out, so the missing files are reported by name.
+ *
+ * @example
+ * ```ts
+ * import { findWebDir } from "./_assets.ts";
+ * console.log(findWebDir().pathname); // ".../eddy/web/"
+ * ```
+ */
+export function findWebDir(from: URL = new URL("./", import.meta.url)): URL {
+  for (let dir = from; ; dir = new URL("../", dir)) {
+    const candidate = new URL("web/", dir);
+    if (existsSync(new URL("index.html", candidate))) return candidate;
+    if (dir.pathname === "/") return new URL("../web/", import.meta.url);
+  }
 }

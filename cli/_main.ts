@@ -1,14 +1,19 @@
 /**
- * Private: the chat server's life cycle, the same on every runtime (`npm start`,
- * `npm run start:bun`, `npm run start:deno`): config, chat app, listen, one listening line,
- * graceful shutdown on SIGINT/SIGTERM. `node:process` is provided by Node, Bun and Deno alike.
+ * Private: the chat server's life cycle, the same on every runtime (`cli/node.ts`, `bun.ts`,
+ * `deno.ts`): config, chat app, listen, one listening line, graceful shutdown on SIGINT/SIGTERM.
+ * `node:process` is provided by Node, Bun and Deno alike.
  *
  * @module
  */
 import process from "node:process";
 import { createAppFromConfig } from "./_app.ts";
 import { startupConfig } from "./_config.ts";
-import type { RuntimeServer, Serve, ServeOptions } from "./_serve.ts";
+
+/** What the program needs of a runtime's mount: `serve` from `eddy-sse/node`, `/bun` or `/deno`. */
+export type Mount = (
+  handler: (request: Request) => Promise<Response>,
+  options: { port: number; host: string; onError(error: unknown): void },
+) => Promise<{ readonly url: string; close(): Promise<void> }>;
 
 /** After a shutdown signal, the process exits within this bound even if something hangs. */
 const SHUTDOWN_LIMIT_MS = 5000;
@@ -17,21 +22,17 @@ const SHUTDOWN_LIMIT_MS = 5000;
  * Runs the chat server until SIGINT or SIGTERM, then exits 0 (or 1 if shutting down took longer
  * than 5 s). `--help` prints the options and exits 0; an invalid option exits 2.
  *
- * @param serve The runtime's mount (`serve` from `node.ts`, `bun.ts` or `deno.ts`).
- * @param extra Mount options beyond host and port (e.g. Node's drain time).
+ * @param serve The runtime's mount (`serve` from `adapters/node.ts`, `bun.ts` or `deno.ts`).
  * @returns Resolves once the server listens (the process then lives on its signal handlers).
  *
  * @example
- * ```ts
- * import { serve } from "./bun.ts";
+ * ```ts ignore
+ * import { serve } from "../adapters/node.ts";
  * import { runChatServer } from "./_main.ts";
- * await runChatServer(serve); // same as `bun adapters/bun.ts`
+ * await runChatServer(serve); // what `npm start` runs: cli/node.ts
  * ```
  */
-export async function runChatServer<Options extends ServeOptions>(
-  serve: (handler: Parameters<Serve>[0], options: Options) => Promise<RuntimeServer>,
-  extra?: Omit<Options, keyof ServeOptions>,
-): Promise<void> {
+export async function runChatServer(serve: Mount): Promise<void> {
   const startup = startupConfig(process.argv.slice(2), process.env);
   if ("exitCode" in startup) {
     process[startup.stream].write(startup.text);
@@ -48,14 +49,13 @@ export async function runChatServer<Options extends ServeOptions>(
     process.exitCode = 2;
     return;
   }
-  let server: RuntimeServer;
+  let server: Awaited<ReturnType<Mount>>;
   try {
     server = await serve(app.fetch, {
-      ...extra,
       port: config.port,
       host: config.host,
       onError: (error: unknown) => console.error("eddy: request failed:", error),
-    } as Options);
+    });
   } catch (error) {
     process.stderr.write(`eddy: Cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}\n`);
     await app.close();

@@ -9,31 +9,23 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName } from "../core/chat/mod.ts";
 
 /** Which bot answers chat messages. */
 export type BotKind = "typewriter" | "openai" | "off";
 
+/** The chat options the command line can set: those of {@link CHAT_OPTIONS} with a `flag`. */
+type FlaggedName = { [Name in ChatOptionName]: (typeof CHAT_OPTIONS)[Name] extends { flag: string } ? Name : never }[ChatOptionName];
+
 /**
- * The server's settings after parsing. Absent limits mean "the chat app's default"; the defaults
- * shown by `--help` are those of `createChatApp` and `typewriterResponder`.
+ * The server's settings after parsing. An absent chat option means "the chat app's default"
+ * (shown by `--help`, from {@link CHAT_OPTIONS}).
  */
-export type Config = {
+export type Config = Pick<ChatNumericOptions, FlaggedName> & {
   /** Interface to listen on. */
   host: string;
   /** TCP port; `0` picks a free one. */
   port: number;
-  /** Messages kept per room (the resume window). */
-  historySize?: number;
-  /** Messages a new client gets when it connects without a cursor. */
-  replayCount?: number;
-  /** Milliseconds between heartbeat comments on an idle stream. */
-  heartbeatMs?: number;
-  /** Events queued per subscriber before it is disconnected as too slow. */
-  queueLimit?: number;
-  /** Rooms kept at once. */
-  maxRooms?: number;
-  /** Milliseconds between the typewriter bot's chunks. */
-  typewriterMs?: number;
   /** The bot. */
   bot: BotKind;
   /** OpenAI-compatible endpoint; present exactly when `bot` is `"openai"`. */
@@ -68,19 +60,24 @@ type Option = {
   value?: string;
   default?: string;
   help: string;
+  /** For a chat option: its key in {@link CHAT_OPTIONS} and the least integer it takes. */
+  chat?: { name: FlaggedName; min: number };
 };
 
-/** Every option, in `--help` order. */
+/** The chat options as flags, in {@link CHAT_OPTIONS} order. */
+const CHAT_FLAGS: readonly Option[] = Object.entries(CHAT_OPTIONS).flatMap(([name, option]) => {
+  if (!("flag" in option)) return [];
+  const min = option.kind.startsWith("a positive") ? 1 : 0;
+  const { flag, env, value, help } = option;
+  return [{ flag, env, type: "string", value, default: String(option.default), help, chat: { name: name as FlaggedName, min } }];
+});
+
+/** Every option, in `--help` order: where to listen, the chat's limits, the bot. */
 const OPTIONS: readonly Option[] = [
   { flag: "host", env: "HOST", type: "string", value: "ADDR", default: "127.0.0.1", help: "interface to listen on; hosting platforms usually set HOST=0.0.0.0" },
   { flag: "port", env: "PORT", type: "string", value: "N", default: "8080", help: "TCP port, 0-65535 (0 picks a free port)" },
-  { flag: "history", env: "EDDY_HISTORY", type: "string", value: "N", default: "500", help: "messages kept per room: how far back a client can resume" },
-  { flag: "replay", env: "EDDY_REPLAY", type: "string", value: "N", default: "50", help: "messages a new client gets when it has no Last-Event-ID" },
-  { flag: "heartbeat", env: "EDDY_HEARTBEAT_MS", type: "string", value: "MS", default: "15000", help: "milliseconds between heartbeat comments on an idle stream" },
-  { flag: "queue", env: "EDDY_QUEUE", type: "string", value: "N", default: "1024", help: "events queued per subscriber before it is cut off as too slow" },
-  { flag: "max-rooms", env: "EDDY_MAX_ROOMS", type: "string", value: "N", default: "10000", help: "rooms kept at once" },
+  ...CHAT_FLAGS,
   { flag: "bot", env: "EDDY_BOT", type: "string", value: "KIND", default: "typewriter", help: "who answers: typewriter | openai | off" },
-  { flag: "typewriter-ms", env: "EDDY_TYPEWRITER_MS", type: "string", value: "MS", default: "40", help: "milliseconds between the typewriter bot's words" },
   { flag: "openai-base-url", env: "OPENAI_BASE_URL", type: "string", value: "URL", help: "OpenAI-compatible server origin, without /v1 (required with --bot openai)" },
   { flag: "openai-model", env: "OPENAI_MODEL", type: "string", value: "NAME", help: "model name (required with --bot openai); the key comes only from OPENAI_API_KEY" },
   { flag: "help", short: "h", type: "boolean", help: "print this help and exit" },
@@ -148,17 +145,11 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const host = pick("host") ?? "127.0.0.1";
   if (host.trim() === "" || /\s/.test(host)) throw new ConfigError(`Invalid --host: "${host}" is not an address`);
   const config: Config = { host, port: integer("port", pick("port") ?? "8080", 0, 65_535), bot: botKind(pick("bot") ?? "typewriter") };
-  const limits = [
-    ["history", "historySize", 1],
-    ["replay", "replayCount", 0],
-    ["heartbeat", "heartbeatMs", 1],
-    ["queue", "queueLimit", 1],
-    ["max-rooms", "maxRooms", 1],
-    ["typewriter-ms", "typewriterMs", 0],
-  ] as const;
-  for (const [flag, key, min] of limits) {
-    const text = pick(flag);
-    if (text !== undefined) config[key] = integer(flag, text, min, Number.MAX_SAFE_INTEGER);
+  for (const option of CHAT_FLAGS) {
+    const text = pick(option.flag);
+    if (text !== undefined && option.chat !== undefined) {
+      config[option.chat.name] = integer(option.flag, text, option.chat.min, Number.MAX_SAFE_INTEGER);
+    }
   }
   if (config.bot === "openai") {
     const baseUrl = pick("openai-base-url");

@@ -1,0 +1,43 @@
+/**
+ * Private: the chat app the program serves, built from its {@link Config}. Shared by the
+ * Node, Bun and Deno entries.
+ *
+ * @module
+ */
+import { type ChatApp, type ChatAppOptions, createChatApp, openAIResponder } from "../core/chat/mod.ts";
+import { readAssets } from "./_assets.ts";
+import type { Config } from "./_config.ts";
+
+/**
+ * Creates the chat app for `config`: its limits, its bot (`typewriter`, `openai` or none), and
+ * the page files from `web/`.
+ *
+ * @param config The parsed settings.
+ * @param warn Told about anything odd that does not stop the server (e.g. missing page files).
+ * @returns The app; the caller mounts `app.fetch` and calls `app.close()` on shutdown.
+ * @throws {RangeError} If the chat app refuses a limit.
+ *
+ * @example
+ * ```ts
+ * import { createAppFromConfig } from "./_app.ts";
+ * import { parseConfig } from "./_config.ts";
+ * const config = parseConfig(["--bot", "off"], {});
+ * if (!("help" in config)) {
+ *   const app = createAppFromConfig(config, console.warn);
+ *   await app.close();
+ * }
+ * ```
+ */
+export function createAppFromConfig(config: Config, warn: (message: string) => void): ChatApp {
+  const { assets, missing } = readAssets();
+  if (missing.length > 0) warn(`page files not found, those paths will answer 404: ${missing.join(", ")}`);
+  // The chat options are the config minus where to listen and which bot: pass them as they are.
+  const { host: _host, port: _port, bot, openai, ...limits } = config;
+  const options: ChatAppOptions = { ...limits, assets };
+  if (bot === "off") options.responder = null;
+  if (bot === "openai") {
+    if (openai === undefined) throw new RangeError('Cannot create the bot: "openai" needs a base URL and a model');
+    options.responder = openAIResponder(openai);
+  }
+  return createChatApp(options); // "typewriter": the app's default bot, paced by typewriterMs
+}

@@ -54,7 +54,11 @@ export async function sendWebResponse(
   await pipeBody(body, res, options.onError);
 }
 
-async function pipeBody(body: ReadableStream<Uint8Array>, res: ServerResponse, onError = (_error: unknown) => {}): Promise<void> {
+async function pipeBody(
+  body: ReadableStream<Uint8Array>,
+  res: ServerResponse,
+  onError = (_error: unknown) => {},
+): Promise<void> {
   const reader = body.getReader();
   // The client left (or the socket died): cancel, which runs the source's cancel/finally.
   const onClose = () => void reader.cancel(new Error("The client closed the connection")).catch(() => {});

@@ -67,4 +67,3 @@ export type RuntimeServer = ListenAddress & {
   /** Stops accepting connections and resolves once open ones are closed (bounded). Idempotent. */
   close(): Promise<void>;
 };
-

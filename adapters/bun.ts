@@ -74,7 +74,8 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     ...listenAddress(server.hostname, server.port),
     // Stop accepting, let open responses finish (the caller ends event streams first), then cut
     // whatever is left so shutdown has a bound.
-    close: () => (closing ??= Promise.race([server.stop(false), delay(SHUTDOWN_TIMEOUT_MS)]).then(() => server.stop(true))),
+    close: () =>
+      (closing ??= Promise.race([server.stop(false), delay(SHUTDOWN_TIMEOUT_MS)]).then(() => server.stop(true))),
   };
 }
 

@@ -108,7 +108,10 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       response = await answer(handler, request, onError);
     } catch (error) {
       res.setHeader("connection", "close"); // whatever follows on this connection is suspect
-      response = errorResponse(400, `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`);
+      response = errorResponse(
+        400,
+        `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (res.destroyed) return void response.body?.cancel().catch(() => {});
     if (closing !== undefined) res.setHeader("connection", "close");
@@ -150,7 +153,9 @@ async function answer(handler: Handler, request: Request, onError: (error: unkno
   try {
     const response = await handler(request);
     if (response instanceof Response || isResponseLike(response)) return response;
-    throw new TypeError(`Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`);
+    throw new TypeError(
+      `Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`,
+    );
   } catch (error) {
     onError(error);
     return serverErrorResponse();

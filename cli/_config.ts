@@ -15,7 +15,9 @@ import { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName } from "../c
 export type BotKind = "typewriter" | "openai" | "off";
 
 /** The chat options the command line can set: those of {@link CHAT_OPTIONS} with a `flag`. */
-type FlaggedName = { [Name in ChatOptionName]: (typeof CHAT_OPTIONS)[Name] extends { flag: string } ? Name : never }[ChatOptionName];
+type FlaggedName = {
+  [Name in ChatOptionName]: (typeof CHAT_OPTIONS)[Name] extends { flag: string } ? Name : never;
+}[ChatOptionName];
 
 /**
  * The server's settings after parsing. An absent chat option means "the chat app's default"
@@ -69,17 +71,60 @@ const CHAT_FLAGS: readonly Option[] = Object.entries(CHAT_OPTIONS).flatMap(([nam
   if (!("flag" in option)) return [];
   const min = option.kind.startsWith("a positive") ? 1 : 0;
   const { flag, env, value, help } = option;
-  return [{ flag, env, type: "string", value, default: String(option.default), help, chat: { name: name as FlaggedName, min } }];
+  return [
+    {
+      flag,
+      env,
+      type: "string",
+      value,
+      default: String(option.default),
+      help,
+      chat: { name: name as FlaggedName, min },
+    },
+  ];
 });
 
 /** Every option, in `--help` order: where to listen, the chat's limits, the bot. */
 const OPTIONS: readonly Option[] = [
-  { flag: "host", env: "HOST", type: "string", value: "ADDR", default: "127.0.0.1", help: "interface to listen on; hosting platforms usually set HOST=0.0.0.0" },
-  { flag: "port", env: "PORT", type: "string", value: "N", default: "8080", help: "TCP port, 0-65535 (0 picks a free port)" },
+  {
+    flag: "host",
+    env: "HOST",
+    type: "string",
+    value: "ADDR",
+    default: "127.0.0.1",
+    help: "interface to listen on; hosting platforms usually set HOST=0.0.0.0",
+  },
+  {
+    flag: "port",
+    env: "PORT",
+    type: "string",
+    value: "N",
+    default: "8080",
+    help: "TCP port, 0-65535 (0 picks a free port)",
+  },
   ...CHAT_FLAGS,
-  { flag: "bot", env: "EDDY_BOT", type: "string", value: "KIND", default: "typewriter", help: "who answers: typewriter | openai | off" },
-  { flag: "openai-base-url", env: "OPENAI_BASE_URL", type: "string", value: "URL", help: "OpenAI-compatible server origin, without /v1 (required with --bot openai)" },
-  { flag: "openai-model", env: "OPENAI_MODEL", type: "string", value: "NAME", help: "model name (required with --bot openai); the key comes only from OPENAI_API_KEY" },
+  {
+    flag: "bot",
+    env: "EDDY_BOT",
+    type: "string",
+    value: "KIND",
+    default: "typewriter",
+    help: "who answers: typewriter | openai | off",
+  },
+  {
+    flag: "openai-base-url",
+    env: "OPENAI_BASE_URL",
+    type: "string",
+    value: "URL",
+    help: "OpenAI-compatible server origin, without /v1 (required with --bot openai)",
+  },
+  {
+    flag: "openai-model",
+    env: "OPENAI_MODEL",
+    type: "string",
+    value: "NAME",
+    help: "model name (required with --bot openai); the key comes only from OPENAI_API_KEY",
+  },
   { flag: "help", short: "h", type: "boolean", help: "print this help and exit" },
 ];
 
@@ -98,7 +143,10 @@ const OPTIONS: readonly Option[] = [
 export function helpText(program = "eddy"): string {
   const rows = OPTIONS.map((option) => {
     const name = `${option.short === undefined ? "    " : `-${option.short}, `}--${option.flag}${option.value === undefined ? "" : ` ${option.value}`}`;
-    const notes = [option.default === undefined ? "" : `default: ${option.default}`, option.env === undefined ? "" : `env: ${option.env}`]
+    const notes = [
+      option.default === undefined ? "" : `default: ${option.default}`,
+      option.env === undefined ? "" : `env: ${option.env}`,
+    ]
       .filter((note) => note !== "")
       .join(", ");
     return `  ${name.padEnd(28)} ${option.help}${notes === "" ? "" : ` (${notes})`}`;
@@ -132,7 +180,10 @@ export function helpText(program = "eddy"): string {
  * // { host: "0.0.0.0", port: 0, bot: "off" }: the flag beats PORT
  * ```
  */
-export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Config | { help: string } {
+export function parseConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Config | { help: string } {
   const values = parseFlags(argv);
   if (values.help === true) return { help: helpText() };
   const pick = (flag: string): string | undefined => {
@@ -144,7 +195,11 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   };
   const host = pick("host") ?? "127.0.0.1";
   if (host.trim() === "" || /\s/.test(host)) throw new ConfigError(`Invalid --host: "${host}" is not an address`);
-  const config: Config = { host, port: integer("port", pick("port") ?? "8080", 0, 65_535), bot: botKind(pick("bot") ?? "typewriter") };
+  const config: Config = {
+    host,
+    port: integer("port", pick("port") ?? "8080", 0, 65_535),
+    bot: botKind(pick("bot") ?? "typewriter"),
+  };
   for (const option of CHAT_FLAGS) {
     const text = pick(option.flag);
     if (text !== undefined && option.chat !== undefined) {
@@ -155,7 +210,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const baseUrl = pick("openai-base-url");
     const model = pick("openai-model");
     if (baseUrl === undefined || model === undefined) {
-      throw new ConfigError("Invalid --bot openai: it needs --openai-base-url (or OPENAI_BASE_URL) and --openai-model (or OPENAI_MODEL)");
+      throw new ConfigError(
+        "Invalid --bot openai: it needs --openai-base-url (or OPENAI_BASE_URL) and --openai-model (or OPENAI_MODEL)",
+      );
     }
     if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
       throw new ConfigError(`Invalid --openai-base-url: "${baseUrl}" is not an http(s) URL`);
@@ -169,7 +226,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 function parseFlags(argv: readonly string[]): Record<string, string | boolean | undefined> {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const option of OPTIONS) {
-    options[option.flag] = option.short === undefined ? { type: option.type } : { type: option.type, short: option.short };
+    options[option.flag] =
+      option.short === undefined ? { type: option.type } : { type: option.type, short: option.short };
   }
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
@@ -182,7 +240,8 @@ function parseFlags(argv: readonly string[]): Record<string, string | boolean | 
 function integer(flag: string, text: string, min: number, max: number): number {
   const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+    const range =
+      max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
     throw new ConfigError(`Invalid --${flag}: "${text}" is not ${range}`);
   }
   return value;
@@ -222,6 +281,10 @@ export function startupConfig(argv: readonly string[], env: Readonly<Record<stri
     return "help" in parsed ? { exitCode: 0, stream: "stdout", text: parsed.help } : { config: parsed };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return { exitCode: error.exitCode, stream: "stderr", text: `eddy: ${error.message}\nRun with --help to see the options.\n` };
+    return {
+      exitCode: error.exitCode,
+      stream: "stderr",
+      text: `eddy: ${error.message}\nRun with --help to see the options.\n`,
+    };
   }
 }

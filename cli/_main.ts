@@ -57,7 +57,9 @@ export async function runChatServer(serve: Mount): Promise<void> {
       onError: (error: unknown) => console.error("eddy: request failed:", error),
     });
   } catch (error) {
-    process.stderr.write(`eddy: Cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `eddy: Cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     await app.close();
     process.exitCode = 1;
     return;

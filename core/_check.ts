@@ -6,10 +6,7 @@
  */
 
 /** What a number must be; the error message says it in these words. */
-export type NumberKind =
-  | "a positive number"
-  | "a positive finite number"
-  | "a non-negative safe integer";
+export type NumberKind = "a positive number" | "a positive finite number" | "a non-negative safe integer";
 
 const ACCEPTS: Readonly<Record<NumberKind, (value: number) => boolean>> = {
   "a positive number": (value) => value > 0,

@@ -50,7 +50,10 @@ export class LineSplitter {
       const length = chunk.length;
       if (length === 0) return;
       const endsAscii = chunk[length - 1]! < 0x80;
-      text = this.#decoderClean && this.#asciiSoFar && endsAscii ? decoder.decode(chunk) : decoder.decode(chunk, { stream: true });
+      text =
+        this.#decoderClean && this.#asciiSoFar && endsAscii
+          ? decoder.decode(chunk)
+          : decoder.decode(chunk, { stream: true });
       // A partial character can only be held back when the chunk ends inside one.
       this.#decoderClean = endsAscii;
       this.#asciiSoFar = text.length === length;

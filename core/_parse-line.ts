@@ -18,8 +18,12 @@ const SPACE = 0x20;
 export function parseLine(text: string, start: number, end: number, sink: FieldSink): void {
   // Fast path for the field that dominates real streams, kept small so engines inline it.
   if (
-    end - start >= 5 && text.charCodeAt(start) === 0x64 && text.charCodeAt(start + 4) === COLON &&
-    text.charCodeAt(start + 1) === 0x61 && text.charCodeAt(start + 2) === 0x74 && text.charCodeAt(start + 3) === 0x61
+    end - start >= 5 &&
+    text.charCodeAt(start) === 0x64 &&
+    text.charCodeAt(start + 4) === COLON &&
+    text.charCodeAt(start + 1) === 0x61 &&
+    text.charCodeAt(start + 2) === 0x74 &&
+    text.charCodeAt(start + 3) === 0x61
   ) {
     sink.data(text.slice(valueStart(text, start + 5, end), end));
   } else {

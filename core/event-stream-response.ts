@@ -49,7 +49,9 @@ export function eventStreamResponse(source: MessageSource, init: EventStreamResp
   const headers = new Headers(init.headers);
   for (const name of HOP_BY_HOP) {
     if (headers.has(name)) {
-      throw new TypeError(`Cannot create event stream response: "${name}" is a hop-by-hop header, which the server manages`);
+      throw new TypeError(
+        `Cannot create event stream response: "${name}" is a hop-by-hop header, which the server manages`,
+      );
     }
   }
   headers.set("content-type", "text/event-stream; charset=utf-8");

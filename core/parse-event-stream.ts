@@ -31,7 +31,9 @@ export function parseEventStream(
   options: ParserOptions & { signal?: AbortSignal } = {},
 ): AsyncIterableIterator<ServerSentEvent> {
   if (typeof (body as { getReader?: unknown } | null)?.getReader !== "function") {
-    throw new TypeError(`Cannot parse event stream: "body" must be a ReadableStream, received ${body === null ? "null" : typeof body}`);
+    throw new TypeError(
+      `Cannot parse event stream: "body" must be a ReadableStream, received ${body === null ? "null" : typeof body}`,
+    );
   }
   return new EventIterator(body.getReader(), options);
 }

@@ -192,14 +192,18 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
   async function settledSoon(next: Promise<Step>, maxTurns: number): Promise<Step | undefined> {
     let step: Step | undefined;
     let error: { value: unknown } | undefined;
-    next.then((s) => (step = s), (e: unknown) => (error = { value: e }));
+    next.then(
+      (s) => (step = s),
+      (e: unknown) => (error = { value: e }),
+    );
     let turn = 0;
     while (turn < maxTurns && step === undefined && error === undefined) {
       await undefined;
       turn++;
     }
     if (error !== undefined) throw error.value;
-    if (step !== undefined && turn > 0 && (turns === READY_TURNS || turn + 1 > turns)) turns = Math.min(READY_TURNS, turn + 1);
+    if (step !== undefined && turn > 0 && (turns === READY_TURNS || turn + 1 > turns))
+      turns = Math.min(READY_TURNS, turn + 1);
     return step;
   }
 }
@@ -220,14 +224,19 @@ function pullSync(it: Iterator<Item>): Batch {
 
 function iteratorOf(source: MessageSource): Iter {
   if (typeof source === "string") {
-    throw new TypeError('Cannot create event stream: "source" must be an iterable of messages, received a string (wrap it: [text])');
+    throw new TypeError(
+      'Cannot create event stream: "source" must be an iterable of messages, received a string (wrap it: [text])',
+    );
   }
   const candidate = source as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
-  if (candidate !== null && typeof candidate === "object" || typeof candidate === "function") {
-    if (typeof candidate![Symbol.asyncIterator] === "function") return (source as AsyncIterable<Item>)[Symbol.asyncIterator]();
+  if ((candidate !== null && typeof candidate === "object") || typeof candidate === "function") {
+    if (typeof candidate![Symbol.asyncIterator] === "function")
+      return (source as AsyncIterable<Item>)[Symbol.asyncIterator]();
     if (typeof candidate![Symbol.iterator] === "function") return (source as Iterable<Item>)[Symbol.iterator]();
   }
-  throw new TypeError(`Cannot create event stream: "source" must be an iterable or async iterable, received ${source === null ? "null" : typeof source}`);
+  throw new TypeError(
+    `Cannot create event stream: "source" must be an iterable or async iterable, received ${source === null ? "null" : typeof source}`,
+  );
 }
 
 function closeIterator(iterator: Iter, reason: unknown, onError: (error: unknown) => void): void {

@@ -74,7 +74,8 @@ export function checkBudget(name: string, cost: ImportCost, ceiling: number): { 
   const files = cost.files.map((file) => `${file.path} ${file.gzip} B`).join(", ");
   return {
     line,
-    error: `${name} is over its bundle-size budget: ${cost.gzip} bytes gzip (${kib(cost.gzip)}) measured, ` +
+    error:
+      `${name} is over its bundle-size budget: ${cost.gzip} bytes gzip (${kib(cost.gzip)}) measured, ` +
       `ceiling ${ceiling} bytes (${kib(ceiling)}); ${cost.entry} and the chunks it imports: ${files}`,
   };
 }

@@ -80,17 +80,20 @@ export type Corpus = {
   dataChars: number;
 };
 
+// biome-ignore format: a packed word list reads better than one word per line
 const TOKENS = [
   " the", " a", " of", " to", " and", " in", " is", " that", " for", " it", " with", " as", " on",
   " model", " stream", " event", " server", " token", "ing", "ed", "s", "ly", ",", ".", ":", " (",
   ")", "\n", "\n\n", " I", " you", " we", " can", " will", "'s", " not", " be", " this", " data",
   "```", "ts", " const", " =", " {", " }", ";", ' "', '"', "\\", " 42", " 3", ".14", " -", " *",
 ];
+// biome-ignore format: a packed word list reads better than one word per line
 const WORDS = [
   "lorem", "ipsum", "dolor", "sit", "amet", "stream", "event", "parser", "buffer", "chunk",
   "server", "client", "socket", "message", "payload", "latency", "throughput", "reconnect",
   "heartbeat", "proxy", "origin", "header", "request", "response", "token", "delta", "model",
 ];
+// biome-ignore format: a packed word list reads better than one word per line
 const INTL_WORDS = [
   "café", "naïve", "façade", "Übermäßig", "señor", "crème brûlée", "smörgåsbord", "Ærøskøbing",
   "Łódź", "Ελληνικά", "русский", "עברית", "العربية", "हिन्दी", "漢字", "日本語のテキスト",
@@ -123,9 +126,19 @@ function jsonMessage(rng: Rng, i: number): EventMessage {
     object: "chat.completion.chunk",
     created: 1_760_000_000 + i,
     model: "eddy-bench-1",
-    choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: rng() < 0.05 ? "stop" : null }],
+    choices: [
+      {
+        index: 0,
+        delta: { role: "assistant", content: "" },
+        logprobs: null,
+        finish_reason: rng() < 0.05 ? "stop" : null,
+      },
+    ],
     usage: { prompt_tokens: int(rng, 10, 4000), completion_tokens: int(rng, 1, 4000) },
-    meta: { region: pick(rng, ["eu-west", "us-east", "ap-south"]), tags: Array.from({ length: int(rng, 1, 5) }, () => pick(rng, WORDS)) },
+    meta: {
+      region: pick(rng, ["eu-west", "us-east", "ap-south"]),
+      tags: Array.from({ length: int(rng, 1, 5) }, () => pick(rng, WORDS)),
+    },
   };
   const size = int(rng, 900, 1150) - JSON.stringify(body).length;
   let text = "";
@@ -292,7 +305,11 @@ export type BenchOptions = {
   corpora: CorpusName[];
 };
 
-export function parseFlags(argv: readonly string[], script: string, defaults: { seconds: number; quickSeconds: number }): BenchOptions {
+export function parseFlags(
+  argv: readonly string[],
+  script: string,
+  defaults: { seconds: number; quickSeconds: number },
+): BenchOptions {
   const usage = `usage: tsx scripts/${script} [--quick] [--seconds N] [--replicas N] [--json out.json] [--clock cpu|wall] [--seed N] [--corpus ${CORPUS_NAMES.join(",")}]
   --quick        ~10 s smoke run: 0.5 MB corpora (prefixes of the full ones), fewer and shorter
                  rounds; a check that things run, too noisy for decisions
@@ -324,7 +341,10 @@ export function parseFlags(argv: readonly string[], script: string, defaults: { 
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith("--") && arg.includes("=")
+        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+        : [arg, undefined];
     const take = () => inline ?? value(++i, flag);
     switch (flag) {
       case "--quick":
@@ -479,7 +499,8 @@ export function serveCase<K extends string, I>(make: (key: K, input: I) => Case<
       }
     } catch (error) {
       const correctness = error instanceof CorrectnessError;
-      const text = error instanceof Error ? (correctness ? error.message : (error.stack ?? error.message)) : String(error);
+      const text =
+        error instanceof Error ? (correctness ? error.message : (error.stack ?? error.message)) : String(error);
       reply = { ok: false, message: text, correctness };
     }
     port.postMessage(reply);
@@ -499,7 +520,9 @@ class CaseWorker {
     this.#worker = new Worker(bundle, { workerData: { key: ref.key } });
     this.#worker.on("message", (reply: Reply) => this.#settle((p) => p.resolve(reply)));
     this.#worker.on("error", (error) => this.#settle((p) => p.reject(error)));
-    this.#worker.on("exit", (code) => this.#settle((p) => p.reject(new Error(`worker for ${ref.name} exited with code ${code}`))));
+    this.#worker.on("exit", (code) =>
+      this.#settle((p) => p.reject(new Error(`worker for ${ref.name} exited with code ${code}`))),
+    );
   }
 
   #settle(action: (pending: Pending) => void): void {
@@ -697,8 +720,10 @@ export function speedup(ours: Measured, baseline: Measured): { median: number; q
 /** How contended the machine was: wall time over CPU time across every sample (1.0 = we always had a core). */
 export function busyLine(measured: readonly Measured[]): string {
   const ratios = measured.flatMap((m) => m.wall.map((w, i) => w / m.cpu[i]!));
-  return `machine: wall/cpu time per sample median ${median(ratios).toFixed(2)} (p90 ${quantile(ratios, 0.9).toFixed(2)}); ` +
-    `above ~1.1 other processes held our cores part of the time, which --clock cpu leaves out`;
+  return (
+    `machine: wall/cpu time per sample median ${median(ratios).toFixed(2)} (p90 ${quantile(ratios, 0.9).toFixed(2)}); ` +
+    `above ~1.1 other processes held our cores part of the time, which --clock cpu leaves out`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,7 +735,10 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   const names = headers.map((h) => h.trim());
   const widths = names.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd();
+    cells
+      .map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join("  ")
+      .trimEnd();
   return [line(names), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -762,16 +790,34 @@ export function printHeader(
   console.log(`# ${title}`);
   console.log(`command : ${command}${npm === undefined ? "" : `   (npm run ${npm})`}`);
   console.log(`node    : ${process.version} (V8 ${process.versions.v8}), ${env.platform}, ${env.cpus}`);
-  console.log(`peers   : ${Object.entries(env.peers).map(([name, version]) => `${name} ${version}`).join(", ")}`);
-  console.log(`seed    : ${options.seed} (0x${options.seed.toString(16)})   timed budget: ${options.seconds} s${options.quick ? " (--quick)" : ""}`);
-  console.log(`clock   : ${options.clock === "cpu" ? "CPU time of the process (user+system) per pass" : "wall time per pass"}`);
-  console.log(`rounds  : interleaved (ABC CBA ...); ms/pass and MB/s are medians, ratios the median [quartiles] of per-round ratios`);
-  console.log(`workers : each case of each group runs in a fresh worker thread (its own V8 isolate, JIT state and heap)`);
+  console.log(
+    `peers   : ${Object.entries(env.peers)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(", ")}`,
+  );
+  console.log(
+    `seed    : ${options.seed} (0x${options.seed.toString(16)})   timed budget: ${options.seconds} s${options.quick ? " (--quick)" : ""}`,
+  );
+  console.log(
+    `clock   : ${options.clock === "cpu" ? "CPU time of the process (user+system) per pass" : "wall time per pass"}`,
+  );
+  console.log(
+    `rounds  : interleaved (ABC CBA ...); ms/pass and MB/s are medians, ratios the median [quartiles] of per-round ratios`,
+  );
+  console.log(
+    `workers : each case of each group runs in a fresh worker thread (its own V8 isolate, JIT state and heap)`,
+  );
   console.log("");
   console.log(
     table(
       ["corpus", " bytes", " messages", " events", "content"],
-      corpora.map((c) => [c.name, String(c.bytes.length), String(c.messages.length), String(c.expected.length), c.description]),
+      corpora.map((c) => [
+        c.name,
+        String(c.bytes.length),
+        String(c.messages.length),
+        String(c.expected.length),
+        c.description,
+      ]),
     ),
   );
   console.log("");
@@ -849,9 +895,13 @@ export function renderResults(rows: readonly ResultRow[], groupKeys: readonly st
 export function targetSummary(rows: readonly ResultRow[]): string {
   const judged = rows.filter((r) => r.pass !== undefined);
   const missed = judged.filter((r) => !r.pass);
-  const lines = [`targets: ${judged.length - missed.length}/${judged.length} PASS${missed.length > 0 ? `, ${missed.length} MISS:` : ""}`];
+  const lines = [
+    `targets: ${judged.length - missed.length}/${judged.length} PASS${missed.length > 0 ? `, ${missed.length} MISS:` : ""}`,
+  ];
   for (const r of missed) {
-    lines.push(`  MISS ${Object.values(r.group).join(" / ")} / ${r.case}: ${fmt.ratio(r.ratio!)} vs ${r.baseline}, target ${r.target}x`);
+    lines.push(
+      `  MISS ${Object.values(r.group).join(" / ")} / ${r.case}: ${fmt.ratio(r.ratio!)} vs ${r.baseline}, target ${r.target}x`,
+    );
   }
   return lines.join("\n");
 }
@@ -861,7 +911,10 @@ export function groupHeading(title: string, measured: readonly Measured[]): stri
   const m = measured[0]!;
   const { phases } = m;
   const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const rounds = m.replicas === 1 ? `${m.perPass.length} rounds` : `${m.replicas} replicas (fresh workers), ${m.perPass.length} rounds in all`;
+  const rounds =
+    m.replicas === 1
+      ? `${m.perPass.length} rounds`
+      : `${m.replicas} replicas (fresh workers), ${m.perPass.length} rounds in all`;
   return `${title}: ${rounds} (start-up ${sec(phases.startup)}, warm-up ${sec(phases.warmup)}, timed ${sec(phases.timed)})`;
 }
 
@@ -878,15 +931,36 @@ export function planFor(options: BenchOptions, groups: number): Plan {
   const budgetMs = (options.seconds * 1000) / groups;
   const clock = options.clock;
   return options.quick
-    ? { replicas: options.replicas ?? 1, budgetMs, clock, warmupMs: 30, warmupPasses: 1, sampleMs: 8, minRounds: 2, maxRounds: 12 }
-    : { replicas: options.replicas ?? 1, budgetMs, clock, warmupMs: 300, warmupPasses: 2, sampleMs: 30, minRounds: 6, maxRounds: 60 };
+    ? {
+        replicas: options.replicas ?? 1,
+        budgetMs,
+        clock,
+        warmupMs: 30,
+        warmupPasses: 1,
+        sampleMs: 8,
+        minRounds: 2,
+        maxRounds: 12,
+      }
+    : {
+        replicas: options.replicas ?? 1,
+        budgetMs,
+        clock,
+        warmupMs: 300,
+        warmupPasses: 2,
+        sampleMs: 30,
+        minRounds: 6,
+        maxRounds: 60,
+      };
 }
 
 /**
  * A benchmark script's entry: on the main thread runs `main` (a correctness mismatch exits 1 with
  * a clear line), in a worker serves the case the main thread asked for.
  */
-export function runBenchmark<K extends string, I>(main: () => Promise<void>, make: (key: K, input: I) => Case<any>): void {
+export function runBenchmark<K extends string, I>(
+  main: () => Promise<void>,
+  make: (key: K, input: I) => Case<any>,
+): void {
   if (!isMainThread) return serveCase(make);
   main().catch((error: unknown) => {
     if (error instanceof CorrectnessError) console.error(`CORRECTNESS MISMATCH during timing: ${error.message}`);

@@ -180,19 +180,35 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
     case "encodeBytes":
       return { run: () => encodeToBytes(messages), expect: bytes };
     case "encoderStream":
-      return { prepare: () => messageStream(messages), run: (s: ReadableStream<EventMessage>) => drain(s.pipeThrough(new EventStreamEncoder()), n), expect: bytes };
+      return {
+        prepare: () => messageStream(messages),
+        run: (s: ReadableStream<EventMessage>) => drain(s.pipeThrough(new EventStreamEncoder()), n),
+        expect: bytes,
+      };
     case "toStreamArray":
       return { run: () => drain(toEventStream(messages), n), expect: bytes };
     case "toStreamAsync":
-      return { prepare: () => generate(messages), run: (g: AsyncGenerator<EventMessage>) => drain(toEventStream(g), n), expect: bytes };
+      return {
+        prepare: () => generate(messages),
+        run: (g: AsyncGenerator<EventMessage>) => drain(toEventStream(g), n),
+        expect: bytes,
+      };
     case "baselineArray":
       return { run: () => drain(baselineFromArray(messages), n), expect: bytes };
     case "baselineAsync":
-      return { prepare: () => generate(messages), run: (g: AsyncGenerator<EventMessage>) => drain(baselineFromIterator(g), n), expect: bytes };
+      return {
+        prepare: () => generate(messages),
+        run: (g: AsyncGenerator<EventMessage>) => drain(baselineFromIterator(g), n),
+        expect: bytes,
+      };
     case "honoArray":
       return { run: () => drain(honoFromArray(messages), n), expect: honoBytes(messages) };
     case "honoAsync":
-      return { prepare: () => generate(messages), run: (g: AsyncGenerator<EventMessage>) => drain(honoFromIterable(g), n), expect: honoBytes(messages) };
+      return {
+        prepare: () => generate(messages),
+        run: (g: AsyncGenerator<EventMessage>) => drain(honoFromIterable(g), n),
+        expect: honoBytes(messages),
+      };
   }
 }
 
@@ -249,7 +265,10 @@ function sameEvents(bytes: Uint8Array, corpus: Corpus): string | undefined {
   const parser = createParser({
     onEvent(event) {
       const e = corpus.expected[index];
-      if (problem === undefined && (e === undefined || event.type !== e.type || event.data !== e.data || event.lastEventId !== e.lastEventId)) {
+      if (
+        problem === undefined &&
+        (e === undefined || event.type !== e.type || event.data !== e.data || event.lastEventId !== e.lastEventId)
+      ) {
         problem = `event #${index} differs\n  expected ${JSON.stringify(e)?.slice(0, 300)}\n  received ${JSON.stringify(event).slice(0, 300)}`;
       }
       index++;
@@ -268,7 +287,8 @@ async function checkCorrectness(corpora: readonly Corpus[]): Promise<void> {
     const what = (key: CaseKey) => `${corpus.name} / ${CASES[key]}`;
     // Our encoders and the baseline must reproduce the corpus byte for byte.
     const text = messages.map((m) => encodeEvent(m)).join("");
-    if (text !== corpus.text) problems.push(`${what("encodeString")}: the concatenated frames differ from the corpus text`);
+    if (text !== corpus.text)
+      problems.push(`${what("encodeString")}: the concatenated frames differ from the corpus text`);
     const encoder = new TextEncoder();
     const outputs: [CaseKey, Uint8Array][] = [
       ["encodeBytes", concat(messages.map((m) => encoder.encode(encodeEvent(m))))],
@@ -281,16 +301,23 @@ async function checkCorrectness(corpora: readonly Corpus[]): Promise<void> {
     for (const [key, bytes] of outputs) {
       const at = firstDifference(bytes, corpus.bytes);
       if (at !== -1) {
-        const near = (b: Uint8Array) => JSON.stringify(new TextDecoder().decode(b.subarray(Math.max(0, at - 40), at + 40)));
-        problems.push(`${what(key)}: output differs from the corpus at byte ${at} of ${corpus.bytes.length} (got ${bytes.length} bytes)\n  expected ${near(corpus.bytes)}\n  received ${near(bytes)}`);
+        const near = (b: Uint8Array) =>
+          JSON.stringify(new TextDecoder().decode(b.subarray(Math.max(0, at - 40), at + 40)));
+        problems.push(
+          `${what(key)}: output differs from the corpus at byte ${at} of ${corpus.bytes.length} (got ${bytes.length} bytes)\n  expected ${near(corpus.bytes)}\n  received ${near(bytes)}`,
+        );
       }
     }
     // Hono orders the fields differently: compare what a client would see.
-    for (const [key, stream] of [["honoArray", honoFromArray(messages)], ["honoAsync", honoFromIterable(generate(messages))]] as const) {
+    for (const [key, stream] of [
+      ["honoArray", honoFromArray(messages)],
+      ["honoAsync", honoFromIterable(generate(messages))],
+    ] as const) {
       const bytes = await collect(stream);
       const problem = sameEvents(bytes, corpus);
       if (problem !== undefined) problems.push(`${what(key)}: ${problem}`);
-      if (bytes.length !== honoBytes(messages).size) problems.push(`${what(key)}: ${bytes.length} bytes, expected ${honoBytes(messages).size}`);
+      if (bytes.length !== honoBytes(messages).size)
+        problems.push(`${what(key)}: ${bytes.length} bytes, expected ${honoBytes(messages).size}`);
     }
   }
   if (problems.length > 0) {
@@ -310,8 +337,16 @@ async function main(): Promise<void> {
   const began = performance.now();
   const options = parseFlags(process.argv.slice(2), "bench-encode.ts", { seconds: 30, quickSeconds: 3 });
   const corpora = makeCorpora(options.corpora, options.seed, options.corpusBytes);
-  const env = printHeader("bench-encode: eddy vs a hand-written stream and Hono 4 writeSSE", "bench-encode.ts", options, corpora, ["hono"]);
-  console.log("MB      : 10^6 bytes of UTF-8 output (the string case: of the same frames as UTF-8); events = messages\n");
+  const env = printHeader(
+    "bench-encode: eddy vs a hand-written stream and Hono 4 writeSSE",
+    "bench-encode.ts",
+    options,
+    corpora,
+    ["hono"],
+  );
+  console.log(
+    "MB      : 10^6 bytes of UTF-8 output (the string case: of the same frames as UTF-8); events = messages\n",
+  );
 
   const setupDone = performance.now();
   await checkCorrectness(corpora);
@@ -328,7 +363,8 @@ async function main(): Promise<void> {
     const measured = await measure(bundle, CASE_REFS, input, plan);
     all.push(...measured);
     const byKey = new Map(CASE_REFS.map((ref, i) => [ref.key, measured[i]!] as const));
-    const row = (key: CaseKey) => resultRow({ corpus: corpus.name }, byKey.get(key)!, corpus.bytes.length, corpus.messages.length);
+    const row = (key: CaseKey) =>
+      resultRow({ corpus: corpus.name }, byKey.get(key)!, corpus.bytes.length, corpus.messages.length);
     const groupRows = CASE_REFS.map(({ key }) => {
       const r = row(key);
       const pair = PAIRS.find((p) => p.key === key);
@@ -346,7 +382,9 @@ async function main(): Promise<void> {
     console.log("");
   }
 
-  console.log("## All results (ratio = baseline time / our time, per-round median [quartiles]; >1 = the left case is faster)\n");
+  console.log(
+    "## All results (ratio = baseline time / our time, per-round median [quartiles]; >1 = the left case is faster)\n",
+  );
   console.log(renderResults(rows, ["corpus"]));
   console.log("\n## toEventStream against Hono's writeSSE loop (same source kind)\n");
   console.log(renderResults(peerRows, ["corpus"]));
@@ -354,7 +392,13 @@ async function main(): Promise<void> {
   console.log(targetSummary(rows));
   console.log(busyLine(all));
   console.log(timingLine(began, setupDone, checkDone));
-  writeJson(options.json, { benchmark: "encode", env, corpora: corpora.map(describeCorpus), results: rows, peers: peerRows });
+  writeJson(options.json, {
+    benchmark: "encode",
+    env,
+    corpora: corpora.map(describeCorpus),
+    results: rows,
+    peers: peerRows,
+  });
 }
 
 runBenchmark(main, makeCase);

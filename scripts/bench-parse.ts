@@ -276,7 +276,8 @@ class Checker {
   /** The first difference, or a count mismatch, or undefined when every event matched. */
   finish(): string | undefined {
     if (this.#problem !== undefined) return this.#problem;
-    if (this.#next !== this.expected.length) return `${this.what}: ${this.#next} events, expected ${this.expected.length}`;
+    if (this.#next !== this.expected.length)
+      return `${this.what}: ${this.#next} events, expected ${this.expected.length}`;
     return undefined;
   }
 }
@@ -305,7 +306,10 @@ async function verify(corpus: Corpus, chunking: Chunking): Promise<string[]> {
   };
   const checkers: Checker[] = [];
 
-  for (const [key, input] of [["eddyBytes", bytes], ["eddyString", strings]] as const) {
+  for (const [key, input] of [
+    ["eddyBytes", bytes],
+    ["eddyString", strings],
+  ] as const) {
     const { c, onEvent } = ours(key);
     const parser = createParser({ onEvent });
     for (const chunk of input) parser.feed(chunk);
@@ -356,7 +360,9 @@ async function checkCorrectness(corpora: readonly Corpus[], chunked: Map<Corpus,
     console.error(`CORRECTNESS MISMATCH: nothing was timed.\n${problems.join("\n")}`);
     process.exit(1);
   }
-  console.log(`correctness: ${Object.keys(CASES).length} parsers x ${corpora.length * 2} corpus/chunkings, every event identical to the reference (type, data, id)\n`);
+  console.log(
+    `correctness: ${Object.keys(CASES).length} parsers x ${corpora.length * 2} corpus/chunkings, every event identical to the reference (type, data, id)\n`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,8 +373,12 @@ async function main(): Promise<void> {
   const options = parseFlags(process.argv.slice(2), "bench-parse.ts", { seconds: 26, quickSeconds: 3 });
   const corpora = makeCorpora(options.corpora, options.seed, options.corpusBytes);
   const chunked = new Map(corpora.map((c) => [c, chunkings(c, options.seed)] as const));
-  const env = printHeader("bench-parse: eddy vs eventsource-parser 3.x", "bench-parse.ts", options, corpora, ["eventsource-parser"]);
-  console.log("chunks  : 16KiB = 16 KiB reads; 1-100B = seeded random reads of 1-100 bytes; the same split for every parser");
+  const env = printHeader("bench-parse: eddy vs eventsource-parser 3.x", "bench-parse.ts", options, corpora, [
+    "eventsource-parser",
+  ]);
+  console.log(
+    "chunks  : 16KiB = 16 KiB reads; 1-100B = seeded random reads of 1-100 bytes; the same split for every parser",
+  );
   console.log("MB      : 10^6 bytes of the UTF-8 corpus, for every case (string feeds too)\n");
 
   const setupDone = performance.now();
@@ -392,7 +402,12 @@ async function main(): Promise<void> {
       const byKey = new Map(CASE_REFS.map((ref, i) => [ref.key, measured[i]!] as const));
       const groupRows = CASE_REFS.map(({ key }) => {
         const m = byKey.get(key)!;
-        const row = resultRow({ corpus: corpus.name, chunks: chunking.name }, m, corpus.bytes.length, corpus.expected.length);
+        const row = resultRow(
+          { corpus: corpus.name, chunks: chunking.name },
+          m,
+          corpus.bytes.length,
+          corpus.expected.length,
+        );
         const pair = pairing(key, corpus, chunking);
         if (pair !== undefined) judge(row, m, byKey.get(pair.baseline)!, pair.target);
         return row;

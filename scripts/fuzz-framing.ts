@@ -38,14 +38,17 @@ function parseArgs(argv: readonly string[]): { seconds: number; seed: number; mo
     const flag = argv[i];
     const value = argv[i + 1];
     if (flag === "--help" || flag === "-h") {
-      console.log("usage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]");
+      console.log(
+        "usage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]",
+      );
       process.exit(0);
     }
     if (value === undefined) usage(`${flag} needs a value`);
     i++;
     if (flag === "--seconds") {
       seconds = Number(value);
-      if (!(seconds > 0) || !Number.isFinite(seconds)) usage(`--seconds must be a positive number, received ${JSON.stringify(value)}`);
+      if (!(seconds > 0) || !Number.isFinite(seconds))
+        usage(`--seconds must be a positive number, received ${JSON.stringify(value)}`);
     } else if (flag === "--seed") {
       seed = Number(value);
       if (!Number.isSafeInteger(seed)) usage(`--seed must be an integer, received ${JSON.stringify(value)}`);
@@ -61,7 +64,9 @@ function parseArgs(argv: readonly string[]): { seconds: number; seed: number; mo
 }
 
 function usage(problem: string): never {
-  console.error(`fuzz-framing: ${problem}\nusage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]`);
+  console.error(
+    `fuzz-framing: ${problem}\nusage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]`,
+  );
   process.exit(2);
 }
 
@@ -115,7 +120,10 @@ async function compareStream(bytes: Uint8Array, how: Chunking): Promise<string |
   const { events, retries, comments } = specParse(bytes);
   const spec = { events, retries, comments };
   const chunks = cut(bytes, how);
-  for (const [who, run] of [["EventStreamParser", runStream], ["parseEventStream", runIterate]] as const) {
+  for (const [who, run] of [
+    ["EventStreamParser", runStream],
+    ["parseEventStream", runIterate],
+  ] as const) {
     let ours: unknown;
     try {
       ours = await run(chunks);
@@ -134,8 +142,10 @@ function compareRoundTrip(messages: EventMessage[], how: Chunking): string | und
   const bytes = utf8.encode(messages.map(encodeEvent).join(""));
   const expected = expectedEvents(messages);
   const ours = runPush(cut(bytes, how)).events;
-  return disagreement(ours, expected, "createParser", "messages") ??
-    disagreement(specParse(bytes).events, expected, "spec", "messages");
+  return (
+    disagreement(ours, expected, "createParser", "messages") ??
+    disagreement(specParse(bytes).events, expected, "spec", "messages")
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,7 +154,10 @@ function compareRoundTrip(messages: EventMessage[], how: Chunking): string | und
 type Outcome = { mode: Mode; iterations: number; failure?: string };
 
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
-const chunkSizes = (bytes: Uint8Array, how: Chunking): string => cut(bytes, how).map((c) => c.length).join("+");
+const chunkSizes = (bytes: Uint8Array, how: Chunking): string =>
+  cut(bytes, how)
+    .map((c) => c.length)
+    .join("+");
 
 /**
  * Runs one property for `ms` milliseconds. On a failure, replays its path without the time limit
@@ -157,7 +170,11 @@ async function search<Ts extends [unknown, ...unknown[]]>(
   seed: number,
   ms: number,
 ): Promise<Outcome> {
-  const details = await fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, plugins: [fc.interruptAfterTimeLimit(ms)] });
+  const details = await fc.check(property, {
+    seed,
+    numRuns: Number.MAX_SAFE_INTEGER,
+    plugins: [fc.interruptAfterTimeLimit(ms)],
+  });
   if (!details.failed || details.counterexample === null) return { mode, iterations: details.numRuns };
   const path = details.counterexamplePath ?? undefined;
   const replay = await fc.check(property, { seed, path, plugins: [fc.interruptAfterTimeLimit(60_000)] });
@@ -191,7 +208,13 @@ async function fuzz(mode: Mode, seed: number, ms: number): Promise<Outcome> {
     return `bytes    ${hex(bytes)}\n  as text  ${show(new TextDecoder().decode(bytes))}\n  chunks   ${chunkSizes(bytes, how)}\n  ${problem}`;
   };
   if (mode === "parse") {
-    return search(mode, fc.property(streamBytes, chunking, (bytes, how) => fail(compareParse(bytes, how))), describeBytes, seed, ms);
+    return search(
+      mode,
+      fc.property(streamBytes, chunking, (bytes, how) => fail(compareParse(bytes, how))),
+      describeBytes,
+      seed,
+      ms,
+    );
   }
   return search(
     mode,
@@ -211,7 +234,9 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     const outcome = await fuzz(mode, seed, (seconds * 1000 * SHARE[mode]) / total);
     outcomes.push(outcome);
-    console.log(`  ${mode}: ${outcome.iterations} iterations${outcome.failure === undefined ? ", no disagreement" : ""}`);
+    console.log(
+      `  ${mode}: ${outcome.iterations} iterations${outcome.failure === undefined ? ", no disagreement" : ""}`,
+    );
     if (outcome.failure !== undefined) console.log(outcome.failure);
   }
   const iterations = outcomes.reduce((sum, outcome) => sum + outcome.iterations, 0);

@@ -15,11 +15,39 @@ export const PROPERTY_SEED: number = process.env.FC_SEED === undefined ? 0x5eed_
 
 /** Single code units and short strings that stress the framing. */
 const awkward = fc.constantFrom(
-  "\r", "\n", "\r\n", "\n\r", "\r\r", "\n\n", // every line end, and blank lines
-  " ", "  ", ":", ": ", "\t", "\0", "\u000b", "\u000c", "\u007f", "\u0085", "\u2028", "\u2029",
-  "\ufeff", "\ufffd", "\uffff",
-  "data: x", "data:", "event: y", "id: 1", "retry: 5", ":comment", "data", "id", // field-looking text
-  "é", "€", "😀", "\u{10ffff}", // 2-, 3- and 4-byte UTF-8
+  "\r",
+  "\n",
+  "\r\n",
+  "\n\r",
+  "\r\r",
+  "\n\n", // every line end, and blank lines
+  " ",
+  "  ",
+  ":",
+  ": ",
+  "\t",
+  "\0",
+  "\u000b",
+  "\u000c",
+  "\u007f",
+  "\u0085",
+  "\u2028",
+  "\u2029",
+  "\ufeff",
+  "\ufffd",
+  "\uffff",
+  "data: x",
+  "data:",
+  "event: y",
+  "id: 1",
+  "retry: 5",
+  ":comment",
+  "data",
+  "id", // field-looking text
+  "é",
+  "€",
+  "😀",
+  "\u{10ffff}", // 2-, 3- and 4-byte UTF-8
 );
 
 /** One lone surrogate (two in a row may happen to pair up, which is fine). */
@@ -74,15 +102,29 @@ const fragment: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 10, arbitrary: fc.constantFrom(":", " ", "\r", "\n", "\r\n", "\n\n", "\r\r").map(ascii) },
   { weight: 4, arbitrary: fc.constantFrom("0", "42", "007", "1e3", "-1", " 5").map(ascii) },
   // BOM (whole and partial), NUL, multi-byte characters.
-  { weight: 2, arbitrary: fc.constantFrom([0xef, 0xbb, 0xbf], [0xef, 0xbb], [0xbb, 0xbf], [0x00]).map((b) => Uint8Array.from(b)) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom([0xef, 0xbb, 0xbf], [0xef, 0xbb], [0xbb, 0xbf], [0x00]).map((b) => Uint8Array.from(b)),
+  },
   { weight: 3, arbitrary: fc.constantFrom("é", "€", "😀", "\u2028", "\ufeff").map(ascii) },
   // Invalid UTF-8: stray continuations, overlongs, truncated sequences, encoded surrogates, > U+10FFFF.
   {
     weight: 3,
-    arbitrary: fc.constantFrom(
-      [0x80], [0xbf], [0xc0, 0x80], [0xc2], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98],
-      [0xf4, 0x90, 0x80, 0x80], [0xf5], [0xff], [0xe0, 0x80, 0x80],
-    ).map((b) => Uint8Array.from(b)),
+    arbitrary: fc
+      .constantFrom(
+        [0x80],
+        [0xbf],
+        [0xc0, 0x80],
+        [0xc2],
+        [0xe2, 0x82],
+        [0xed, 0xa0, 0x80],
+        [0xf0, 0x9f, 0x98],
+        [0xf4, 0x90, 0x80, 0x80],
+        [0xf5],
+        [0xff],
+        [0xe0, 0x80, 0x80],
+      )
+      .map((b) => Uint8Array.from(b)),
   },
   { weight: 2, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 4 }) },
 );

@@ -11,7 +11,12 @@ import type { EventMessage } from "../core/mod.ts";
 export const BASE = "http://chat.test";
 
 /** POSTs a message body (any JSON value) to a room. */
-export function post(app: ChatApp, room: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export function post(
+  app: ChatApp,
+  room: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return app.fetch(
     new Request(`${BASE}/rooms/${room}/messages`, {
       method: "POST",
@@ -35,7 +40,9 @@ export function get(app: ChatApp, path: string, init: RequestInit = {}): Promise
 
 /** The subscriber count `GET /rooms` reports for a room (0 when absent). */
 export async function subscribersOf(app: ChatApp, room: string): Promise<number> {
-  const body = (await (await get(app, "/rooms?limit=1000")).json()) as { rooms: { room: string; subscribers: number }[] };
+  const body = (await (await get(app, "/rooms?limit=1000")).json()) as {
+    rooms: { room: string; subscribers: number }[];
+  };
   return body.rooms.find((entry) => entry.room === room)?.subscribers ?? 0;
 }
 
@@ -43,7 +50,12 @@ export async function subscribersOf(app: ChatApp, room: string): Promise<number>
  * Resolves once `condition()` holds, re-checking whenever `poke` is called (and on every
  * microtask-free turn of the event loop); rejects after `timeoutMs` with `what` in the message.
  */
-export function until(condition: () => boolean, what: string, subscribe: (poke: () => void) => () => void, timeoutMs = 5000): Promise<void> {
+export function until(
+  condition: () => boolean,
+  what: string,
+  subscribe: (poke: () => void) => () => void,
+  timeoutMs = 5000,
+): Promise<void> {
   if (condition()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -77,7 +89,8 @@ export type Watcher = {
 /** Opens `path` as an event stream and reads it in the background. */
 export async function watch(app: ChatApp, path: string, init: RequestInit = {}): Promise<Watcher> {
   const response = await get(app, path, init);
-  if (response.status !== 200 || response.body === null) throw new Error(`GET ${path} answered ${response.status}: ${await response.text()}`);
+  if (response.status !== 200 || response.body === null)
+    throw new Error(`GET ${path} answered ${response.status}: ${await response.text()}`);
   const events: ServerSentEvent[] = [];
   const retries: number[] = [];
   const ended = { value: false };
@@ -109,7 +122,8 @@ export async function watch(app: ChatApp, path: string, init: RequestInit = {}):
     events,
     retries,
     ended,
-    waitFor: (condition, what = "events") => until(() => condition(events), `${what} (saw ${JSON.stringify(events.map((e) => e.type))})`, subscribe),
+    waitFor: (condition, what = "events") =>
+      until(() => condition(events), `${what} (saw ${JSON.stringify(events.map((e) => e.type))})`, subscribe),
     waitForEnd: () => until(() => ended.value, "the stream to end", subscribe),
     cancel: async () => {
       await iterator.return?.();
@@ -148,10 +162,14 @@ export function drain(subscription: Subscription): {
     items,
     done,
     waitFor: (condition, what = "items") =>
-      until(() => condition(items), what, (listener) => {
-        pokes.add(listener);
-        return () => void pokes.delete(listener);
-      }),
+      until(
+        () => condition(items),
+        what,
+        (listener) => {
+          pokes.add(listener);
+          return () => void pokes.delete(listener);
+        },
+      ),
   };
 }
 
@@ -208,9 +226,13 @@ export function scriptedResponder(): {
       wake();
     },
     called: (n) =>
-      until(() => requests.length >= n, `${n} responder calls`, (listener) => {
-        calls.add(listener);
-        return () => void calls.delete(listener);
-      }),
+      until(
+        () => requests.length >= n,
+        `${n} responder calls`,
+        (listener) => {
+          calls.add(listener);
+          return () => void calls.delete(listener);
+        },
+      ),
   };
 }

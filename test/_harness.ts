@@ -26,7 +26,10 @@ export type PushObserved = Observed & { lastEventId: string };
 type Chunk = Uint8Array | string;
 
 /** Feeds `chunks` to one `createParser`, then ends it. */
-export function runPush(chunks: Iterable<Chunk>, options: Omit<ParserOptions, "onRetry" | "onComment"> = {}): PushObserved {
+export function runPush(
+  chunks: Iterable<Chunk>,
+  options: Omit<ParserOptions, "onRetry" | "onComment"> = {},
+): PushObserved {
   const seen: Observed = { events: [], retries: [], comments: [] };
   const parser = createParser({
     ...options,
@@ -40,7 +43,10 @@ export function runPush(chunks: Iterable<Chunk>, options: Omit<ParserOptions, "o
 }
 
 /** Pipes `chunks` through an `EventStreamParser` and collects its output. */
-export async function runStream(chunks: readonly Chunk[], options: Omit<ParserOptions, "onRetry" | "onComment"> = {}): Promise<Observed> {
+export async function runStream(
+  chunks: readonly Chunk[],
+  options: Omit<ParserOptions, "onRetry" | "onComment"> = {},
+): Promise<Observed> {
   const seen: Observed = { events: [], retries: [], comments: [] };
   const parser = new EventStreamParser({
     ...options,
@@ -52,7 +58,10 @@ export async function runStream(chunks: readonly Chunk[], options: Omit<ParserOp
 }
 
 /** Iterates `parseEventStream` over a stream of `chunks` and collects its output. */
-export async function runIterate(chunks: readonly Uint8Array[], options: Omit<ParserOptions, "onRetry" | "onComment"> = {}): Promise<Observed> {
+export async function runIterate(
+  chunks: readonly Uint8Array[],
+  options: Omit<ParserOptions, "onRetry" | "onComment"> = {},
+): Promise<Observed> {
   const seen: Observed = { events: [], retries: [], comments: [] };
   const events = parseEventStream(streamOf(chunks), {
     ...options,
@@ -115,7 +124,11 @@ export function expectedEvents(messages: readonly EventMessage[]): ServerSentEve
     if (id !== undefined) lastEventId = wellFormed(id);
     // A message without data writes a blank line, but the spec dispatches nothing for it.
     if (data === undefined) continue;
-    events.push({ type: event === undefined || event === "" ? "message" : wellFormed(event), data: lines(data), lastEventId });
+    events.push({
+      type: event === undefined || event === "" ? "message" : wellFormed(event),
+      data: lines(data),
+      lastEventId,
+    });
   }
   return events;
 }

@@ -38,10 +38,15 @@ export type Runtime = {
  * runs the TypeScript entry through tsx's loader (`node --import tsx`) rather than the `tsx` CLI,
  * so the child's pid is the server itself and signals reach it; bun and deno use the local binaries.
  */
-export const RUNTIMES: readonly Runtime[] = [fromStartScript("node", "start"), fromStartScript("bun"), fromStartScript("deno")];
+export const RUNTIMES: readonly Runtime[] = [
+  fromStartScript("node", "start"),
+  fromStartScript("bun"),
+  fromStartScript("deno"),
+];
 
 function fromStartScript(name: string, script = `start:${name}`): Runtime {
-  const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
+  const scripts =
+    (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
   // `exec` makes the script's shell become the server, so npm's signals reach it; run without it here.
   const words = (scripts[script] ?? "").split(/\s+/).filter((word) => word !== "" && word !== "exec");
   const [binary = name, ...args] = words;
@@ -67,10 +72,14 @@ export function throughNpm(runtime: Runtime): Runtime {
  * @throws {Error} On a name {@link RUNTIMES} does not know.
  */
 export function selectedRuntimes(env: Readonly<Record<string, string | undefined>> = process.env): Runtime[] {
-  const names = (env.EDDY_RUNTIMES ?? "node,bun,deno").split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const names = (env.EDDY_RUNTIMES ?? "node,bun,deno")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   return names.map((name) => {
     const runtime = RUNTIMES.find((candidate) => candidate.name === name);
-    if (runtime === undefined) throw new Error(`Unknown runtime in EDDY_RUNTIMES: "${name}" (known: ${RUNTIMES.map((r) => r.name).join(", ")})`);
+    if (runtime === undefined)
+      throw new Error(`Unknown runtime in EDDY_RUNTIMES: "${name}" (known: ${RUNTIMES.map((r) => r.name).join(", ")})`);
     return runtime;
   });
 }
@@ -149,7 +158,13 @@ export async function startServer(
           if (match !== null) resolve(match[1] as string);
         };
         child.stdout?.on("data", check);
-        exited.then(({ code, signal }) => reject(new Error(`${runtime.name} server exited (code ${code}, signal ${signal}) before listening${describeOutput()}`)));
+        exited.then(({ code, signal }) =>
+          reject(
+            new Error(
+              `${runtime.name} server exited (code ${code}, signal ${signal}) before listening${describeOutput()}`,
+            ),
+          ),
+        );
       }),
       `${runtime.name} server to print its listening line`,
     );
@@ -185,7 +200,11 @@ export async function startServer(
  *
  * @throws {Error} If it does not exit within `timeoutMs` (default 20 s); it is then killed.
  */
-export async function runServerCommand(runtime: Runtime, args: readonly string[], timeoutMs = 20_000): Promise<CommandResult> {
+export async function runServerCommand(
+  runtime: Runtime,
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<CommandResult> {
   const child = spawnRuntime(runtime, args);
   const out = collect(child);
   // `close` rather than `exit`: it comes after the output pipes are drained.
@@ -204,7 +223,17 @@ export async function runServerCommand(runtime: Runtime, args: readonly string[]
 function spawnRuntime(runtime: Runtime, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
   // Only the variables the server reads are cleared, so a developer's HOST or PORT cannot leak in.
   const base = { ...process.env };
-  for (const name of ["HOST", "PORT", "EDDY_HISTORY", "EDDY_REPLAY", "EDDY_HEARTBEAT_MS", "EDDY_QUEUE", "EDDY_MAX_ROOMS", "EDDY_BOT", "EDDY_TYPEWRITER_MS"]) {
+  for (const name of [
+    "HOST",
+    "PORT",
+    "EDDY_HISTORY",
+    "EDDY_REPLAY",
+    "EDDY_HEARTBEAT_MS",
+    "EDDY_QUEUE",
+    "EDDY_MAX_ROOMS",
+    "EDDY_BOT",
+    "EDDY_TYPEWRITER_MS",
+  ]) {
     delete base[name];
   }
   return spawn(runtime.command, [...runtime.args, ...args], {
@@ -267,7 +296,9 @@ export async function waitFor<T>(
       last = error;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${options.what ?? "a condition"} (last: ${last instanceof Error ? last.message : String(last)})`);
+      throw new Error(
+        `Timed out after ${timeoutMs} ms waiting for ${options.what ?? "a condition"} (last: ${last instanceof Error ? last.message : String(last)})`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 20));
   }

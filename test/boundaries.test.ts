@@ -31,9 +31,18 @@ function isMemberName(node: ts.Identifier): boolean {
   const parent = node.parent;
   if (ts.isPropertyAccessExpression(parent) && parent.name === node) return true;
   if (ts.isQualifiedName(parent) && parent.right === node) return true;
-  if ((ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent) ||
-    ts.isMethodDeclaration(parent) || ts.isMethodSignature(parent) || ts.isGetAccessor(parent) ||
-    ts.isSetAccessor(parent) || ts.isEnumMember(parent)) && parent.name === node) return true;
+  if (
+    (ts.isPropertyAssignment(parent) ||
+      ts.isPropertyDeclaration(parent) ||
+      ts.isPropertySignature(parent) ||
+      ts.isMethodDeclaration(parent) ||
+      ts.isMethodSignature(parent) ||
+      ts.isGetAccessor(parent) ||
+      ts.isSetAccessor(parent) ||
+      ts.isEnumMember(parent)) &&
+    parent.name === node
+  )
+    return true;
   return false;
 }
 
@@ -47,8 +56,13 @@ function isObjectOrCallee(node: ts.Identifier): boolean {
 /** Whether `node` is the specifier of an import or export, which `violations` checks as such. */
 function isModuleSpecifier(node: ts.Node): boolean {
   const parent = node.parent;
-  return ts.isImportDeclaration(parent) || ts.isExportDeclaration(parent) || ts.isExternalModuleReference(parent) ||
-    ts.isLiteralTypeNode(parent) || (ts.isCallExpression(parent) && parent.expression.kind === ts.SyntaxKind.ImportKeyword);
+  return (
+    ts.isImportDeclaration(parent) ||
+    ts.isExportDeclaration(parent) ||
+    ts.isExternalModuleReference(parent) ||
+    ts.isLiteralTypeNode(parent) ||
+    (ts.isCallExpression(parent) && parent.expression.kind === ts.SyntaxKind.ImportKeyword)
+  );
 }
 
 /**
@@ -66,10 +80,15 @@ function violations(file: string, text: string, boundary: string): string[] {
     if (specifier.startsWith("node:")) return report(node, `imports the Node module "${specifier}"`);
     if (!specifier.startsWith(".")) return report(node, `imports the package "${specifier}" from outside core/`);
     const target = resolve(dirname(file), specifier);
-    if (target !== boundary && !target.startsWith(boundary + sep)) report(node, `imports "${specifier}", outside core/`);
+    if (target !== boundary && !target.startsWith(boundary + sep))
+      report(node, `imports "${specifier}", outside core/`);
   };
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       checkSpecifier(node, node.moduleSpecifier.text);
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
       const expression = node.moduleReference.expression;
@@ -78,13 +97,24 @@ function violations(file: string, text: string, boundary: string): string[] {
       const [argument] = node.arguments;
       if (argument !== undefined && ts.isStringLiteralLike(argument)) checkSpecifier(node, argument.text);
       else report(node, "imports a computed module specifier");
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       checkSpecifier(node, node.argument.literal.text);
-    } else if (ts.isIdentifier(node) && FORBIDDEN_GLOBALS.has(node.text) && !isMemberName(node) &&
-      (!FORBIDDEN_AS_OBJECT_OR_CALL.has(node.text) || isObjectOrCallee(node))) {
+    } else if (
+      ts.isIdentifier(node) &&
+      FORBIDDEN_GLOBALS.has(node.text) &&
+      !isMemberName(node) &&
+      (!FORBIDDEN_AS_OBJECT_OR_CALL.has(node.text) || isObjectOrCallee(node))
+    ) {
       report(node, `references the runtime global "${node.text}"`);
-    } else if (ts.isElementAccessExpression(node) && ts.isStringLiteralLike(node.argumentExpression) &&
-      FORBIDDEN_GLOBALS.has(node.argumentExpression.text)) {
+    } else if (
+      ts.isElementAccessExpression(node) &&
+      ts.isStringLiteralLike(node.argumentExpression) &&
+      FORBIDDEN_GLOBALS.has(node.argumentExpression.text)
+    ) {
       report(node, `references the runtime global "${node.argumentExpression.text}" by name`);
     } else if (ts.isStringLiteralLike(node) && node.text.startsWith("node:") && !isModuleSpecifier(node)) {
       report(node, `names the Node module "${node.text}"`);
@@ -123,21 +153,21 @@ test("violations flags each runtime API and escaping import, and ignores comment
     'export { y } from "../../web/chat.js";',
     'import hono from "hono";',
     'const fs = await import("node:fs");',
-    "type T = import(\"../../test/_harness.ts\").Observed;",
+    'type T = import("../../test/_harness.ts").Observed;',
     "const env = process.env.PORT;",
     'const argv = process["argv"];',
-    "const port = Deno.env.get(\"PORT\");",
+    'const port = Deno.env.get("PORT");',
     "const server = Bun.serve({ fetch });",
-    "const bytes = Buffer.from(\"x\");",
-    "const mod = require(\"x\");",
+    'const bytes = Buffer.from("x");',
+    'const mod = require("x");',
     'const g = globalThis["process"];',
-    "import fs = require(\"fs\");",
+    'import fs = require("fs");',
   ];
   const found = violations(file, bad.join("\n"), core);
   expect(found.map((line) => Number(line.split(":")[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   const fine = [
     "// process.env, Deno.serve(), Bun.serve(), Buffer.from() and require() are fine in comments;",
-    "/* import x from \"node:fs\" too */",
+    '/* import x from "node:fs" too */',
     'import { encodeEvent } from "../encode.ts";',
     'import type { Hub } from "./hub.ts";',
     'const message = "the server could not process. Try Deno. or Bun. later";',
@@ -145,7 +175,7 @@ test("violations flags each runtime API and escaping import, and ignores comment
     "const value = options.process + options.Buffer;",
     "class Job { process(): void {} }",
     "function process(line: string): string { return line; }",
-    "const result = process(\"x\");",
+    'const result = process("x");',
   ];
   expect(violations(file, fine.join("\n"), core)).toEqual([]);
 });
@@ -169,15 +199,25 @@ function importsOf(file: string, text: string): { line: number; specifier: strin
   const found: { line: number; specifier: string; target?: string }[] = [];
   const add = (node: ts.Node, specifier: string): void => {
     const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
-    found.push(specifier.startsWith(".") ? { line, specifier, target: resolve(dirname(file), specifier) } : { line, specifier });
+    found.push(
+      specifier.startsWith(".") ? { line, specifier, target: resolve(dirname(file), specifier) } : { line, specifier },
+    );
   };
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       add(node, node.moduleSpecifier.text);
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const [argument] = node.arguments;
       add(node, argument !== undefined && ts.isStringLiteralLike(argument) ? argument.text : "<computed>");
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       add(node, node.argument.literal.text);
     }
     ts.forEachChild(node, visit);
@@ -186,7 +226,13 @@ function importsOf(file: string, text: string): { line: number; specifier: strin
   return found;
 }
 
-const PUBLIC_ENTRIES = ["core/mod.ts", "core/chat/mod.ts", "adapters/node.ts", "adapters/bun.ts", "adapters/deno.ts"].map((path) => join(root, path));
+const PUBLIC_ENTRIES = [
+  "core/mod.ts",
+  "core/chat/mod.ts",
+  "adapters/node.ts",
+  "adapters/bun.ts",
+  "adapters/deno.ts",
+].map((path) => join(root, path));
 const inside = (path: string, folder: string): boolean => path.startsWith(join(root, folder) + sep);
 
 type Allowed = (target: string) => boolean;
@@ -200,7 +246,9 @@ function ruleViolations(file: string, text: string, allowed: Allowed, packages: 
 
 /** {@link ruleViolations} of every file in `folder`. */
 function brokenImports(folder: string, allowed: Allowed, packages: Allowed): string[] {
-  return sourceFiles(join(root, folder)).flatMap((file) => ruleViolations(file, readFileSync(file, "utf8"), allowed, packages));
+  return sourceFiles(join(root, folder)).flatMap((file) =>
+    ruleViolations(file, readFileSync(file, "utf8"), allowed, packages),
+  );
 }
 
 test("the SSE core (core/*.ts) imports nothing outside itself, not even the chat app", () => {
@@ -234,7 +282,11 @@ test("the mounts (adapters/) import only the SSE core's public entry, their own 
 });
 
 test("the program (cli/) imports only public entries, its own files and node: modules", () => {
-  const broken = brokenImports("cli", (target) => PUBLIC_ENTRIES.includes(target) || inside(target, "cli"), (specifier) => specifier.startsWith("node:"));
+  const broken = brokenImports(
+    "cli",
+    (target) => PUBLIC_ENTRIES.includes(target) || inside(target, "cli"),
+    (specifier) => specifier.startsWith("node:"),
+  );
   expect(broken).toEqual([]);
 });
 
@@ -244,13 +296,20 @@ test("only the program touches the process, files or the environment", () => {
     for (const file of sourceFiles(join(root, folder))) {
       const text = readFileSync(file, "utf8");
       for (const { line, specifier } of importsOf(file, text)) {
-        if (/^node:(fs|fs\/promises|process|child_process|os|path|url|worker_threads)$/.test(specifier)) found.push(`${relative(root, file)}:${line}: imports "${specifier}"`);
+        if (/^node:(fs|fs\/promises|process|child_process|os|path|url|worker_threads)$/.test(specifier))
+          found.push(`${relative(root, file)}:${line}: imports "${specifier}"`);
       }
       const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
       const visit = (node: ts.Node): void => {
         const line = () => source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
-        if (ts.isIdentifier(node) && node.text === "process" && !isMemberName(node)) found.push(`${relative(root, file)}:${line()}: uses "process"`);
-        if (ts.isPropertyAccessExpression(node) && node.name.text === "env" && ts.isIdentifier(node.expression) && /^(Deno|Bun)$/.test(node.expression.text)) {
+        if (ts.isIdentifier(node) && node.text === "process" && !isMemberName(node))
+          found.push(`${relative(root, file)}:${line()}: uses "process"`);
+        if (
+          ts.isPropertyAccessExpression(node) &&
+          node.name.text === "env" &&
+          ts.isIdentifier(node.expression) &&
+          /^(Deno|Bun)$/.test(node.expression.text)
+        ) {
           found.push(`${relative(root, file)}:${line()}: reads ${node.expression.text}.env`);
         }
         ts.forEachChild(node, visit);
@@ -264,11 +323,25 @@ test("only the program touches the process, files or the environment", () => {
 test("the mounts are libraries: no top-level statement runs anything on import", () => {
   const found: string[] = [];
   for (const file of sourceFiles(join(root, "adapters"))) {
-    const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    const source = ts.createSourceFile(
+      file,
+      readFileSync(file, "utf8"),
+      ts.ScriptTarget.Latest,
+      true,
+      ts.ScriptKind.TS,
+    );
     for (const statement of source.statements) {
-      const runs = ts.isExpressionStatement(statement) || ts.isIfStatement(statement) || ts.isForStatement(statement) ||
-        ts.isForOfStatement(statement) || ts.isTryStatement(statement) || ts.isBlock(statement);
-      if (runs) found.push(`${relative(root, file)}:${source.getLineAndCharacterOfPosition(statement.getStart(source)).line + 1}`);
+      const runs =
+        ts.isExpressionStatement(statement) ||
+        ts.isIfStatement(statement) ||
+        ts.isForStatement(statement) ||
+        ts.isForOfStatement(statement) ||
+        ts.isTryStatement(statement) ||
+        ts.isBlock(statement);
+      if (runs)
+        found.push(
+          `${relative(root, file)}:${source.getLineAndCharacterOfPosition(statement.getStart(source)).line + 1}`,
+        );
     }
   }
   expect(found).toEqual([]);
@@ -277,11 +350,19 @@ test("the mounts are libraries: no top-level statement runs anything on import",
 test("the bundled Node mount holds no trace of the program", async () => {
   const { build } = await import("esbuild");
   const result = await build({
-    absWorkingDir: root, entryPoints: ["adapters/node.ts"], bundle: true, write: false, format: "esm", platform: "neutral", external: ["node:*"], logLevel: "silent",
+    absWorkingDir: root,
+    entryPoints: ["adapters/node.ts"],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "neutral",
+    external: ["node:*"],
+    logLevel: "silent",
   });
   const code = result.outputFiles[0]?.text ?? "";
   expect(code).toContain("createServer");
-  for (const trace of ["runChatServer", "parseArgs", "readFileSync", "createChatApp", "import("]) expect(code).not.toContain(trace);
+  for (const trace of ["runChatServer", "parseArgs", "readFileSync", "createChatApp", "import("])
+    expect(code).not.toContain(trace);
 });
 
 test("ruleViolations reports each import its rule refuses, and only those", () => {

@@ -98,7 +98,10 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
   /** Waits until a finished message with exactly `text` is on `page`, and returns its facts. */
   async function waitForMessage(page: Page, text: string) {
     await page.waitForFunction(
-      (wanted) => [...document.querySelectorAll("#messages .msg[data-id]")].some((item) => item.querySelector(".text")?.textContent === wanted),
+      (wanted) =>
+        [...document.querySelectorAll("#messages .msg[data-id]")].some(
+          (item) => item.querySelector(".text")?.textContent === wanted,
+        ),
       text,
       WAIT,
     );
@@ -125,14 +128,20 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
   /** Every message id in the DOM, and every id that appears more than once. */
   async function domIds(page: Page): Promise<{ ids: string[]; duplicates: string[] }> {
     return page.evaluate(() => {
-      const ids = [...document.querySelectorAll<HTMLElement>("#messages .msg[data-id]")].map((item) => item.dataset.id ?? "");
+      const ids = [...document.querySelectorAll<HTMLElement>("#messages .msg[data-id]")].map(
+        (item) => item.dataset.id ?? "",
+      );
       return { ids, duplicates: ids.filter((id, index) => ids.indexOf(id) !== index) };
     });
   }
 
   it("connects live, and two people see each other's messages with the right author", async () => {
     await Promise.all([waitForState(alice, "live"), waitForState(bob, "live")]);
-    await alice.waitForFunction(() => document.querySelector("#presence")?.textContent === "2 people here", undefined, WAIT);
+    await alice.waitForFunction(
+      () => document.querySelector("#presence")?.textContent === "2 people here",
+      undefined,
+      WAIT,
+    );
 
     await say(alice, "hi bob, it's alice");
     const seenByBob = await waitForMessage(bob, "hi bob, it's alice");
@@ -175,11 +184,19 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
       new MutationObserver(() => {
         const growing = document.querySelector("#messages .msg.streaming .text");
         if (growing) lengths.push(growing.textContent?.length ?? 0);
-      }).observe(document.querySelector("#messages") as Element, { childList: true, subtree: true, characterData: true });
+      }).observe(document.querySelector("#messages") as Element, {
+        childList: true,
+        subtree: true,
+        characterData: true,
+      });
     });
     await say(alice, "/bot help");
     await alice.waitForFunction(() => document.querySelector("#messages .msg.bot.streaming") !== null, undefined, WAIT);
-    await alice.waitForFunction(() => document.querySelector("#messages .msg.bot[data-id]:not(.streaming)") !== null, undefined, WAIT);
+    await alice.waitForFunction(
+      () => document.querySelector("#messages .msg.bot[data-id]:not(.streaming)") !== null,
+      undefined,
+      WAIT,
+    );
 
     const reply = await alice.evaluate(() => {
       const final = document.querySelector<HTMLElement>("#messages .msg.bot[data-id]") as HTMLElement;
@@ -216,7 +233,9 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
     // pre-wrap keeps the line break: the bubble's rendered text has two lines.
     const lines = await alice.evaluate(
       (wanted) =>
-        [...document.querySelectorAll<HTMLElement>("#messages .text")].find((text) => text.textContent === wanted)?.innerText.split("\n").length,
+        [...document.querySelectorAll<HTMLElement>("#messages .text")]
+          .find((text) => text.textContent === wanted)
+          ?.innerText.split("\n").length,
       hostile,
     );
     expect(lines).toBe(2);
@@ -246,7 +265,10 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
 
     // The new server does not know the old cursor: the page says so instead of hiding the gap.
     await alice.waitForFunction(
-      () => [...document.querySelectorAll("#messages .notice")].some((notice) => notice.textContent?.includes("older messages were dropped")),
+      () =>
+        [...document.querySelectorAll("#messages .notice")].some((notice) =>
+          notice.textContent?.includes("older messages were dropped"),
+        ),
       undefined,
       WAIT,
     );
@@ -266,17 +288,32 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
 
   it("styles a failed bot reply as an error", async () => {
     await say(alice, "/bot are you there?");
-    await alice.waitForFunction(() => document.querySelector("#messages .msg.bot.failed[data-id]") !== null, undefined, WAIT);
+    await alice.waitForFunction(
+      () => document.querySelector("#messages .msg.bot.failed[data-id]") !== null,
+      undefined,
+      WAIT,
+    );
     const failed = await alice.evaluate(() => {
       const item = document.querySelector<HTMLElement>("#messages .msg.bot.failed[data-id]") as HTMLElement;
       const style = getComputedStyle(item);
-      const plain = getComputedStyle(document.querySelector("#messages .msg:not(.own):not(.bot):not(.failed)") as Element);
-      return { text: item.textContent ?? "", streaming: document.querySelectorAll("#messages .streaming").length, border: style.borderColor, plainBorder: plain.borderColor };
+      const plain = getComputedStyle(
+        document.querySelector("#messages .msg:not(.own):not(.bot):not(.failed)") as Element,
+      );
+      return {
+        text: item.textContent ?? "",
+        streaming: document.querySelectorAll("#messages .streaming").length,
+        border: style.borderColor,
+        plainBorder: plain.borderColor,
+      };
     });
     expect(failed.text.length).toBeGreaterThan(0);
     expect(failed.streaming).toBe(0);
     expect(failed.border).not.toBe(failed.plainBorder);
-    await bob.waitForFunction(() => document.querySelector("#messages .msg.bot.failed[data-id]") !== null, undefined, WAIT);
+    await bob.waitForFunction(
+      () => document.querySelector("#messages .msg.bot.failed[data-id]") !== null,
+      undefined,
+      WAIT,
+    );
     await alice.screenshot({ path: `${OUTPUT}chat-desktop-after-restart.png` });
   });
 

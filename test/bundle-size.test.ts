@@ -26,8 +26,12 @@ afterEach(() => {
 });
 
 test("the cost follows static imports among chunks, once each, and leaves out import() and externals", () => {
-  const output = (imports: { path: string; kind: string; external?: boolean }[]) =>
-    ({ bytes: 1, inputs: {}, imports, exports: [] });
+  const output = (imports: { path: string; kind: string; external?: boolean }[]) => ({
+    bytes: 1,
+    inputs: {},
+    imports,
+    exports: [],
+  });
   const metafile = {
     inputs: {},
     outputs: {
@@ -44,20 +48,19 @@ test("the cost follows static imports among chunks, once each, and leaves out im
       "dist/lazy.js": output([]),
     },
   } as unknown as Metafile;
-  expect(staticImportClosure(metafile, "dist/core.js")).toEqual([
-    "dist/core.js", "dist/chunk-a.js", "dist/chunk-b.js",
-  ]);
+  expect(staticImportClosure(metafile, "dist/core.js")).toEqual(["dist/core.js", "dist/chunk-a.js", "dist/chunk-b.js"]);
   expect(() => staticImportClosure(metafile, "dist/nope.js")).toThrow("dist/nope.js is not an output of this build");
 });
 
 test("checkBudget passes at the ceiling and reports one byte over it", () => {
-  const cost = (gzip: number): ImportCost =>
-    ({ entry: "dist/core.js", files: [{ path: "dist/core.js", gzip }], gzip });
+  const cost = (gzip: number): ImportCost => ({ entry: "dist/core.js", files: [{ path: "dist/core.js", gzip }], gzip });
   expect(checkBudget("core", cost(6144), 6144)).toEqual({ line: "core: 6 KiB gzip (budget 6 KiB)" });
   const over = checkBudget("core", cost(6145), 6144);
   expect(over.line).toBe("core: 6 KiB gzip (budget 6 KiB)");
-  expect(over.error).toBe("core is over its bundle-size budget: 6145 bytes gzip (6 KiB) measured, " +
-    "ceiling 6144 bytes (6 KiB); dist/core.js and the chunks it imports: dist/core.js 6145 B");
+  expect(over.error).toBe(
+    "core is over its bundle-size budget: 6145 bytes gzip (6 KiB) measured, " +
+      "ceiling 6144 bytes (6 KiB); dist/core.js and the chunks it imports: dist/core.js 6145 B",
+  );
 });
 
 test("eddy-sse/core fits its gzip budget, counting the shared chunks it imports and not the chat", async () => {

@@ -96,7 +96,11 @@ describe("GET /healthz and GET /rooms", () => {
   test("/rooms lists rooms sorted by subscribers then name, with total and limit", async () => {
     const app = makeApp();
     for (const room of ["zeta", "alpha", "mid"]) await send(app, room, "hi");
-    const watchers = [await watch(app, "/rooms/mid/events"), await watch(app, "/rooms/mid/events"), await watch(app, "/rooms/zeta/events")];
+    const watchers = [
+      await watch(app, "/rooms/mid/events"),
+      await watch(app, "/rooms/mid/events"),
+      await watch(app, "/rooms/zeta/events"),
+    ];
     expect(await (await get(app, "/rooms")).json()).toEqual({
       rooms: [
         { room: "mid", subscribers: 2, messages: 1 },
@@ -105,13 +109,17 @@ describe("GET /healthz and GET /rooms", () => {
       ],
       total: 3,
     });
-    expect(await (await get(app, "/rooms?limit=1")).json()).toEqual({ rooms: [{ room: "mid", subscribers: 2, messages: 1 }], total: 3 });
+    expect(await (await get(app, "/rooms?limit=1")).json()).toEqual({
+      rooms: [{ room: "mid", subscribers: 2, messages: 1 }],
+      total: 3,
+    });
     for (const watcher of watchers) await watcher.cancel();
   });
 
   test("/rooms refuses a limit that is not a whole number from 1, and caps it at 1000", async () => {
     const app = makeApp();
-    for (const limit of ["0", "-1", "lots", "1.5", "", "1e3"]) await expectError(get(app, `/rooms?limit=${limit}`), 400, /limit/);
+    for (const limit of ["0", "-1", "lots", "1.5", "", "1e3"])
+      await expectError(get(app, `/rooms?limit=${limit}`), 400, /limit/);
     expect((await get(app, "/rooms?limit=5000")).status).toBe(200);
   });
 });
@@ -125,7 +133,13 @@ describe("POST /rooms/:room/messages", () => {
     const { id } = (await response.json()) as { id: string };
     expect(id).toMatch(/^[0-9a-z]+\.1-1$/);
     await watcher.waitFor((events) => messagesOf(events).length === 1);
-    expect(messagesOf(watcher.events)[0]).toEqual({ id, room: "lobby", user: "Zoë", text: "hello\nworld\n!", time: "2025-02-03T04:05:06.789Z" });
+    expect(messagesOf(watcher.events)[0]).toEqual({
+      id,
+      room: "lobby",
+      user: "Zoë",
+      text: "hello\nworld\n!",
+      time: "2025-02-03T04:05:06.789Z",
+    });
     expect(watcher.events.find((e) => e.type === "message")?.lastEventId).toBe(id);
     await watcher.cancel();
   });
@@ -174,7 +188,11 @@ describe("POST /rooms/:room/messages", () => {
     await send(app, "r", "  leading kept");
     await send(app, "r", "😀".repeat(4000)); // 4000 characters, 8000 UTF-16 units
     await watcher.waitFor((events) => messagesOf(events).length === 3);
-    expect(messagesOf(watcher.events).map((m) => m.text)).toEqual(["a\nb\nc\n\td", "  leading kept", "😀".repeat(4000)]);
+    expect(messagesOf(watcher.events).map((m) => m.text)).toEqual([
+      "a\nb\nc\n\td",
+      "  leading kept",
+      "😀".repeat(4000),
+    ]);
     const refused: Array<[unknown, RegExp]> = [
       ["", /empty/],
       [" \n\r\n\t ", /empty/],
@@ -229,7 +247,13 @@ describe("POST /rooms/:room/messages", () => {
       new Uint8Array([0x22, 0xc0, 0xaf, 0x22]), // overlong "/"
     ];
     for (const bytes of invalidUtf8) {
-      const response = await app.fetch(new Request(`${BASE}/rooms/r/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: bytes }));
+      const response = await app.fetch(
+        new Request(`${BASE}/rooms/r/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: bytes,
+        }),
+      );
       await expectError(response, 400, /not valid UTF-8/);
     }
   });
@@ -239,7 +263,14 @@ describe("POST /rooms/:room/messages", () => {
     const body = JSON.stringify({ user: "u", text: "t" });
     expect((await post(app, "r", body, { "content-type": "Application/JSON; charset=UTF-8" })).status).toBe(201);
     expect((await post(app, "r", body, { "content-type": 'application/json;charset="utf-8"' })).status).toBe(201);
-    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "application/jsonx", "application/json-patch+json"]) {
+    for (const type of [
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/json; charset=latin1",
+      "application/jsonx",
+      "application/json-patch+json",
+    ]) {
       await expectError(post(app, "r", body, { "content-type": type }), 415, /Content-Type/);
     }
     const noType = await app.fetch(new Request(`${BASE}/rooms/r/messages`, { method: "POST", body: new Blob([body]) }));
@@ -363,7 +394,8 @@ describe("GET /rooms/:room/events", () => {
   test("refuses a bad room or history parameter with 400", async () => {
     const app = makeApp();
     await expectError(get(app, "/rooms/no%20spaces/events"), 400, /room name/);
-    for (const history of ["-1", "x", "2.5"]) await expectError(get(app, `/rooms/r/events?history=${history}`), 400, /history/);
+    for (const history of ["-1", "x", "2.5"])
+      await expectError(get(app, `/rooms/r/events?history=${history}`), 400, /history/);
   });
 
   test("replays the last replayCount messages by default, ?history=n on request (capped at the ring)", async () => {
@@ -378,7 +410,10 @@ describe("GET /rooms/:room/events", () => {
     for (const [query, texts] of cases) {
       const watcher = await watch(app, `/rooms/r/events${query}`);
       await watcher.waitFor((events) => events.some((e) => e.type === "presence"));
-      expect(messagesOf(watcher.events).map((m) => m.text), query).toEqual(texts);
+      expect(
+        messagesOf(watcher.events).map((m) => m.text),
+        query,
+      ).toEqual(texts);
       await watcher.cancel();
     }
   });
@@ -390,9 +425,12 @@ describe("GET /rooms/:room/events", () => {
     const viaHeader = await watch(app, "/rooms/r/events", { headers: { "last-event-id": ids[2]! } });
     const viaQuery = await watch(app, `/rooms/r/events?lastEventId=${encodeURIComponent(ids[3]!)}`);
     // The header wins over the query parameter, as EventSource reconnects keep the original URL.
-    const both = await watch(app, `/rooms/r/events?lastEventId=${encodeURIComponent(ids[0]!)}`, { headers: { "last-event-id": ids[4]! } });
+    const both = await watch(app, `/rooms/r/events?lastEventId=${encodeURIComponent(ids[0]!)}`, {
+      headers: { "last-event-id": ids[4]! },
+    });
     const live = await send(app, "r", "live");
-    for (const watcher of [viaHeader, viaQuery, both]) await watcher.waitFor((events) => messagesOf(events).some((m) => m.id === live));
+    for (const watcher of [viaHeader, viaQuery, both])
+      await watcher.waitFor((events) => messagesOf(events).some((m) => m.id === live));
     expect(messagesOf(viaHeader.events).map((m) => m.text)).toEqual(["m4", "m5", "m6", "live"]);
     expect(messagesOf(viaQuery.events).map((m) => m.text)).toEqual(["m5", "m6", "live"]);
     expect(messagesOf(both.events).map((m) => m.text)).toEqual(["m6", "live"]);
@@ -409,10 +447,14 @@ describe("GET /rooms/:room/events", () => {
     const watcher = await watch(app, "/rooms/r/events", { headers: { "last-event-id": ids[0]! } });
     await watcher.waitFor((events) => events.some((e) => e.type === "presence"));
     expect(watcher.events.map((e) => e.type)).toEqual(["reset", "message", "message", "message", "presence"]);
-    expect(dataOf(watcher.events, "reset")).toEqual([{ reason: "history-truncated", lastEventId: ids[0], oldestId: ids[2] }]);
+    expect(dataOf(watcher.events, "reset")).toEqual([
+      { reason: "history-truncated", lastEventId: ids[0], oldestId: ids[2] },
+    ]);
     const foreign = await watch(app, "/rooms/r/events?lastEventId=otherepoch-3");
     await foreign.waitFor((events) => messagesOf(events).length === 3);
-    expect(dataOf(foreign.events, "reset")).toEqual([{ reason: "unknown-cursor", lastEventId: "otherepoch-3", oldestId: ids[2] }]);
+    expect(dataOf(foreign.events, "reset")).toEqual([
+      { reason: "unknown-cursor", lastEventId: "otherepoch-3", oldestId: ids[2] },
+    ]);
     await watcher.cancel();
     await foreign.cancel();
   });
@@ -478,19 +520,26 @@ describe("GET /rooms/:room/events", () => {
 });
 
 describe("rooms at scale and shutdown", () => {
-  test("10 000 rooms fit by default; the next evicts the least recently active idle room", { timeout: 60_000 }, async () => {
+  test("10 000 rooms fit by default; the next evicts the least recently active idle room", {
+    timeout: 60_000,
+  }, async () => {
     const app = makeApp();
     const watcher = await watch(app, "/rooms/room-0/events");
     for (let i = 0; i < 10_000; i++) {
       const response = await post(app, `room-${i}`, { user: "u", text: "hi" });
       if (response.status !== 201) throw new Error(`room-${i}: ${response.status}`);
     }
-    const listing = (await (await get(app, "/rooms?limit=1000")).json()) as { rooms: { room: string }[]; total: number };
+    const listing = (await (await get(app, "/rooms?limit=1000")).json()) as {
+      rooms: { room: string }[];
+      total: number;
+    };
     expect(listing.total).toBe(10_000);
     expect(listing.rooms).toHaveLength(1000);
     expect(listing.rooms[0]?.room).toBe("room-0"); // the one with a subscriber sorts first
     expect((await post(app, "room-new", { user: "u", text: "hi" })).status).toBe(201);
-    const names = new Set(((await (await get(app, "/rooms?limit=1000")).json()) as { rooms: { room: string }[] }).rooms.map((r) => r.room));
+    const names = new Set(
+      ((await (await get(app, "/rooms?limit=1000")).json()) as { rooms: { room: string }[] }).rooms.map((r) => r.room),
+    );
     expect(names.has("room-0")).toBe(true);
     expect(await (await get(app, "/healthz")).json()).toMatchObject({ rooms: 10_000, subscribers: 1 });
     // room-1 was the least recently active room without subscribers: it is gone.

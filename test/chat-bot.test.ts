@@ -52,14 +52,19 @@ async function botMessages(app: ChatApp, room: string): Promise<ChatMessage[]> {
 
 /** Waits until the room's history holds `n` bot messages. */
 async function botMessageCount(app: ChatApp, room: string, n: number): Promise<ChatMessage[]> {
-  await vi.waitFor(async () => expect((await botMessages(app, room)).length).toBeGreaterThanOrEqual(n), { timeout: 5000, interval: 5 });
+  await vi.waitFor(async () => expect((await botMessages(app, room)).length).toBeGreaterThanOrEqual(n), {
+    timeout: 5000,
+    interval: 5,
+  });
   return botMessages(app, room);
 }
 
 describe("isForBot", () => {
   test("matches /bot and @bot as a whole word at the start, any case", () => {
-    for (const text of ["/bot", "/bot help", "@bot hi", "/BOT time", "@Bot, hello", "/bot\nline"]) expect(isForBot(text), text).toBe(true);
-    for (const text of ["bot help", " /bot help", "/botany", "@bots", "/bot_x", "hi @bot", "/bo t"]) expect(isForBot(text), text).toBe(false);
+    for (const text of ["/bot", "/bot help", "@bot hi", "/BOT time", "@Bot, hello", "/bot\nline"])
+      expect(isForBot(text), text).toBe(true);
+    for (const text of ["bot help", " /bot help", "/botany", "@bots", "/bot_x", "hi @bot", "/bo t"])
+      expect(isForBot(text), text).toBe(false);
   });
 });
 
@@ -73,7 +78,8 @@ describe("typewriterResponder", () => {
 
   test("/bot help lists every command", async () => {
     const answer = (await chunksOf(bot(request("/bot help")))).join("");
-    for (const command of ["/bot help", "/bot stats", "/bot echo", "/bot time", "@bot"]) expect(answer).toContain(command);
+    for (const command of ["/bot help", "/bot stats", "/bot echo", "/bot time", "@bot"])
+      expect(answer).toContain(command);
   });
 
   test("/bot stats reports messages, subscribers and the active users of the history", async () => {
@@ -84,12 +90,18 @@ describe("typewriterResponder", () => {
       { id: "e-3", room: "lobby", user: "bob", text: "yo", time: at },
       { id: "e-4", room: "lobby", user: "alice", text: "/bot stats", time: at },
     ];
-    const answer = (await chunksOf(bot(request("/bot stats", { history, stats: { messages: 42, subscribers: 3 } })))).join("");
-    expect(answer).toBe("Room lobby: 42 messages so far, 3 subscribers connected, 2 active users in the last 4 messages (alice, bob).");
+    const answer = (
+      await chunksOf(bot(request("/bot stats", { history, stats: { messages: 42, subscribers: 3 } })))
+    ).join("");
+    expect(answer).toBe(
+      "Room lobby: 42 messages so far, 3 subscribers connected, 2 active users in the last 4 messages (alice, bob).",
+    );
   });
 
   test("/bot time, /bot echo without text, and anything else get useful answers", async () => {
-    expect((await chunksOf(bot(request("@bot time")))).join("")).toBe("It is 2025-06-07T08:09:10.000Z (UTC) on this server.");
+    expect((await chunksOf(bot(request("@bot time")))).join("")).toBe(
+      "It is 2025-06-07T08:09:10.000Z (UTC) on this server.",
+    );
     expect((await chunksOf(bot(request("/bot echo")))).join("")).toContain("/bot echo hello");
     const other = (await chunksOf(bot(request("/bot what is the meaning of life?")))).join("");
     expect(other).toContain('"what is the meaning of life?"');
@@ -130,16 +142,38 @@ describe("bot replies through the app", () => {
     const question = await send(app, "lobby", "/bot echo one two three");
     await watcher.waitFor((events) => messagesOf(events).some((m) => m.user === "bot"));
     const types = watcher.events.map((e) => e.type);
-    expect(types).toEqual(["presence", "message", "reply-start", "reply-delta", "reply-delta", "reply-delta", "message"]);
+    expect(types).toEqual([
+      "presence",
+      "message",
+      "reply-start",
+      "reply-delta",
+      "reply-delta",
+      "reply-delta",
+      "message",
+    ]);
     const [start] = dataOf<ReplyStart>(watcher.events, "reply-start");
-    expect(start).toEqual({ replyId: expect.any(String), room: "lobby", user: "bot", inReplyTo: question, time: expect.any(String), text: "" });
+    expect(start).toEqual({
+      replyId: expect.any(String),
+      room: "lobby",
+      user: "bot",
+      inReplyTo: question,
+      time: expect.any(String),
+      text: "",
+    });
     expect(dataOf(watcher.events, "reply-delta")).toEqual([
       { replyId: start!.replyId, delta: "one " },
       { replyId: start!.replyId, delta: "two " },
       { replyId: start!.replyId, delta: "three" },
     ]);
     const final = messagesOf(watcher.events)[1]!;
-    expect(final).toEqual({ id: expect.any(String), room: "lobby", user: "bot", text: "one two three", time: expect.any(String), replyId: start!.replyId });
+    expect(final).toEqual({
+      id: expect.any(String),
+      room: "lobby",
+      user: "bot",
+      text: "one two three",
+      time: expect.any(String),
+      replyId: start!.replyId,
+    });
     // History and resume show the finished reply, never the deltas.
     const later = await watch(app, "/rooms/lobby/events");
     await later.waitFor((events) => events.some((e) => e.type === "presence"));
@@ -276,7 +310,11 @@ describe("bot replies through the app", () => {
     await only.waitFor((events) => events.some((e) => e.type === "reply-delta"));
     await only.cancel();
     const [final] = await botMessageCount(app, "r", 1);
-    expect(final).toMatchObject({ user: "bot", error: true, text: "Once upon\n\n[Stopped: nobody is left in the room.]" });
+    expect(final).toMatchObject({
+      user: "bot",
+      error: true,
+      text: "Once upon\n\n[Stopped: nobody is left in the room.]",
+    });
     expect(scripted.requests[0]!.signal.aborted).toBe(true);
     // A comeback sees the stored, finished reply and no running one.
     const back = await watch(app, "/rooms/r/events");
@@ -366,7 +404,12 @@ describe("bot replies through the app", () => {
   });
 
   test("the length cut never splits a surrogate pair", async () => {
-    const app = makeApp({ maxReplyChars: 5, responder: async function* () { yield "abcd😀 more"; } });
+    const app = makeApp({
+      maxReplyChars: 5,
+      responder: async function* () {
+        yield "abcd😀 more";
+      },
+    });
     const watcher = await watch(app, "/rooms/r/events");
     await send(app, "r", "/bot emoji");
     await watcher.waitFor((events) => messagesOf(events).some((m) => m.user === "bot"));
@@ -384,7 +427,11 @@ describe("bot replies through the app", () => {
     await watcher.waitFor((events) => events.some((e) => e.type === "reply-delta"));
     await app.close();
     await watcher.waitForEnd();
-    expect(messagesOf(watcher.events).at(-1)).toMatchObject({ user: "bot", error: true, text: "partial\n\n[Stopped: the server is shutting down.]" });
+    expect(messagesOf(watcher.events).at(-1)).toMatchObject({
+      user: "bot",
+      error: true,
+      text: "partial\n\n[Stopped: the server is shutting down.]",
+    });
     expect(scripted.requests[0]!.signal.aborted).toBe(true);
   });
 

@@ -77,7 +77,9 @@ describe("memory hub", () => {
           const oldestSeq = Math.max(1, stored - historySize + 1);
           const truncated = cursorSeq < oldestSeq - 1;
           const firstSeq = truncated ? oldestSeq : cursorSeq + 1;
-          const expectedIds = [...before, ...after].filter((m) => Number(m.id.split("-")[1]) >= firstSeq).map((m) => m.id);
+          const expectedIds = [...before, ...after]
+            .filter((m) => Number(m.id.split("-")[1]) >= firstSeq)
+            .map((m) => m.id);
           const got = messages(reader.items).map((m) => m.id);
           expect(got).toEqual([...expectedIds, `ep.1-${stored + live + 1}`]);
           const resets = reader.items.filter((item) => item.event === "reset");
@@ -112,7 +114,11 @@ describe("memory hub", () => {
     for (const cursor of ["other.1-2", "garbage", "ep.1-99", "ep.1-", "-3", "ep.1-01"]) {
       const reader = drain(await hub.subscribe("r", { after: cursor }));
       await reader.waitFor((items) => messages(items).length === 3, cursor);
-      expect(JSON.parse(reader.items[0]!.data!)).toEqual({ reason: "unknown-cursor", lastEventId: cursor, oldestId: "ep.1-2" });
+      expect(JSON.parse(reader.items[0]!.data!)).toEqual({
+        reason: "unknown-cursor",
+        lastEventId: cursor,
+        oldestId: "ep.1-2",
+      });
       expect(messages(reader.items).map((m) => m.text)).toEqual(["m2", "m3", "m4"]);
     }
     const empty = drain(await hub.subscribe("fresh", { after: "x-1" }));
@@ -169,7 +175,8 @@ describe("memory hub", () => {
     try {
       const hub = createMemoryHub({ presenceIntervalMs: 250 });
       const first = drain(await hub.subscribe("r", { replay: 0 }));
-      const counts = () => first.items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers as number);
+      const counts = () =>
+        first.items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers as number);
       await vi.advanceTimersByTimeAsync(0);
       expect(counts()).toEqual([1]); // the first change goes out at once
       for (let i = 0; i < 50; i++) await hub.subscribe("r", { replay: 0 });
@@ -217,7 +224,13 @@ describe("memory hub", () => {
     expect((await hub.room("r"))?.subscribers).toBe(1);
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(await returned).toEqual({ done: true, value: undefined });
-    await other.waitFor((items) => items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers).join() === "1,2,1");
+    await other.waitFor(
+      (items) =>
+        items
+          .filter((i) => i.event === "presence")
+          .map((i) => JSON.parse(i.data!).subscribers)
+          .join() === "1,2,1",
+    );
     // Idempotent, and later publishes do not reach it.
     await subscription.return();
     await hub.publish("r", input("after"));
@@ -293,7 +306,15 @@ describe("memory hub", () => {
   test("a subscriber joining mid-reply gets reply-start with the text so far, after the replay", async () => {
     const hub = createMemoryHub();
     const question = await hub.publish("r", input("/bot hi"));
-    const start = { type: "reply-start", replyId: "r1", room: "r", user: "bot", inReplyTo: question.id, time: TIME, text: "" } as const;
+    const start = {
+      type: "reply-start",
+      replyId: "r1",
+      room: "r",
+      user: "bot",
+      inReplyTo: question.id,
+      time: TIME,
+      text: "",
+    } as const;
     await hub.emit("r", start);
     await hub.emit("r", { type: "reply-delta", replyId: "r1", delta: "Hello " });
     await hub.emit("r", { type: "reply-delta", replyId: "r1", delta: "there" });
@@ -301,7 +322,14 @@ describe("memory hub", () => {
     const late = drain(await hub.subscribe("r"));
     await late.waitFor((items) => items.some((i) => i.event === "presence"));
     expect(late.items.map((i) => i.event ?? "message")).toEqual(["message", "reply-start", "presence"]);
-    expect(JSON.parse(late.items[1]!.data!)).toEqual({ replyId: "r1", room: "r", user: "bot", inReplyTo: question.id, time: TIME, text: "Hello there" });
+    expect(JSON.parse(late.items[1]!.data!)).toEqual({
+      replyId: "r1",
+      room: "r",
+      user: "bot",
+      inReplyTo: question.id,
+      time: TIME,
+      text: "Hello there",
+    });
     await hub.emit("r", { type: "reply-delta", replyId: "r1", delta: "!" });
     await late.waitFor((items) => items.some((i) => i.event === "reply-delta"));
     expect(JSON.parse(late.items.at(-1)!.data!)).toEqual({ replyId: "r1", delta: "!" });

@@ -8,7 +8,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { createChatApp, OpenAIError, openAIResponder, type ChatMessage, type ResponderRequest } from "../core/chat/mod.ts";
+import {
+  createChatApp,
+  OpenAIError,
+  openAIResponder,
+  type ChatMessage,
+  type ResponderRequest,
+} from "../core/chat/mod.ts";
 import { dataOf, messagesOf, send, until, watch } from "./_chat.ts";
 
 type Seen = { method: string; url: string; headers: IncomingMessage["headers"]; body: unknown; closed: boolean };
@@ -22,7 +28,8 @@ const closeListeners = new Set<() => void>();
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1700000000, model: "test-model", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-const ROLE = 'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n';
+const ROLE =
+  'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n';
 const DONE = "data: [DONE]\n\n";
 
 /** The usual streamed answer: role chunk, content deltas, a stop chunk, [DONE]. */
@@ -38,7 +45,13 @@ function streamAnswer(parts: string[]): Handler {
 
 beforeAll(async () => {
   server = createServer((request, response) => {
-    const record: Seen = { method: request.method ?? "", url: request.url ?? "", headers: request.headers, body: undefined, closed: false };
+    const record: Seen = {
+      method: request.method ?? "",
+      url: request.url ?? "",
+      headers: request.headers,
+      body: undefined,
+      closed: false,
+    };
     seen.push(record);
     // The upstream connection is released when the client closes it (or it finishes).
     response.on("close", () => {
@@ -69,12 +82,27 @@ const at = "2025-01-01T00:00:00.000Z";
 const history: ChatMessage[] = [
   { id: "e-1", room: "lobby", user: "alice", text: "hi all", time: at },
   { id: "e-2", room: "lobby", user: "bot", text: "Hello alice!", time: at, replyId: "r1" },
-  { id: "e-3", room: "lobby", user: "bot", text: "[Sorry, something went wrong while answering.]", time: at, replyId: "r2", error: true },
+  {
+    id: "e-3",
+    room: "lobby",
+    user: "bot",
+    text: "[Sorry, something went wrong while answering.]",
+    time: at,
+    replyId: "r2",
+    error: true,
+  },
   { id: "e-4", room: "lobby", user: "bob", text: "/bot what is SSE?", time: at },
 ];
 
 function ask(extra: Partial<ResponderRequest> = {}): ResponderRequest {
-  return { room: "lobby", text: "/bot what is SSE?", history, signal: new AbortController().signal, stats: { messages: 4, subscribers: 2 }, ...extra };
+  return {
+    room: "lobby",
+    text: "/bot what is SSE?",
+    history,
+    signal: new AbortController().signal,
+    stats: { messages: 4, subscribers: 2 },
+    ...extra,
+  };
 }
 
 async function chunksOf(iterable: AsyncIterable<string>): Promise<string[]> {
@@ -85,10 +113,14 @@ async function chunksOf(iterable: AsyncIterable<string>): Promise<string[]> {
 
 /** Resolves once the server saw its request's connection close. */
 function upstreamClosed(index = 0): Promise<void> {
-  return until(() => seen[index]?.closed === true, "the upstream connection to close", (poke) => {
-    closeListeners.add(poke);
-    return () => void closeListeners.delete(poke);
-  });
+  return until(
+    () => seen[index]?.closed === true,
+    "the upstream connection to close",
+    (poke) => {
+      closeListeners.add(poke);
+      return () => void closeListeners.delete(poke);
+    },
+  );
 }
 
 describe("openAIResponder", () => {
@@ -100,7 +132,12 @@ describe("openAIResponder", () => {
 
   test("posts model, stream: true and the room's recent messages as context, with the bearer key", async () => {
     handler = streamAnswer(["ok"]);
-    const bot = openAIResponder({ baseUrl: `${baseUrl}/`, model: "test-model", apiKey: "sk-test", systemPrompt: "Be brief." });
+    const bot = openAIResponder({
+      baseUrl: `${baseUrl}/`,
+      model: "test-model",
+      apiKey: "sk-test",
+      systemPrompt: "Be brief.",
+    });
     await chunksOf(bot(ask()));
     expect(seen).toHaveLength(1);
     const [request] = seen;
@@ -134,7 +171,14 @@ describe("openAIResponder", () => {
   test("parses the wire format across arbitrary chunk boundaries, CRLF line ends and comments", async () => {
     handler = (_request, response) => {
       response.writeHead(200, { "content-type": "text/event-stream" });
-      const wire = (": keep-alive\r\n\r\n" + ROLE + chunk({ content: "é😀 multi" }) + chunk({ content: "byte" }) + chunk({}, "stop") + DONE).replace(/\n/g, "\r\n");
+      const wire = (
+        ": keep-alive\r\n\r\n" +
+        ROLE +
+        chunk({ content: "é😀 multi" }) +
+        chunk({ content: "byte" }) +
+        chunk({}, "stop") +
+        DONE
+      ).replace(/\n/g, "\r\n");
       const bytes = Buffer.from(wire, "utf8");
       // One byte at a time through the UTF-8 sequences, then the rest.
       for (let i = 0; i < 200; i++) response.write(bytes.subarray(i, i + 1));
@@ -151,7 +195,9 @@ describe("openAIResponder", () => {
     const failure = await chunksOf(openAIResponder({ baseUrl, model: "m" })(ask())).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(OpenAIError);
     expect(failure).toMatchObject({ type: "status", status: 500 });
-    expect((failure as Error).message).toBe('The OpenAI-compatible server answered 500: {"error":{"message":"model overloaded"}}');
+    expect((failure as Error).message).toBe(
+      'The OpenAI-compatible server answered 500: {"error":{"message":"model overloaded"}}',
+    );
   });
 
   test("a chunk that is not JSON fails clearly and releases the connection", async () => {
@@ -223,7 +269,9 @@ describe("openAIResponder", () => {
 
   test("a server that never answers times out too", async () => {
     handler = () => {}; // no headers
-    await expect(chunksOf(openAIResponder({ baseUrl, model: "m", timeoutMs: 150 })(ask()))).rejects.toMatchObject({ type: "timeout" });
+    await expect(chunksOf(openAIResponder({ baseUrl, model: "m", timeoutMs: 150 })(ask()))).rejects.toMatchObject({
+      type: "timeout",
+    });
     await upstreamClosed();
   });
 
@@ -233,7 +281,9 @@ describe("openAIResponder", () => {
       response.write(ROLE + chunk({ content: "first " }));
     };
     const controller = new AbortController();
-    const iterator = openAIResponder({ baseUrl, model: "m" })(ask({ signal: controller.signal }))[Symbol.asyncIterator]();
+    const iterator = openAIResponder({ baseUrl, model: "m" })(ask({ signal: controller.signal }))[
+      Symbol.asyncIterator
+    ]();
     expect(await iterator.next()).toEqual({ done: false, value: "first " });
     const pending = iterator.next();
     controller.abort(new Error("reply stopped"));
@@ -268,7 +318,9 @@ describe("openAIResponder", () => {
       calls.push(String(input));
       return fetch(input, init);
     };
-    expect(await chunksOf(openAIResponder({ baseUrl, model: "m", fetch: custom })(ask()))).toEqual(["via custom fetch"]);
+    expect(await chunksOf(openAIResponder({ baseUrl, model: "m", fetch: custom })(ask()))).toEqual([
+      "via custom fetch",
+    ]);
     expect(calls).toEqual([`${baseUrl}/v1/chat/completions`]);
   });
 

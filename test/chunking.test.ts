@@ -33,7 +33,10 @@ function chunkings(bytes: Uint8Array): [string, Uint8Array[]][] {
  * `createParser`; 1-byte chunks also go through `EventStreamParser` and `parseEventStream`, and
  * the whole stream through the spec transcription.
  */
-async function expectChunkingInvariant(bytes: Uint8Array, expected: Partial<Observed> & { events: ServerSentEvent[] }): Promise<void> {
+async function expectChunkingInvariant(
+  bytes: Uint8Array,
+  expected: Partial<Observed> & { events: ServerSentEvent[] },
+): Promise<void> {
   const check = (label: string, seen: Observed): void => {
     for (const key of Object.keys(expected) as (keyof Observed)[]) {
       expect(seen[key], `${label}: ${key}`).toEqual(expected[key]);
@@ -115,9 +118,9 @@ test("createParser strips a BOM whose bytes are split across reads", async () =>
 
 test("createParser strips a BOM that follows an empty read", async () => {
   expect(runPush([new Uint8Array(0), bytesOf("\ufeffdata: a\n\n")]).events).toEqual([message("a")]);
-  expect(runPush([new Uint8Array(0), new Uint8Array(0), bytesOf([0xef]), bytesOf([0xbb, 0xbf], "data: a\n\n")]).events).toEqual([
-    message("a"),
-  ]);
+  expect(
+    runPush([new Uint8Array(0), new Uint8Array(0), bytesOf([0xef]), bytesOf([0xbb, 0xbf], "data: a\n\n")]).events,
+  ).toEqual([message("a")]);
   expect(runPush(["", "\ufeffdata: a\n\n"]).events).toEqual([message("a")]);
   const chunks = [new Uint8Array(0), bytesOf([0xef, 0xbb]), new Uint8Array(0), bytesOf([0xbf], "data: a\n\n")];
   expect((await runStream(chunks)).events).toEqual([message("a")]);

@@ -7,7 +7,16 @@ import { connect } from "node:net";
 import { EventSource, fetch, request, type MessageEvent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseEventStream, type ServerSentEvent } from "../core/mod.ts";
-import { describeMatrix, runServerCommand, startServer, tcpProxy, throughNpm, waitFor, within, type RunningServer } from "./_server.ts";
+import {
+  describeMatrix,
+  runServerCommand,
+  startServer,
+  tcpProxy,
+  throughNpm,
+  waitFor,
+  within,
+  type RunningServer,
+} from "./_server.ts";
 
 /** The JSON of a `message` event. */
 type Message = { id: string; room: string; user: string; text: string; time: string; replyId?: string; error?: true };
@@ -78,7 +87,11 @@ describeMatrix("chat server", (runtime) => {
       body: (init.raw ?? JSON.stringify(body)) as string,
       duplex: "half",
     } as Parameters<typeof fetch>[1]);
-    return { status: response.status, headers: response.headers, json: (await response.json()) as Record<string, unknown> };
+    return {
+      status: response.status,
+      headers: response.headers,
+      json: (await response.json()) as Record<string, unknown>,
+    };
   }
 
   /** POSTs and expects 201; returns the new message id. */
@@ -90,12 +103,17 @@ describeMatrix("chat server", (runtime) => {
 
   /** The room's subscriber count from `GET /rooms` (0 when the room is not listed). */
   async function subscribers(room: string, base = server.url): Promise<number> {
-    const body = (await (await fetch(`${base}/rooms?limit=1000`)).json()) as { rooms: { room: string; subscribers: number }[] };
+    const body = (await (await fetch(`${base}/rooms?limit=1000`)).json()) as {
+      rooms: { room: string; subscribers: number }[];
+    };
     return body.rooms.find((entry) => entry.room === room)?.subscribers ?? 0;
   }
 
   async function untilSubscribers(room: string, count: number, base = server.url): Promise<void> {
-    await waitFor(async () => (await subscribers(room, base)) === count, { timeoutMs: 10_000, what: `${count} subscribers in ${room}` });
+    await waitFor(async () => (await subscribers(room, base)) === count, {
+      timeoutMs: 10_000,
+      what: `${count} subscribers in ${room}`,
+    });
   }
 
   beforeAll(async () => {
@@ -121,14 +139,22 @@ describeMatrix("chat server", (runtime) => {
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(await page.text()).toContain("<html");
-    for (const [path, type] of [["/chat.js", "text/javascript"], ["/chat.css", "text/css"]]) {
+    for (const [path, type] of [
+      ["/chat.js", "text/javascript"],
+      ["/chat.css", "text/css"],
+    ]) {
       const asset = await fetch(`${server.url}${path}`);
       expect(asset.status, path).toBe(200);
       expect(asset.headers.get("content-type")).toContain(type);
       await asset.arrayBuffer();
     }
     const health = await fetch(`${server.url}/healthz`);
-    expect(await health.json()).toMatchObject({ status: "ok", rooms: expect.any(Number), subscribers: expect.any(Number), uptime: expect.any(Number) });
+    expect(await health.json()).toMatchObject({
+      status: "ok",
+      rooms: expect.any(Number),
+      subscribers: expect.any(Number),
+      uptime: expect.any(Number),
+    });
   });
 
   it("answers the room stream with SSE headers and retry first", async () => {
@@ -200,7 +226,11 @@ describeMatrix("chat server", (runtime) => {
     const cursor = seen.at(-1)?.id as string;
 
     // Header form, read with fetch and the core parser.
-    const viaHeader = await readEvents(`${server.url}/rooms/${room}/events`, { "last-event-id": cursor }, (events) => messagesOf(events).length >= 4);
+    const viaHeader = await readEvents(
+      `${server.url}/rooms/${room}/events`,
+      { "last-event-id": cursor },
+      (events) => messagesOf(events).length >= 4,
+    );
     expect(messagesOf(viaHeader).map((m) => m.id)).toEqual(ids.slice(4));
     expect(viaHeader.at(-1)?.lastEventId).toBe(ids.at(-1));
 
@@ -216,7 +246,11 @@ describeMatrix("chat server", (runtime) => {
     const room = freshRoom("replay");
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(await send(room, `old ${i}`));
-    const events = await readEvents(`${server.url}/rooms/${room}/events?history=3`, {}, (seen) => messagesOf(seen).length >= 3);
+    const events = await readEvents(
+      `${server.url}/rooms/${room}/events?history=3`,
+      {},
+      (seen) => messagesOf(seen).length >= 3,
+    );
     expect(messagesOf(events).map((m) => m.id)).toEqual(ids.slice(3));
   });
 
@@ -238,9 +272,19 @@ describeMatrix("chat server", (runtime) => {
       ["oversized chunked body", post(room, null, { raw: chunked() }), 413],
       ["invalid JSON", post(room, null, { raw: '{"user": "alice", "text": ' }), 400],
       ["JSON that is not an object", post(room, ["alice", "hi"]), 400],
-      ["invalid UTF-8", post(room, null, { raw: new Uint8Array([...new TextEncoder().encode('{"user":"alice","text":"'), 0xff, 0xfe, 0x22, 0x7d]) }), 400],
+      [
+        "invalid UTF-8",
+        post(room, null, {
+          raw: new Uint8Array([...new TextEncoder().encode('{"user":"alice","text":"'), 0xff, 0xfe, 0x22, 0x7d]),
+        }),
+        400,
+      ],
       ["wrong content type", post(room, good, { contentType: "text/plain" }), 415],
-      ["form content type", post(room, null, { contentType: "application/x-www-form-urlencoded", raw: "user=alice&text=hi" }), 415],
+      [
+        "form content type",
+        post(room, null, { contentType: "application/x-www-form-urlencoded", raw: "user=alice&text=hi" }),
+        415,
+      ],
       ["room with a space", post("bad%20room", good), 400],
       ["room of 65 characters", post("r".repeat(65), good), 400],
       ["room with bad percent-encoding", post("bad%ZZ", good), 400],
@@ -308,9 +352,15 @@ describeMatrix("chat server", (runtime) => {
       };
       await Promise.all(Array.from({ length: 16 }, worker));
       // Each POST either made room (evicting idle rooms) or was refused with 503 at the limit.
-      expect([...statuses.keys()].every((status) => status === 201 || status === 503), JSON.stringify([...statuses])).toBe(true);
+      expect(
+        [...statuses.keys()].every((status) => status === 201 || status === 503),
+        JSON.stringify([...statuses]),
+      ).toBe(true);
       expect(statuses.get(201) ?? 0).toBeGreaterThan(0);
-      const listing = (await (await fetch(`${busy.url}/rooms?limit=5`)).json()) as { rooms: { room: string }[]; total: number };
+      const listing = (await (await fetch(`${busy.url}/rooms?limit=5`)).json()) as {
+        rooms: { room: string }[];
+        total: number;
+      };
       expect(listing.total).toBeLessThanOrEqual(2000);
       expect(listing.rooms[0]?.room).toBe(room); // the only room with a subscriber sorts first
       const id = await send(room, "after the flood", "alice", busy.url);
@@ -363,7 +413,9 @@ describeMatrix("chat server", (runtime) => {
     const deltas = ofReply.filter((event) => event.type === "reply-delta");
     expect(deltas.length).toBeGreaterThan(1);
     expect(ofReply.slice(1, -1).every((event) => event.type === "reply-delta")).toBe(true);
-    expect(`${ofReply[0]?.data.text as string}${deltas.map((event) => event.data.delta).join("")}`).toBe("one two three four");
+    expect(`${ofReply[0]?.data.text as string}${deltas.map((event) => event.data.delta).join("")}`).toBe(
+      "one two three four",
+    );
   });
 
   it("rejects an unknown flag with exit code 2 and a message", async () => {
@@ -376,7 +428,20 @@ describeMatrix("chat server", (runtime) => {
   it("prints the options for --help and exits 0", async () => {
     const result = await runServerCommand(runtime, ["--help"]);
     expect(result.code).toBe(0);
-    for (const text of ["--host", "--port", "--history", "--replay", "--heartbeat", "--queue", "--max-rooms", "--bot", "--openai-base-url", "--openai-model", "PORT", "OPENAI_API_KEY"]) {
+    for (const text of [
+      "--host",
+      "--port",
+      "--history",
+      "--replay",
+      "--heartbeat",
+      "--queue",
+      "--max-rooms",
+      "--bot",
+      "--openai-base-url",
+      "--openai-model",
+      "PORT",
+      "OPENAI_API_KEY",
+    ]) {
       expect(result.stdout).toContain(text);
     }
   });
@@ -397,12 +462,20 @@ describeMatrix("chat server", (runtime) => {
       const retained = ids.slice(5);
 
       // m5 is just before the oldest retained message: nothing was lost, no reset.
-      const exact = await readEvents(`${small.url}/rooms/${room}/events`, { "last-event-id": ids[4] as string }, (e) => messagesOf(e).length >= 5);
+      const exact = await readEvents(
+        `${small.url}/rooms/${room}/events`,
+        { "last-event-id": ids[4] as string },
+        (e) => messagesOf(e).length >= 5,
+      );
       expect(exact.filter((event) => event.type === "reset")).toEqual([]);
       expect(messagesOf(exact).map((m) => m.id)).toEqual(retained);
 
       // m4: m5 is gone, so the client is told, then gets what is retained.
-      const stale = await readEvents(`${small.url}/rooms/${room}/events`, { "last-event-id": ids[3] as string }, (e) => messagesOf(e).length >= 5);
+      const stale = await readEvents(
+        `${small.url}/rooms/${room}/events`,
+        { "last-event-id": ids[3] as string },
+        (e) => messagesOf(e).length >= 5,
+      );
       const typesUntilMessages = stale.filter((event) => event.type !== "presence").map((event) => event.type);
       expect(typesUntilMessages).toEqual(["reset", "message", "message", "message", "message", "message"]);
       expect(JSON.parse(stale.find((event) => event.type === "reset")?.data as string)).toEqual({
@@ -417,8 +490,15 @@ describeMatrix("chat server", (runtime) => {
       const room = freshRoom("foreign");
       const ids: string[] = [];
       for (let i = 0; i < 2; i++) ids.push(await send(room, `m${i}`, "tester", small.url));
-      const events = await readEvents(`${small.url}/rooms/${room}/events`, { "last-event-id": "otherepoch-3" }, (e) => messagesOf(e).length >= 2);
-      expect(JSON.parse(events.find((event) => event.type === "reset")?.data as string)).toMatchObject({ reason: "unknown-cursor", lastEventId: "otherepoch-3" });
+      const events = await readEvents(
+        `${small.url}/rooms/${room}/events`,
+        { "last-event-id": "otherepoch-3" },
+        (e) => messagesOf(e).length >= 2,
+      );
+      expect(JSON.parse(events.find((event) => event.type === "reset")?.data as string)).toMatchObject({
+        reason: "unknown-cursor",
+        lastEventId: "otherepoch-3",
+      });
       expect(messagesOf(events).map((m) => m.id)).toEqual(ids);
     });
   });
@@ -438,10 +518,17 @@ describeMatrix("chat server", (runtime) => {
         ids.push(...(await Promise.all(Array.from({ length: 8 }, () => send(room, text, "flooder", slow.url)))));
       }
       ids.sort((a, b) => seqOf(a) - seqOf(b)); // concurrent posts answer out of order
-      const before = messagesOf(await within(20_000, readToEnd(response.body as ReadableStream<Uint8Array>), "the cut stream to end"));
+      const before = messagesOf(
+        await within(20_000, readToEnd(response.body as ReadableStream<Uint8Array>), "the cut stream to end"),
+      );
       expect(before.length).toBeGreaterThan(0);
       expect(before.map((m) => m.id)).toEqual(ids.slice(0, before.length));
-      const rest = await readEvents(`${slow.url}/rooms/${room}/events`, { "last-event-id": before.at(-1)?.id as string }, (e) => messagesOf(e).length >= ids.length - before.length, 20_000);
+      const rest = await readEvents(
+        `${slow.url}/rooms/${room}/events`,
+        { "last-event-id": before.at(-1)?.id as string },
+        (e) => messagesOf(e).length >= ids.length - before.length,
+        20_000,
+      );
       expect(rest.some((event) => event.type === "reset")).toBe(false);
       expect([...before, ...messagesOf(rest)].map((m) => m.id)).toEqual(ids);
     } finally {
@@ -453,7 +540,9 @@ describeMatrix("chat server", (runtime) => {
     const doomed = await startServer(runtime, ["--typewriter-ms", "500"]);
     const room = freshRoom("sigterm");
     const readers = await Promise.all(
-      [1, 2, 3].map(async () => (((await fetch(`${doomed.url}/rooms/${room}/events`)).body as ReadableStream<Uint8Array>).getReader())),
+      [1, 2, 3].map(async () =>
+        ((await fetch(`${doomed.url}/rooms/${room}/events`)).body as ReadableStream<Uint8Array>).getReader(),
+      ),
     );
     await untilSubscribers(room, 3, doomed.url);
     await send(room, "/bot help", "alice", doomed.url); // a slow bot reply is in progress
@@ -479,7 +568,11 @@ describeMatrix("chat server", (runtime) => {
     const exit = await within(8000, started.stop("SIGTERM"), "npm to exit");
     expect(exit).toEqual({ code: 0, signal: null });
     // An orphaned server would still answer here; the deadline allows for a slow socket close.
-    const refused = async () => fetch(`${started.url}/healthz`).then(() => false, () => true);
+    const refused = async () =>
+      fetch(`${started.url}/healthz`).then(
+        () => false,
+        () => true,
+      );
     await waitFor(refused, { timeoutMs: 3000, what: "the port to stop answering" });
   });
 });
@@ -504,7 +597,12 @@ function messagesOf(events: ServerSentEvent[]): Message[] {
  * Opens a room stream with `fetch` (so request headers such as Last-Event-ID can be set), reads
  * events with the core parser until `done(events)` holds, then disconnects.
  */
-async function readEvents(url: string, headers: Record<string, string>, done: (events: ServerSentEvent[]) => boolean, timeoutMs = 10_000): Promise<ServerSentEvent[]> {
+async function readEvents(
+  url: string,
+  headers: Record<string, string>,
+  done: (events: ServerSentEvent[]) => boolean,
+  timeoutMs = 10_000,
+): Promise<ServerSentEvent[]> {
   const controller = new AbortController();
   const events: ServerSentEvent[] = [];
   try {

@@ -93,7 +93,9 @@ test("encodeEvent rejects an event type containing CR or LF with a TypeError nam
   for (const event of ["a\nb", "a\rb", "a\r\nb", "\n", "x\r"]) {
     const error = thrown({ event, data: "x" });
     expect(error).toBeInstanceOf(TypeError);
-    expect(error.message).toBe(`Cannot encode event: "event" cannot contain a line break (CR or LF), received ${JSON.stringify(event)}`);
+    expect(error.message).toBe(
+      `Cannot encode event: "event" cannot contain a line break (CR or LF), received ${JSON.stringify(event)}`,
+    );
   }
 });
 
@@ -105,7 +107,9 @@ test("encodeEvent writes the id as an id line", () => {
 test("encodeEvent writes an empty id, which resets the client's last event ID", () => {
   const frame = encodeEvent({ id: "" });
   expect(frame).toBe("id: \n\n");
-  expect(specParseText("id: 5\n\n" + frame + "data: a\n\n").events).toEqual([{ type: "message", data: "a", lastEventId: "" }]);
+  expect(specParseText("id: 5\n\n" + frame + "data: a\n\n").events).toEqual([
+    { type: "message", data: "a", lastEventId: "" },
+  ]);
 });
 
 test("encodeEvent writes nothing for an absent id", () => {
@@ -117,7 +121,9 @@ test("encodeEvent rejects an id containing CR or LF with a TypeError naming the 
   for (const id of ["1\n2", "1\r2", "1\r\n", "\r"]) {
     const error = thrown({ id });
     expect(error).toBeInstanceOf(TypeError);
-    expect(error.message).toBe(`Cannot encode event: "id" cannot contain a line break (CR or LF), received ${JSON.stringify(id)}`);
+    expect(error.message).toBe(
+      `Cannot encode event: "id" cannot contain a line break (CR or LF), received ${JSON.stringify(id)}`,
+    );
   }
 });
 
@@ -150,7 +156,9 @@ test("encodeEvent rejects a retry that is not a non-negative integer with a Rang
   for (const [retry, described] of cases) {
     const error = thrown({ retry });
     expect(error).toBeInstanceOf(RangeError);
-    expect(error.message).toBe(`Cannot encode event: "retry" must be a non-negative safe integer of milliseconds, received ${described}`);
+    expect(error.message).toBe(
+      `Cannot encode event: "retry" must be a non-negative safe integer of milliseconds, received ${described}`,
+    );
   }
 });
 
@@ -158,7 +166,12 @@ test("encodeEvent writes a comment as one colon line per line", () => {
   expect(encodeEvent({ comment: "hello" })).toBe(": hello\n");
   const frame = encodeEvent({ comment: "a\nb\r\nc\rd\n\ne" });
   expect(frame).toBe(": a\n: b\n: c\n: d\n: \n: e\n");
-  expect(specParseText(frame)).toEqual({ events: [], retries: [], comments: ["a", "b", "c", "d", "", "e"], lastEventId: "" });
+  expect(specParseText(frame)).toEqual({
+    events: [],
+    retries: [],
+    comments: ["a", "b", "c", "d", "", "e"],
+    lastEventId: "",
+  });
 });
 
 test("encodeEvent writes an empty comment as a bare colon line", () => {
@@ -196,7 +209,12 @@ test("encodeEvent writes the fields in the order comment, retry, event, id, data
 });
 
 test("encodeEvent rejects a message that is not an object", () => {
-  for (const [message, described] of [[null, "null"], [undefined, "undefined"], ["hi", '"hi"'], [3, "number 3"]] as const) {
+  for (const [message, described] of [
+    [null, "null"],
+    [undefined, "undefined"],
+    ["hi", '"hi"'],
+    [3, "number 3"],
+  ] as const) {
     const error = thrown(message);
     expect(error).toBeInstanceOf(TypeError);
     expect(error.message).toBe(`Cannot encode event: the message must be an object, received ${described}`);

@@ -30,10 +30,23 @@ test("toEventStream sends an EncodedEvent's frame without reading its fields aga
   // Same prototype, a valid frame, and fields that throw if anything tries to re-encode them.
   const poisoned = Object.create(EncodedEvent.prototype, {
     frame: { value: "id: 1\ndata: sent as is\n\n" },
-    data: { get: () => { throw new Error("re-encoded"); }, enumerable: true },
+    data: {
+      get: () => {
+        throw new Error("re-encoded");
+      },
+      enumerable: true,
+    },
   }) as EncodedEvent;
   expect(await text(toEventStream([poisoned]))).toBe("id: 1\ndata: sent as is\n\n");
-  expect(await text(toEventStream((async function* () { yield poisoned; })()))).toBe("id: 1\ndata: sent as is\n\n");
+  expect(
+    await text(
+      toEventStream(
+        (async function* () {
+          yield poisoned;
+        })(),
+      ),
+    ),
+  ).toBe("id: 1\ndata: sent as is\n\n");
   const encoder = new EventStreamEncoder();
   const written = encoder.writable.getWriter();
   void written.write(poisoned);

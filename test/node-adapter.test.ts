@@ -30,7 +30,10 @@ function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } 
 }
 
 /** A raw TCP client: sends `text` as is and collects what comes back. */
-async function rawRequest(server: NodeServer, text: string): Promise<{ socket: Socket; received(): string; closed: Promise<void> }> {
+async function rawRequest(
+  server: NodeServer,
+  text: string,
+): Promise<{ socket: Socket; received(): string; closed: Promise<void> }> {
   const socket = connect(server.port, "127.0.0.1");
   sockets.push(socket);
   let received = "";
@@ -56,10 +59,20 @@ describe("serve request mapping", () => {
     const response = await fetch(`${server.url}/rooms/a/events?lastEventId=x-1&b=%20`, {
       headers: { "x-one": "1", "Last-Event-ID": "abc-7", accept: "text/event-stream" },
     });
-    const seen = (await response.json()) as { method: string; url: string; headers: Record<string, string>; body: null };
+    const seen = (await response.json()) as {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      body: null;
+    };
     expect(seen.method).toBe("GET");
     expect(seen.url).toBe(`${server.url}/rooms/a/events?lastEventId=x-1&b=%20`);
-    expect(seen.headers).toMatchObject({ "x-one": "1", "last-event-id": "abc-7", accept: "text/event-stream", host: `127.0.0.1:${server.port}` });
+    expect(seen.headers).toMatchObject({
+      "x-one": "1",
+      "last-event-id": "abc-7",
+      accept: "text/event-stream",
+      host: `127.0.0.1:${server.port}`,
+    });
     expect(seen.body).toBeNull();
   });
 
@@ -70,7 +83,11 @@ describe("serve request mapping", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ user: "ana", text: "héllo" }),
     });
-    expect(await response.json()).toMatchObject({ method: "POST", body: '{"user":"ana","text":"héllo"}', headers: { "content-type": "application/json" } });
+    expect(await response.json()).toMatchObject({
+      method: "POST",
+      body: '{"user":"ana","text":"héllo"}',
+      headers: { "content-type": "application/json" },
+    });
   });
 
   it("serve streams a 3 MiB request body to the handler", async () => {
@@ -99,7 +116,11 @@ describe("serve request mapping", () => {
     const dispatcher = new Agent({ connections: 1 });
     try {
       for (const path of ["/ignore", "/cancel", "/half"]) {
-        const answered = await fetch(`${server.url}${path}`, { method: "POST", body: new Uint8Array(1024 * 1024), dispatcher });
+        const answered = await fetch(`${server.url}${path}`, {
+          method: "POST",
+          body: new Uint8Array(1024 * 1024),
+          dispatcher,
+        });
         expect(await answered.text()).toBe(path);
         const next = await within(5000, fetch(`${server.url}/next`, { dispatcher }), `the request after ${path}`);
         expect(await next.text()).toBe("/next");
@@ -112,7 +133,10 @@ describe("serve request mapping", () => {
 
   it("serve keeps a target like //host/x a path of this server", async () => {
     const server = await start(echo);
-    const raw = await rawRequest(server, `GET //evil.example/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(
+      server,
+      `GET //evil.example/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`,
+    );
     await within(5000, raw.closed, "the response");
     expect(raw.received()).toContain(`"url":"http://127.0.0.1:${server.port}//evil.example/x?y=1"`);
   });
@@ -127,7 +151,10 @@ describe("serve request mapping", () => {
 
   it("serve answers HEAD with the headers and no body", async () => {
     const cancelled = deferred();
-    const server = await start(() => new Response(new ReadableStream({ cancel: () => cancelled.resolve() }), { headers: { "x-kind": "stream" } }));
+    const server = await start(
+      () =>
+        new Response(new ReadableStream({ cancel: () => cancelled.resolve() }), { headers: { "x-kind": "stream" } }),
+    );
     const response = await fetch(server.url, { method: "HEAD" });
     expect(response.status).toBe(200);
     expect(response.headers.get("x-kind")).toBe("stream");
@@ -337,12 +364,18 @@ describe("serve errors", () => {
       expect(response.headers.get("content-type")).toContain("application/json");
       expect(await response.json()).toEqual({ error: "The server failed to answer this request" });
     }
-    expect(errors.map(String)).toEqual([expect.stringContaining("boom"), expect.stringContaining("async boom"), expect.stringContaining("not a Response")]);
+    expect(errors.map(String)).toEqual([
+      expect.stringContaining("boom"),
+      expect.stringContaining("async boom"),
+      expect.stringContaining("not a Response"),
+    ]);
     expect(await (await fetch(`${server.url}/fine`)).text()).toBe("ok");
   });
 
   it("serve accepts a Response from the undici package (another fetch implementation)", async () => {
-    const server = await start(() => new UndiciResponse("from undici", { status: 202, headers: { "x-from": "undici" } }) as unknown as Response);
+    const server = await start(
+      () => new UndiciResponse("from undici", { status: 202, headers: { "x-from": "undici" } }) as unknown as Response,
+    );
     const response = await fetch(server.url);
     expect(response.status).toBe(202);
     expect(response.headers.get("x-from")).toBe("undici");
@@ -350,7 +383,9 @@ describe("serve errors", () => {
   });
 
   it("serve answers 500 when Node refuses a response header", async () => {
-    const server = await start(() => new Response("x", { status: 201, statusText: "Made", headers: { "x-name": "Ωmega" } }));
+    const server = await start(
+      () => new Response("x", { status: 201, statusText: "Made", headers: { "x-name": "Ωmega" } }),
+    );
     const response = await fetch(server.url);
     expect(response.status).toBe(500);
     expect(response.statusText).toBe("Internal Server Error");
@@ -360,7 +395,9 @@ describe("serve errors", () => {
 
   it("serve rejects when the port is taken", async () => {
     const first = await start(() => new Response("ok"));
-    await expect(serve(() => new Response("ok"), { port: first.port, host: "127.0.0.1" })).rejects.toThrow(/EADDRINUSE/);
+    await expect(serve(() => new Response("ok"), { port: first.port, host: "127.0.0.1" })).rejects.toThrow(
+      /EADDRINUSE/,
+    );
   });
 });
 
@@ -390,10 +427,13 @@ describe("serve shutdown", () => {
   });
 
   it("serve close() cuts a response that ignores the signal after shutdownTimeoutMs", async () => {
-    const server = await serve(() => new Response(new ReadableStream({ start: (c) => c.enqueue(new Uint8Array([104, 105])) })), {
-      port: 0,
-      shutdownTimeoutMs: 100,
-    });
+    const server = await serve(
+      () => new Response(new ReadableStream({ start: (c) => c.enqueue(new Uint8Array([104, 105])) })),
+      {
+        port: 0,
+        shutdownTimeoutMs: 100,
+      },
+    );
     const response = await fetch(server.url);
     const body = response.text();
     await within(5000, server.close(), "close() to resolve");
@@ -443,7 +483,17 @@ describe("parseConfig", () => {
   });
 
   it("parseConfig reads HOST, PORT and the EDDY_* variables", () => {
-    const env = { HOST: "0.0.0.0", PORT: "3000", EDDY_HISTORY: "500", EDDY_REPLAY: "20", EDDY_HEARTBEAT_MS: "5000", EDDY_QUEUE: "64", EDDY_MAX_ROOMS: "100", EDDY_BOT: "off", EDDY_TYPEWRITER_MS: "0" };
+    const env = {
+      HOST: "0.0.0.0",
+      PORT: "3000",
+      EDDY_HISTORY: "500",
+      EDDY_REPLAY: "20",
+      EDDY_HEARTBEAT_MS: "5000",
+      EDDY_QUEUE: "64",
+      EDDY_MAX_ROOMS: "100",
+      EDDY_BOT: "off",
+      EDDY_TYPEWRITER_MS: "0",
+    };
     expect(parseConfig([], env)).toEqual({
       host: "0.0.0.0",
       port: 3000,
@@ -459,12 +509,44 @@ describe("parseConfig", () => {
 
   it("parseConfig lets flags beat the environment", () => {
     const env = { HOST: "0.0.0.0", PORT: "3000", EDDY_HISTORY: "500", EDDY_BOT: "off" };
-    const argv = ["--host", "::1", "--port=0", "--history", "7", "--bot", "typewriter", "--replay", "3", "--heartbeat", "250", "--queue", "8", "--max-rooms", "9", "--typewriter-ms", "1"];
-    expect(parseConfig(argv, env)).toEqual({ host: "::1", port: 0, historySize: 7, replayCount: 3, heartbeatMs: 250, queueLimit: 8, maxRooms: 9, typewriterMs: 1, bot: "typewriter" });
+    const argv = [
+      "--host",
+      "::1",
+      "--port=0",
+      "--history",
+      "7",
+      "--bot",
+      "typewriter",
+      "--replay",
+      "3",
+      "--heartbeat",
+      "250",
+      "--queue",
+      "8",
+      "--max-rooms",
+      "9",
+      "--typewriter-ms",
+      "1",
+    ];
+    expect(parseConfig(argv, env)).toEqual({
+      host: "::1",
+      port: 0,
+      historySize: 7,
+      replayCount: 3,
+      heartbeatMs: 250,
+      queueLimit: 8,
+      maxRooms: 9,
+      typewriterMs: 1,
+      bot: "typewriter",
+    });
   });
 
   it("parseConfig treats an empty variable as unset", () => {
-    expect(parseConfig([], { PORT: "", HOST: "", EDDY_BOT: "" })).toEqual({ host: "127.0.0.1", port: 8080, bot: "typewriter" });
+    expect(parseConfig([], { PORT: "", HOST: "", EDDY_BOT: "" })).toEqual({
+      host: "127.0.0.1",
+      port: 8080,
+      bot: "typewriter",
+    });
   });
 
   it("parseConfig builds the OpenAI settings, with the key only from OPENAI_API_KEY", () => {
@@ -483,10 +565,35 @@ describe("parseConfig", () => {
     expect(parseConfig(["--help"], {})).toEqual({ help: helpText() });
     expect(parseConfig(["-h", "--port", "nope"], {})).toEqual({ help: helpText() });
     const help = helpText();
-    for (const flag of ["--host", "--port", "--history", "--replay", "--heartbeat", "--queue", "--max-rooms", "--bot", "--typewriter-ms", "--openai-base-url", "--openai-model", "--help"]) {
+    for (const flag of [
+      "--host",
+      "--port",
+      "--history",
+      "--replay",
+      "--heartbeat",
+      "--queue",
+      "--max-rooms",
+      "--bot",
+      "--typewriter-ms",
+      "--openai-base-url",
+      "--openai-model",
+      "--help",
+    ]) {
       expect(help).toContain(flag);
     }
-    for (const env of ["HOST", "PORT", "EDDY_HISTORY", "EDDY_REPLAY", "EDDY_HEARTBEAT_MS", "EDDY_QUEUE", "EDDY_MAX_ROOMS", "EDDY_BOT", "OPENAI_BASE_URL", "OPENAI_MODEL", "OPENAI_API_KEY"]) {
+    for (const env of [
+      "HOST",
+      "PORT",
+      "EDDY_HISTORY",
+      "EDDY_REPLAY",
+      "EDDY_HEARTBEAT_MS",
+      "EDDY_QUEUE",
+      "EDDY_MAX_ROOMS",
+      "EDDY_BOT",
+      "OPENAI_BASE_URL",
+      "OPENAI_MODEL",
+      "OPENAI_API_KEY",
+    ]) {
       expect(help).toContain(env);
     }
     expect(help).toContain("default: 127.0.0.1");
@@ -506,7 +613,10 @@ describe("parseConfig", () => {
     [["extra"], /Invalid command line: .*extra/],
     [["--host", ""], /Invalid --host/],
     [["--bot", "openai"], /needs --openai-base-url .* and --openai-model/],
-    [["--bot", "openai", "--openai-model", "m", "--openai-base-url", "ftp://x"], /Invalid --openai-base-url: "ftp:\/\/x"/],
+    [
+      ["--bot", "openai", "--openai-model", "m", "--openai-base-url", "ftp://x"],
+      /Invalid --openai-base-url: "ftp:\/\/x"/,
+    ],
   ])("parseConfig refuses %j", (argv, message) => {
     expect(() => parseConfig(argv, {})).toThrow(message);
     expect(() => parseConfig(argv, {})).toThrow(ConfigError);
@@ -531,7 +641,11 @@ describe("parseConfig", () => {
 describe("readAssets", () => {
   it("readAssets reads the page files with their media types and reports missing ones", () => {
     const { assets, missing } = readAssets();
-    for (const [path, type] of [["/", "text/html"], ["/chat.js", "text/javascript"], ["/chat.css", "text/css"]] as const) {
+    for (const [path, type] of [
+      ["/", "text/html"],
+      ["/chat.js", "text/javascript"],
+      ["/chat.css", "text/css"],
+    ] as const) {
       if (assets[path] !== undefined) expect(assets[path]?.type).toBe(`${type}; charset=utf-8`);
     }
     expect(Object.keys(assets).length + missing.length).toBe(3);

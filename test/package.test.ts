@@ -7,7 +7,14 @@
  */
 import { execFileSync } from "node:child_process";
 import {
-  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -82,13 +89,21 @@ test("package subpaths import on Node with their named exports", () => {
     console.log(JSON.stringify(names));`;
   writeFileSync(join(scratch, "imports.mjs"), script);
   const names = JSON.parse(run(process.execPath, ["imports.mjs"], scratch)) as Record<string, string[]>;
-  expect(names.core).toEqual(expect.arrayContaining([
-    "EventStreamEncoder", "EventStreamParser", "EventStreamSizeError", "createParser", "encodeEvent",
-    "eventStreamResponse", "parseEventStream", "toEventStream",
-  ]));
-  expect(names.chat).toEqual(expect.arrayContaining([
-    "createChatApp", "createMemoryHub", "openAIResponder", "typewriterResponder",
-  ]));
+  expect(names.core).toEqual(
+    expect.arrayContaining([
+      "EventStreamEncoder",
+      "EventStreamParser",
+      "EventStreamSizeError",
+      "createParser",
+      "encodeEvent",
+      "eventStreamResponse",
+      "parseEventStream",
+      "toEventStream",
+    ]),
+  );
+  expect(names.chat).toEqual(
+    expect.arrayContaining(["createChatApp", "createMemoryHub", "openAIResponder", "typewriterResponder"]),
+  );
   expect(names.node).toContain("serve");
   expect(names.bun).toContain("serve");
   expect(names.deno).toContain("serve");
@@ -106,7 +121,9 @@ test("package runs a five-line server from the tarball", () => {
 });
 
 test("package declarations type-check a consumer", () => {
-  writeFileSync(join(scratch, "consumer.ts"), `
+  writeFileSync(
+    join(scratch, "consumer.ts"),
+    `
     import { encodeEvent, parseEventStream, type ServerSentEvent } from "${pkg.name}/core";
     import { createChatApp, type ChatApp } from "${pkg.name}/chat";
     const frame: string = encodeEvent({ data: "x" });
@@ -116,14 +133,24 @@ test("package declarations type-check a consumer", () => {
       return undefined;
     }
     export { app, first, frame };
-  `);
-  writeFileSync(join(scratch, "tsconfig.json"), JSON.stringify({
-    compilerOptions: {
-      strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022",
-      lib: ["es2023", "dom", "dom.asynciterable"], types: [], skipLibCheck: false,
-    },
-    files: ["consumer.ts"],
-  }));
+  `,
+  );
+  writeFileSync(
+    join(scratch, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        target: "es2022",
+        lib: ["es2023", "dom", "dom.asynciterable"],
+        types: [],
+        skipLibCheck: false,
+      },
+      files: ["consumer.ts"],
+    }),
+  );
   // Throws with tsc's diagnostics in the message if the shipped declarations do not resolve.
   const tsc = join(root, "node_modules/typescript/bin/tsc");
   expect(() => run(process.execPath, [tsc, "-p", "tsconfig.json"], scratch)).not.toThrow();

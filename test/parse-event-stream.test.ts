@@ -5,7 +5,13 @@
  */
 import { getEventListeners } from "node:events";
 import { expect, test, vi } from "vitest";
-import { createParser, EventStreamParser, EventStreamSizeError, parseEventStream, type ServerSentEvent } from "../core/mod.ts";
+import {
+  createParser,
+  EventStreamParser,
+  EventStreamSizeError,
+  parseEventStream,
+  type ServerSentEvent,
+} from "../core/mod.ts";
 import { collect, message, streamOf } from "./_harness.ts";
 
 const utf8 = new TextEncoder();
@@ -42,14 +48,19 @@ async function rejection(iterate: () => Promise<unknown>): Promise<unknown> {
 
 test("parseEventStream yields the events of a body in order", async () => {
   const { body } = recordingSource((i) => ["id: 1\ndata: a\n", "\nevent: b\ndata: ", "c\n\ndata: d"][i] ?? null);
-  expect(await collect(parseEventStream(body))).toEqual([message("a", "1"), { type: "b", data: "c", lastEventId: "1" }]);
+  expect(await collect(parseEventStream(body))).toEqual([
+    message("a", "1"),
+    { type: "b", data: "c", lastEventId: "1" },
+  ]);
 });
 
 test("parseEventStream reports retry and comment lines through its options", async () => {
   const retries: number[] = [];
   const comments: string[] = [];
   const body = streamOf([utf8.encode(": hi\nretry: 300\ndata: a\n\n")]);
-  const events = await collect(parseEventStream(body, { onRetry: (ms) => retries.push(ms), onComment: (text) => comments.push(text) }));
+  const events = await collect(
+    parseEventStream(body, { onRetry: (ms) => retries.push(ms), onComment: (text) => comments.push(text) }),
+  );
   expect(events).toEqual([message("a")]);
   expect(retries).toEqual([300]);
   expect(comments).toEqual(["hi"]);
@@ -122,10 +133,15 @@ test("parseEventStream removes its abort listener when the iteration ends", asyn
   // One long-lived signal (say, server shutdown) shared by many parses must not collect listeners.
   const controller = new AbortController();
   for (let i = 0; i < 20; i++) {
-    expect(await collect(parseEventStream(streamOf([utf8.encode("data: a\n\n")]), { signal: controller.signal }))).toEqual([message("a")]);
+    expect(
+      await collect(parseEventStream(streamOf([utf8.encode("data: a\n\n")]), { signal: controller.signal })),
+    ).toEqual([message("a")]);
   }
   for (let i = 0; i < 20; i++) {
-    for await (const _ of parseEventStream(streamOf([utf8.encode("data: a\n\ndata: b\n\n")]), { signal: controller.signal })) break;
+    for await (const _ of parseEventStream(streamOf([utf8.encode("data: a\n\ndata: b\n\n")]), {
+      signal: controller.signal,
+    }))
+      break;
   }
   expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
 });
@@ -206,7 +222,11 @@ test("EventStreamParser turns byte and text chunks into events", async () => {
   const retries: number[] = [];
   const comments: string[] = [];
   const chunks: (Uint8Array | string)[] = [utf8.encode("\ufeffretry: 5\nid: 9\r"), "\ndata: a\n", ":c\n\ndata: b"];
-  const events = await collect(streamOf(chunks).pipeThrough(new EventStreamParser({ onRetry: (ms) => retries.push(ms), onComment: (text) => comments.push(text) })));
+  const events = await collect(
+    streamOf(chunks).pipeThrough(
+      new EventStreamParser({ onRetry: (ms) => retries.push(ms), onComment: (text) => comments.push(text) }),
+    ),
+  );
   // The unterminated last event is discarded.
   expect(events).toEqual([message("a", "9")]);
   expect(retries).toEqual([5]);
@@ -235,5 +255,7 @@ test("createParser throws EventStreamSizeError past maxEventSize, then starts af
   // The parser was reset: the rest of the oversized line is not glued onto the next one.
   parser.feed("data: ok\n\n");
   expect(events).toEqual([message("ok")]);
-  expect(() => parser.feed("data: 1234\ndata: 5678\n")).toThrow(/pending event holds 9 characters, over maxEventSize 8/);
+  expect(() => parser.feed("data: 1234\ndata: 5678\n")).toThrow(
+    /pending event holds 9 characters, over maxEventSize 8/,
+  );
 });

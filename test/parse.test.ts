@@ -28,7 +28,17 @@ const event = (type: string, data: string, lastEventId = ""): ServerSentEvent =>
 test("createParser decodes UTF-8, replacing each invalid sequence with U+FFFD", () => {
   // "é" (C3 A9), a stray continuation byte, a truncated 3-byte sequence, an encoded surrogate.
   const bytes = Uint8Array.from([
-    ...utf8.encode("data: é"), 0x80, 0x41, 0xe2, 0x82, 0x42, 0xed, 0xa0, 0x80, 0x0a, 0x0a,
+    ...utf8.encode("data: é"),
+    0x80,
+    0x41,
+    0xe2,
+    0x82,
+    0x42,
+    0xed,
+    0xa0,
+    0x80,
+    0x0a,
+    0x0a,
   ]);
   check(bytes, { events: [message("é\ufffdA\ufffdB\ufffd\ufffd\ufffd")] });
 });
@@ -185,10 +195,13 @@ test("createParser applies retry when its line is processed, before the block is
 });
 
 test("createParser applies retry only when its value is non-empty ASCII digits", () => {
-  check("retry: 10\nretry: 0\nretry: 007\nretry:\nretry: \nretry: -1\nretry: 1.5\nretry: 1e3\nretry: 12a\nretry: +3\nretry:  4\nretry: \u0661\nretry\n\n", {
-    retries: [10, 0, 7],
-    events: [],
-  });
+  check(
+    "retry: 10\nretry: 0\nretry: 007\nretry:\nretry: \nretry: -1\nretry: 1.5\nretry: 1e3\nretry: 12a\nretry: +3\nretry:  4\nretry: \u0661\nretry\n\n",
+    {
+      retries: [10, 0, 7],
+      events: [],
+    },
+  );
 });
 
 test("createParser ignores unknown fields", () => {
@@ -196,7 +209,11 @@ test("createParser ignores unknown fields", () => {
 });
 
 test("createParser compares field names case-sensitively", () => {
-  check("Data: a\nDATA: b\nEvent: x\nID: 3\nRetry: 4\ndata: c\n\n", { events: [message("c")], retries: [], lastEventId: "" });
+  check("Data: a\nDATA: b\nEvent: x\nID: 3\nRetry: 4\ndata: c\n\n", {
+    events: [message("c")],
+    retries: [],
+    lastEventId: "",
+  });
 });
 
 test("createParser does not trim a field name", () => {
@@ -266,7 +283,9 @@ test("createParser rejects callbacks without an onEvent function", () => {
 test("createParser rejects a maxEventSize that is not a positive number", () => {
   for (const bad of [0, -1, Number.NaN, "10"]) {
     expect(() => createParser({ onEvent() {}, maxEventSize: bad as number })).toThrow(RangeError);
-    expect(() => createParser({ onEvent() {}, maxEventSize: bad as number })).toThrow('"maxEventSize" must be a positive number');
+    expect(() => createParser({ onEvent() {}, maxEventSize: bad as number })).toThrow(
+      '"maxEventSize" must be a positive number',
+    );
   }
   expect(DEFAULT_MAX_EVENT_SIZE).toBe(16 * 1024 * 1024);
 });

@@ -6,7 +6,16 @@
 import fc from "fast-check";
 import { expect, test } from "vitest";
 import { encodeEvent } from "../core/mod.ts";
-import { anyBytes, chunksOf, cuts, eventMessage, eventMessages, PROPERTY_SEED, sseBytes, splitAt } from "./_arbitraries.ts";
+import {
+  anyBytes,
+  chunksOf,
+  cuts,
+  eventMessage,
+  eventMessages,
+  PROPERTY_SEED,
+  sseBytes,
+  splitAt,
+} from "./_arbitraries.ts";
 import { expectedEvents, lines, runIterate, runPush, runStream, wellFormed } from "./_harness.ts";
 import { specParse, specParseText } from "./_spec-parser.ts";
 
@@ -26,7 +35,9 @@ test("encodeEvent then createParser gives back the same events, however the byte
       const seen = runPush(splitAt(bytes, points));
       expect(seen.events).toEqual(expectedEvents(messages));
       expect(seen.retries).toEqual(messages.flatMap(({ retry }) => (retry === undefined ? [] : [retry])));
-      expect(seen.comments).toEqual(messages.flatMap(({ comment }) => (comment === undefined ? [] : lines(comment).split("\n"))));
+      expect(seen.comments).toEqual(
+        messages.flatMap(({ comment }) => (comment === undefined ? [] : lines(comment).split("\n"))),
+      );
       const ids = messages.flatMap(({ id }) => (id === undefined ? [] : [wellFormed(id)]));
       expect(seen.lastEventId).toBe(ids.at(-1) ?? "");
     }),

@@ -42,12 +42,20 @@ async function runUnder(runtime: keyof typeof RUNTIMES): Promise<Outcome> {
       (error, _stdout, stderr) => {
         try {
           const report = JSON.parse(readFileSync(out, "utf8")) as {
-            testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
+            testResults: {
+              name: string;
+              message?: string;
+              assertionResults: { fullName: string; status: string; failureMessages: string[] }[];
+            }[];
           };
           const results: Inner[] = [];
           for (const file of report.testResults) {
             if (file.assertionResults.length === 0) {
-              results.push({ name: `${file.name.replace(root, "")} (file)`, status: "failed", failure: file.message ?? "the file did not run" });
+              results.push({
+                name: `${file.name.replace(root, "")} (file)`,
+                status: "failed",
+                failure: file.message ?? "the file did not run",
+              });
             }
             for (const inner of file.assertionResults) {
               results.push({ name: inner.fullName, status: inner.status, failure: inner.failureMessages.join("\n") });
@@ -55,7 +63,11 @@ async function runUnder(runtime: keyof typeof RUNTIMES): Promise<Outcome> {
           }
           resolve({ runtime, results });
         } catch (reason) {
-          resolve({ runtime, results: [], error: `${runtime} did not produce results (${String(reason)}): ${error?.message ?? ""}\n${stderr.slice(-4000)}` });
+          resolve({
+            runtime,
+            results: [],
+            error: `${runtime} did not produce results (${String(reason)}): ${error?.message ?? ""}\n${stderr.slice(-4000)}`,
+          });
         }
       },
     );

@@ -49,10 +49,10 @@ for (const snippet of SNIPPETS) {
     child = spawn(command, [...args, file], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
 
-    const response = await waitFor(
-      () => fetch(`http://127.0.0.1:${port}${snippet.path}`).catch(() => undefined),
-      { timeoutMs: 30_000, what: `examples/${snippet.file} to listen (stderr: ${stderr})` },
-    );
+    const response = await waitFor(() => fetch(`http://127.0.0.1:${port}${snippet.path}`).catch(() => undefined), {
+      timeoutMs: 30_000,
+      what: `examples/${snippet.file} to listen (stderr: ${stderr})`,
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     for await (const event of parseEventStream(response.body!)) {

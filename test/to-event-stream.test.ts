@@ -28,7 +28,10 @@ async function settle(): Promise<void> {
 /** A promise whose state can be inspected without awaiting it. */
 function track<T>(promise: Promise<T>): { settled: boolean; value?: T } {
   const state: { settled: boolean; value?: T } = { settled: false };
-  promise.then((value) => Object.assign(state, { settled: true, value }), () => (state.settled = true));
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    () => (state.settled = true),
+  );
   return state;
 }
 
@@ -49,7 +52,9 @@ test("toEventStream accepts sync iterables and string items", async () => {
   const expected = "data: one\n\nevent: two\ndata: 2\n\n";
   expect(await readAll(toEventStream(["one", { event: "two", data: "2" }]))).toBe(expected);
   expect(await readAll(toEventStream(generator()))).toBe(expected);
-  expect(await readAll(toEventStream(new Set<EventMessage | string>(["one", { event: "two", data: "2" }])))).toBe(expected);
+  expect(await readAll(toEventStream(new Set<EventMessage | string>(["one", { event: "two", data: "2" }])))).toBe(
+    expected,
+  );
 });
 
 test("toEventStream accepts async iterables", async () => {
@@ -284,7 +289,9 @@ test("toEventStream sends the messages a source yielded before it threw in the s
     throw failure;
   }
   for (const source of [sync(), async()]) {
-    expect(await readAll(toEventStream(source, { onError: (error) => errors.push(error) }))).toBe("data: a\n\ndata: b\n\n");
+    expect(await readAll(toEventStream(source, { onError: (error) => errors.push(error) }))).toBe(
+      "data: a\n\ndata: b\n\n",
+    );
   }
   expect(errors).toEqual([failure, failure]);
 });
@@ -445,8 +452,16 @@ test("eventStreamResponse rejects a hop-by-hop header with a TypeError", () => {
 });
 
 test("EventStreamEncoder encodes each message into one chunk of UTF-8 bytes", async () => {
-  const chunks = await collect(streamOf<EventMessage>([{ data: "a" }, { event: "e", data: "b\r\nc" }, { comment: "\ud800" }]).pipeThrough(new EventStreamEncoder()));
-  expect(chunks.map((chunk) => strictUtf8.decode(chunk))).toEqual(["data: a\n\n", "event: e\ndata: b\ndata: c\n\n", ": \ufffd\n"]);
+  const chunks = await collect(
+    streamOf<EventMessage>([{ data: "a" }, { event: "e", data: "b\r\nc" }, { comment: "\ud800" }]).pipeThrough(
+      new EventStreamEncoder(),
+    ),
+  );
+  expect(chunks.map((chunk) => strictUtf8.decode(chunk))).toEqual([
+    "data: a\n\n",
+    "event: e\ndata: b\ndata: c\n\n",
+    ": \ufffd\n",
+  ]);
 });
 
 test("EventStreamEncoder errors the stream with the encoder's error on an invalid message", async () => {

@@ -163,10 +163,22 @@ function openStream(status) {
   });
   source.onerror = live(() => onStreamError(source));
   source.onmessage = live((event) => withJson(event, onChatMessage));
-  source.addEventListener("reset", live((event) => withJson(event, onReset)));
-  source.addEventListener("presence", live((event) => withJson(event, onPresence)));
-  source.addEventListener("reply-start", live((event) => withJson(event, onReplyStart)));
-  source.addEventListener("reply-delta", live((event) => withJson(event, onReplyDelta)));
+  source.addEventListener(
+    "reset",
+    live((event) => withJson(event, onReset)),
+  );
+  source.addEventListener(
+    "presence",
+    live((event) => withJson(event, onPresence)),
+  );
+  source.addEventListener(
+    "reply-start",
+    live((event) => withJson(event, onReplyStart)),
+  );
+  source.addEventListener(
+    "reply-delta",
+    live((event) => withJson(event, onReplyDelta)),
+  );
 }
 
 function closeStream() {

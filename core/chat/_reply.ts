@@ -133,7 +133,13 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
       if (closed) return replyId;
       const set = rooms.get(room) ?? new Set<Running>();
       if (set.size >= settings.maxPerRoom) {
-        void store(settings, room, replyId, `I'm already answering ${settings.maxPerRoom} messages in this room; ask again when I'm done.`, true);
+        void store(
+          settings,
+          room,
+          replyId,
+          `I'm already answering ${settings.maxPerRoom} messages in this room; ask again when I'm done.`,
+          true,
+        );
         return replyId;
       }
       const controller = new AbortController();
@@ -177,9 +183,22 @@ async function runReply(settings: Settings, question: ChatMessage, replyId: stri
   let outcome: Outcome = { text: "", cut: false, failed: false };
   try {
     const history = await hub.history(room, settings.contextSize);
-    await hub.emit(room, { type: "reply-start", replyId, room, user: "bot", inReplyTo: question.id, time: now().toISOString(), text: "" });
+    await hub.emit(room, {
+      type: "reply-start",
+      replyId,
+      room,
+      user: "bot",
+      inReplyTo: question.id,
+      time: now().toISOString(),
+      text: "",
+    });
     const stats = { messages: info.messages, subscribers: info.subscribers };
-    outcome = await pump(settings, replyId, { room, text: question.text, history, signal: control.signal, stats }, control);
+    outcome = await pump(
+      settings,
+      replyId,
+      { room, text: question.text, history, signal: control.signal, stats },
+      control,
+    );
   } catch (error) {
     outcome.failed = report(settings, control, error);
   }
@@ -189,7 +208,12 @@ async function runReply(settings: Settings, question: ChatMessage, replyId: stri
 
 // Reads the responder until it ends, fails, is stopped or passes the length limit, sending each
 // chunk to the room as it comes.
-async function pump(settings: Settings, replyId: string, request: ResponderRequest, control: Control): Promise<Outcome> {
+async function pump(
+  settings: Settings,
+  replyId: string,
+  request: ResponderRequest,
+  control: Control,
+): Promise<Outcome> {
   const outcome: Outcome = { text: "", cut: false, failed: false };
   let iterator: AsyncIterator<string> | undefined;
   let finished = false;
@@ -202,7 +226,8 @@ async function pump(settings: Settings, replyId: string, request: ResponderReque
         finished = true;
         break;
       }
-      if (typeof step.value !== "string") throw new TypeError(`Responder yielded ${typeof step.value}, expected a string chunk`);
+      if (typeof step.value !== "string")
+        throw new TypeError(`Responder yielded ${typeof step.value}, expected a string chunk`);
       let delta = step.value;
       if (outcome.text.length + delta.length > settings.maxChars) {
         delta = delta.slice(0, settings.maxChars - outcome.text.length);
@@ -253,7 +278,13 @@ function finalText(settings: Settings, { text, cut, failed }: Outcome, stopped: 
 // Stores a bot message; a hub closed meanwhile (shutdown) is the only expected failure.
 async function store(settings: Settings, room: string, replyId: string, text: string, error: boolean): Promise<void> {
   try {
-    await settings.hub.publish(room, { user: "bot", text, time: settings.now().toISOString(), replyId, ...(error ? { error: true as const } : {}) });
+    await settings.hub.publish(room, {
+      user: "bot",
+      text,
+      time: settings.now().toISOString(),
+      replyId,
+      ...(error ? { error: true as const } : {}),
+    });
   } catch (failure) {
     if (!(failure instanceof HubClosedError)) settings.onError(failure);
   }

@@ -17,7 +17,11 @@ import { withoutBody } from "./_http.ts";
  * const hello: RouteHandler = (_request, params) => new Response(`hello ${params.name ?? ""}`);
  * ```
  */
-export type RouteHandler = (request: Request, params: Readonly<Record<string, string>>, url: URL) => Response | Promise<Response>;
+export type RouteHandler = (
+  request: Request,
+  params: Readonly<Record<string, string>>,
+  url: URL,
+) => Response | Promise<Response>;
 
 /**
  * One route: a method, a path pattern such as `/rooms/:room/events`, and its handler.
@@ -66,7 +70,9 @@ export function createRouter(routes: readonly Route[]): (request: Request) => Pr
     }
     if (allowed.size === 0) return errorResponse(404, `There is nothing at ${truncate(url.pathname)}`);
     const allow = [...allowed].sort().join(", ");
-    return errorResponse(405, `${truncate(request.method)} is not allowed on ${truncate(url.pathname)}; use ${allow}`, { allow });
+    return errorResponse(405, `${truncate(request.method)} is not allowed on ${truncate(url.pathname)}; use ${allow}`, {
+      allow,
+    });
   };
 }
 

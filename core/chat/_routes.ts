@@ -69,13 +69,23 @@ const ROOMS_MAX = 1000;
  * ```
  */
 export function chatRoutes(context: RouteContext): Route[] {
-  const assets = Object.entries(context.assets).map(([path, asset]): Route => ({ method: "GET", path, handler: assetHandler(asset) }));
+  const assets = Object.entries(context.assets).map(
+    ([path, asset]): Route => ({ method: "GET", path, handler: assetHandler(asset) }),
+  );
   return [
     ...assets,
     { method: "GET", path: "/rooms", handler: (_request, _params, url) => listRooms(context, url) },
     { method: "GET", path: "/healthz", handler: () => health(context) },
-    { method: "GET", path: "/rooms/:room/events", handler: (request, params, url) => roomEvents(context, request, params.room ?? "", url) },
-    { method: "POST", path: "/rooms/:room/messages", handler: (request, params) => postMessage(context, request, params.room ?? "") },
+    {
+      method: "GET",
+      path: "/rooms/:room/events",
+      handler: (request, params, url) => roomEvents(context, request, params.room ?? "", url),
+    },
+    {
+      method: "POST",
+      path: "/rooms/:room/messages",
+      handler: (request, params) => postMessage(context, request, params.room ?? ""),
+    },
   ];
 }
 
@@ -93,7 +103,12 @@ function assetHandler(asset: Asset): () => Response {
 }
 
 async function listRooms(context: RouteContext, url: URL): Promise<Response> {
-  const limit = integerParam(url.searchParams.get("limit"), { name: "limit", min: 1, max: ROOMS_MAX, fallback: ROOMS_DEFAULT });
+  const limit = integerParam(url.searchParams.get("limit"), {
+    name: "limit",
+    min: 1,
+    max: ROOMS_MAX,
+    fallback: ROOMS_DEFAULT,
+  });
   if (!limit.ok) return errorResponse(limit.problem.status, limit.problem.error);
   const rooms = await context.hub.rooms();
   rooms.sort(bySubscribersThenName);
@@ -114,16 +129,31 @@ async function health(context: RouteContext): Promise<Response> {
 async function roomEvents(context: RouteContext, request: Request, segment: string, url: URL): Promise<Response> {
   const room = validateRoom(segment);
   if (!room.ok) return errorResponse(room.problem.status, room.problem.error);
-  const replay = integerParam(url.searchParams.get("history"), { name: "history", min: 0, max: context.historySize, fallback: context.replayCount });
+  const replay = integerParam(url.searchParams.get("history"), {
+    name: "history",
+    min: 0,
+    max: context.historySize,
+    fallback: context.replayCount,
+  });
   if (!replay.ok) return errorResponse(replay.problem.status, replay.problem.error);
-  const init = { retry: RETRY_MS, heartbeat: context.heartbeatMs, signal: request.signal, headers: SECURITY_HEADERS, onError: context.onError };
+  const init = {
+    retry: RETRY_MS,
+    heartbeat: context.heartbeatMs,
+    signal: request.signal,
+    headers: SECURITY_HEADERS,
+    onError: context.onError,
+  };
   // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
   if (request.method === "HEAD") return eventStreamResponse([], init);
   // EventSource sends Last-Event-ID on reconnect; a fresh page can pass ?lastEventId= itself.
   const header = request.headers.get("last-event-id");
   const cursor = header !== null && header !== "" ? header : url.searchParams.get("lastEventId") || undefined;
   try {
-    const subscription = await context.hub.subscribe(room.value, { replay: replay.value, signal: request.signal, ...(cursor === undefined ? {} : { after: cursor }) });
+    const subscription = await context.hub.subscribe(room.value, {
+      replay: replay.value,
+      signal: request.signal,
+      ...(cursor === undefined ? {} : { after: cursor }),
+    });
     return eventStreamResponse(subscription, init);
   } catch (error) {
     return unavailable(error);
@@ -141,7 +171,11 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   const body = validateMessageBody(parsed.value);
   if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
   try {
-    const message = await context.hub.publish(room.value, { user: body.value.user, text: body.value.text, time: context.now().toISOString() });
+    const message = await context.hub.publish(room.value, {
+      user: body.value.user,
+      text: body.value.text,
+      time: context.now().toISOString(),
+    });
     if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
     return jsonResponse(201, { id: message.id });
   } catch (error) {

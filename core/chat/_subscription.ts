@@ -37,7 +37,12 @@ export class MemorySubscription implements Subscription {
     return subscription;
   }
 
-  constructor(backlog: EventMessage[], limit: number, onLeave: (s: MemorySubscription) => void, signal: AbortSignal | undefined) {
+  constructor(
+    backlog: EventMessage[],
+    limit: number,
+    onLeave: (s: MemorySubscription) => void,
+    signal: AbortSignal | undefined,
+  ) {
     this.#backlog = backlog;
     this.#limit = limit;
     this.#onLeave = onLeave;

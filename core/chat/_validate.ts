@@ -126,7 +126,8 @@ export function validateUser(value: unknown): Checked<string> {
   if (typeof value !== "string") return fail(400, 'The "user" field must be a string');
   const user = value.trim().normalize("NFC");
   const length = codePoints(user);
-  if (length === 0 || length > MAX_USER_CHARS) return fail(400, `The user name must be 1 to ${MAX_USER_CHARS} characters after trimming`);
+  if (length === 0 || length > MAX_USER_CHARS)
+    return fail(400, `The user name must be 1 to ${MAX_USER_CHARS} characters after trimming`);
   if (!USER.test(user)) return fail(400, "The user name may only hold letters, digits, spaces, _, - and .");
   // NFKC folds look-alikes such as fullwidth letters, so "ｂｏｔ" cannot pose as the bot.
   if (user.normalize("NFKC").toLowerCase() === "bot") return fail(400, 'The user name "bot" is reserved for the bot');
@@ -151,7 +152,8 @@ export function validateText(value: unknown): Checked<string> {
   if (typeof value !== "string") return fail(400, 'The "text" field must be a string');
   const text = value.replace(/\r\n?/g, "\n").trimEnd();
   if (text === "") return fail(400, "The text must not be empty");
-  if (TEXT_CONTROL.test(text)) return fail(400, "The text must not contain control characters other than tab and line feed");
+  if (TEXT_CONTROL.test(text))
+    return fail(400, "The text must not contain control characters other than tab and line feed");
   if (LONE_SURROGATE.test(text)) return fail(400, "The text must not contain lone surrogates");
   if (codePoints(text) > MAX_TEXT_CHARS) return fail(400, `The text must be at most ${MAX_TEXT_CHARS} characters`);
   return ok(text);
@@ -175,7 +177,14 @@ export function validateMessageBody(value: unknown): Checked<MessageBody> {
     return fail(400, 'The body must be a JSON object with "user" and "text"');
   }
   const extra = Object.keys(value).filter((key) => key !== "user" && key !== "text");
-  if (extra.length > 0) return fail(400, `The body has unexpected fields: ${extra.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 32))).join(", ")}`);
+  if (extra.length > 0)
+    return fail(
+      400,
+      `The body has unexpected fields: ${extra
+        .slice(0, 5)
+        .map((key) => JSON.stringify(key.slice(0, 32)))
+        .join(", ")}`,
+    );
   const fields = value as { user?: unknown; text?: unknown };
   if (!("user" in fields)) return fail(400, 'The body is missing the "user" field');
   if (!("text" in fields)) return fail(400, 'The body is missing the "text" field');
@@ -237,7 +246,10 @@ export async function readJsonBody(request: Request, limit: number = MAX_BODY_BY
  * integerParam("2000", { name: "limit", min: 1, max: 1000, fallback: 100 }); // { ok: true, value: 1000 }
  * ```
  */
-export function integerParam(raw: string | null, spec: { name: string; min: number; max: number; fallback: number }): Checked<number> {
+export function integerParam(
+  raw: string | null,
+  spec: { name: string; min: number; max: number; fallback: number },
+): Checked<number> {
   if (raw === null) return ok(spec.fallback);
   if (!/^\d{1,15}$/.test(raw) || Number(raw) < spec.min) {
     return fail(400, `The "${spec.name}" parameter must be a whole number from ${spec.min} to ${spec.max}`);

@@ -163,7 +163,8 @@ function answerFor({ room, text, history, stats }: ResponderRequest, now: () => 
     case "time":
       return `It is ${now().toISOString()} (UTC) on this server.`;
     default: {
-      const asked = command === "" ? "" : `I don't know how to answer "${truncate([command, ...words].join(" "))}" yet. `;
+      const asked =
+        command === "" ? "" : `I don't know how to answer "${truncate([command, ...words].join(" "))}" yet. `;
       return `Hi! ${asked}I'm the eddy demo bot and I know a few commands: /bot help lists them, /bot stats shows who is here, /bot echo <text> repeats you and /bot time tells the time.`;
     }
   }

@@ -131,7 +131,9 @@ class MemoryHub implements Hub {
     this.#presenceIntervalMs = readOption(options, "presenceIntervalMs", action);
     this.#epoch = options.epoch ?? Date.now().toString(36);
     if (/[-\r\n\0]/.test(this.#epoch) || this.#epoch === "") {
-      throw new RangeError(`Cannot create hub: "epoch" must be non-empty without "-", CR, LF or NUL, received ${JSON.stringify(this.#epoch)}`);
+      throw new RangeError(
+        `Cannot create hub: "epoch" must be non-empty without "-", CR, LF or NUL, received ${JSON.stringify(this.#epoch)}`,
+      );
     }
     this.#onError = options.onError ?? ((error) => console.error("eddy: presence listener failed:", error));
   }
@@ -170,7 +172,13 @@ class MemoryHub implements Hub {
       // A delta without its start (or after the final message) would reach no bubble: drop it.
       if (running === undefined) return;
       running.text += event.delta;
-      this.#broadcast(room, new EncodedEvent({ event: "reply-delta", data: JSON.stringify({ replyId: event.replyId, delta: event.delta }) }));
+      this.#broadcast(
+        room,
+        new EncodedEvent({
+          event: "reply-delta",
+          data: JSON.stringify({ replyId: event.replyId, delta: event.delta }),
+        }),
+      );
     }
     this.#touch(room);
   }
@@ -178,7 +186,8 @@ class MemoryHub implements Hub {
   async subscribe(name: string, options: SubscribeOptions = {}): Promise<Subscription> {
     this.#assertOpen();
     const { signal } = options;
-    if (options.replay !== undefined) checkNumber(options.replay, "a non-negative safe integer", "Cannot subscribe", "replay");
+    if (options.replay !== undefined)
+      checkNumber(options.replay, "a non-negative safe integer", "Cannot subscribe", "replay");
     if (signal?.aborted) return MemorySubscription.ended();
     const room = this.#roomFor(name);
     const backlog = this.#backlog(room, options);
@@ -295,7 +304,13 @@ class MemoryHub implements Hub {
       room.presenceDirty = true;
       return;
     }
-    this.#broadcast(room, new EncodedEvent({ event: "presence", data: JSON.stringify({ room: room.name, subscribers: room.subscribers.size }) }));
+    this.#broadcast(
+      room,
+      new EncodedEvent({
+        event: "presence",
+        data: JSON.stringify({ room: room.name, subscribers: room.subscribers.size }),
+      }),
+    );
     if (this.#presenceIntervalMs === 0) return;
     room.presenceTimer = setTimeout(() => {
       room.presenceTimer = undefined;
@@ -343,5 +358,8 @@ class MemoryHub implements Hub {
 
 function replyStartFrame(event: ReplyStartEvent, text: string): EventMessage {
   const { replyId, room, user, inReplyTo, time } = event;
-  return new EncodedEvent({ event: "reply-start", data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }) });
+  return new EncodedEvent({
+    event: "reply-start",
+    data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }),
+  });
 }

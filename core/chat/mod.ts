@@ -124,9 +124,21 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       ? typewriterResponder({ now, delayMs: readOption(options, "typewriterMs", action) })
       : options.responder;
   const replies: ReplyRunner | undefined =
-    responder === null ? undefined : createReplyRunner({ ...pick(options, REPLY_OPTIONS), hub, responder, now, onError });
+    responder === null
+      ? undefined
+      : createReplyRunner({ ...pick(options, REPLY_OPTIONS), hub, responder, now, onError });
   const route = createRouter(
-    chatRoutes({ hub, replies, assets: options.assets ?? {}, historySize, replayCount, heartbeatMs, startedAt: now().getTime(), now, onError }),
+    chatRoutes({
+      hub,
+      replies,
+      assets: options.assets ?? {},
+      historySize,
+      replayCount,
+      heartbeatMs,
+      startedAt: now().getTime(),
+      now,
+      onError,
+    }),
   );
   let closing: Promise<void> | undefined;
 
@@ -157,7 +169,10 @@ const HUB_OPTIONS = ["historySize", "replayCount", "queueLimit", "maxRooms", "pr
 const REPLY_OPTIONS = ["replyTimeoutMs", "maxRepliesPerRoom", "maxReplyChars", "replyContextSize"] as const;
 
 /** The options named in `names` that are set (so `exactOptionalPropertyTypes` holds). */
-function pick<Name extends ChatOptionName>(options: ChatNumericOptions, names: readonly Name[]): Pick<ChatNumericOptions, Name> {
+function pick<Name extends ChatOptionName>(
+  options: ChatNumericOptions,
+  names: readonly Name[],
+): Pick<ChatNumericOptions, Name> {
   const picked: ChatNumericOptions = {};
   for (const name of names) {
     const value = options[name];

@@ -89,7 +89,9 @@ const QUOTE_CHARS = 200;
 export function openAIResponder(options: OpenAIResponderOptions): Responder {
   const base = new URL(options.baseUrl);
   if (base.protocol !== "http:" && base.protocol !== "https:") {
-    throw new TypeError(`Cannot create OpenAI responder: "baseUrl" must be an http or https URL, received ${JSON.stringify(options.baseUrl)}`);
+    throw new TypeError(
+      `Cannot create OpenAI responder: "baseUrl" must be an http or https URL, received ${JSON.stringify(options.baseUrl)}`,
+    );
   }
   if (typeof options.model !== "string" || options.model === "") {
     throw new TypeError('Cannot create OpenAI responder: "model" must be a non-empty string');
@@ -97,7 +99,9 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
   const endpoint = `${options.baseUrl.replace(/\/+$/, "")}/v1/chat/completions`;
   const timeoutMs = options.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw new RangeError(`Cannot create OpenAI responder: "timeoutMs" must be a positive number, received ${String(timeoutMs)}`);
+    throw new RangeError(
+      `Cannot create OpenAI responder: "timeoutMs" must be a positive number, received ${String(timeoutMs)}`,
+    );
   }
   const headers: Record<string, string> = { "content-type": "application/json", accept: "text/event-stream" };
   if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
@@ -115,7 +119,11 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
     try {
       let response: Response;
       try {
-        const body = JSON.stringify({ model: options.model, stream: true, messages: contextOf(request, options.systemPrompt) });
+        const body = JSON.stringify({
+          model: options.model,
+          stream: true,
+          messages: contextOf(request, options.systemPrompt),
+        });
         response = await doFetch(endpoint, { method: "POST", headers, body, signal: controller.signal });
       } catch (error) {
         throw aborted(error);
@@ -148,7 +156,10 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
   };
 }
 
-function contextOf({ room, text, history }: ResponderRequest, systemPrompt: string | undefined): ChatCompletionMessage[] {
+function contextOf(
+  { room, text, history }: ResponderRequest,
+  systemPrompt: string | undefined,
+): ChatCompletionMessage[] {
   const messages: ChatCompletionMessage[] = [
     {
       role: "system",
@@ -169,13 +180,23 @@ function contextOf({ room, text, history }: ResponderRequest, systemPrompt: stri
 
 async function checkResponse(response: Response): Promise<void> {
   if (!response.ok) {
-    const detail = await response.text().then((body) => body.slice(0, QUOTE_CHARS), () => "");
-    throw new OpenAIError("status", `The OpenAI-compatible server answered ${response.status}${detail === "" ? "" : `: ${detail}`}`, response.status);
+    const detail = await response.text().then(
+      (body) => body.slice(0, QUOTE_CHARS),
+      () => "",
+    );
+    throw new OpenAIError(
+      "status",
+      `The OpenAI-compatible server answered ${response.status}${detail === "" ? "" : `: ${detail}`}`,
+      response.status,
+    );
   }
   const type = response.headers.get("content-type") ?? "";
   if (!type.toLowerCase().startsWith("text/event-stream") || response.body === null) {
     await response.body?.cancel().catch(() => {});
-    throw new OpenAIError("protocol", `The OpenAI-compatible server answered ${JSON.stringify(type)} instead of text/event-stream`);
+    throw new OpenAIError(
+      "protocol",
+      `The OpenAI-compatible server answered ${JSON.stringify(type)} instead of text/event-stream`,
+    );
   }
 }
 
@@ -184,14 +205,23 @@ function parseChunk(data: string): ChatCompletionChunk {
   try {
     chunk = JSON.parse(data);
   } catch {
-    throw new OpenAIError("protocol", `The OpenAI-compatible stream sent a chunk that is not JSON: ${JSON.stringify(data.slice(0, QUOTE_CHARS))}`);
+    throw new OpenAIError(
+      "protocol",
+      `The OpenAI-compatible stream sent a chunk that is not JSON: ${JSON.stringify(data.slice(0, QUOTE_CHARS))}`,
+    );
   }
   if (typeof chunk !== "object" || chunk === null) {
-    throw new OpenAIError("protocol", `The OpenAI-compatible stream sent a chunk that is not an object: ${JSON.stringify(data.slice(0, QUOTE_CHARS))}`);
+    throw new OpenAIError(
+      "protocol",
+      `The OpenAI-compatible stream sent a chunk that is not an object: ${JSON.stringify(data.slice(0, QUOTE_CHARS))}`,
+    );
   }
   const { error } = chunk as ChatCompletionChunk;
   if (error !== undefined) {
-    throw new OpenAIError("protocol", `The OpenAI-compatible stream reported an error: ${String(error.message ?? "unknown").slice(0, QUOTE_CHARS)}`);
+    throw new OpenAIError(
+      "protocol",
+      `The OpenAI-compatible stream reported an error: ${String(error.message ?? "unknown").slice(0, QUOTE_CHARS)}`,
+    );
   }
   return chunk as ChatCompletionChunk;
 }

@@ -102,7 +102,11 @@ export const CHAT_OPTIONS = {
   /** Bot replies running at once per room; more are answered with a short "busy" note. Default 2. */
   maxRepliesPerRoom: { kind: "a positive safe integer", default: 2, help: "bot replies running at once per room" },
   /** The longest bot reply, in UTF-16 code units (a surrogate pair is never split). Default 4000. */
-  maxReplyChars: { kind: "a positive safe integer", default: 4000, help: "the longest bot reply, in UTF-16 code units" },
+  maxReplyChars: {
+    kind: "a positive safe integer",
+    default: 4000,
+    help: "the longest bot reply, in UTF-16 code units",
+  },
   /** Messages of room history given to the bot as context. Default 20. */
   replyContextSize: { kind: "a positive safe integer", default: 20, help: "messages of history the bot sees" },
   /**

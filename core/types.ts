@@ -7,7 +7,9 @@
 import type { EncodedEvent } from "./encoded-event.ts";
 
 /**
- * One message to send on an event stream. Every field is optional; absent fields write nothing.
+ * One message to send on an event stream. Every field is optional; absent fields write nothing,
+ * and a field set to `undefined` counts as absent (so callers with `exactOptionalPropertyTypes`
+ * may pass either).
  *
  * @example
  * ```ts
@@ -17,15 +19,15 @@ import type { EncodedEvent } from "./encoded-event.ts";
  */
 export type EventMessage = {
   /** The event's data. CR, LF and CRLF inside it each become one line break on the client. */
-  data?: string;
+  data?: string | undefined;
   /** The event type; the client's default is `message`. Must not contain CR or LF. */
-  event?: string;
+  event?: string | undefined;
   /** The event id (`""` resets the client's Last-Event-ID). Must not contain CR, LF or NUL. */
-  id?: string;
+  id?: string | undefined;
   /** The client's reconnection time in milliseconds: a non-negative safe integer. */
-  retry?: number;
+  retry?: number | undefined;
   /** A comment; each of its lines becomes one `:` line, which clients ignore. */
-  comment?: string;
+  comment?: string | undefined;
 };
 
 /**

@@ -485,6 +485,7 @@ describe("GET /rooms/:room/events", () => {
     controller.abort();
     await vi.waitFor(async () => expect(await subscribersOf(app, "r")).toBe(0), { timeout: 5000, interval: 5 });
     expect(await (await get(app, "/healthz")).json()).toMatchObject({ subscribers: 0 });
+    await aborted.waitForEnd(); // the aborted stream ends, as the cancelled one did
   });
 
   test("sends a heartbeat comment while idle", async () => {

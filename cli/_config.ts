@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName } from "../core/chat/mod.ts";
 
 /** Which bot answers chat messages. */
-export type BotKind = "typewriter" | "openai" | "off";
+type BotKind = "typewriter" | "openai" | "off";
 
 /** The chat options the command line can set: those of {@link CHAT_OPTIONS} with a `flag`. */
 type FlaggedName = {

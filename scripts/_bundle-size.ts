@@ -55,7 +55,7 @@ export function importCost(metafile: Metafile, entry: string, workingDir: string
 }
 
 /** `1536` → `"1.5 KiB"`, `6144` → `"6 KiB"`. */
-export function kib(bytes: number): string {
+function kib(bytes: number): string {
   return `${Number((bytes / 1024).toFixed(1))} KiB`;
 }
 

@@ -25,16 +25,16 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { encodeEvent, type EventMessage } from "../core/mod.ts";
 
 /** The default seed of every corpus and of the random chunker (`--seed` overrides it). */
-export const SEED = 0x5eedd1;
+const SEED = 0x5eedd1;
 
 /** Each corpus grows until its encoded form holds at least this many UTF-8 bytes. */
-export const TARGET_BYTES = 2_000_000;
+const TARGET_BYTES = 2_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // PRNG
 
 /** mulberry32: a tiny 32-bit PRNG; the same sequence on every engine and platform. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -64,7 +64,7 @@ export type ExpectedEvent = {
 };
 
 export type CorpusName = "tokens" | "json" | "multiline";
-export const CORPUS_NAMES: readonly CorpusName[] = ["tokens", "json", "multiline"];
+const CORPUS_NAMES: readonly CorpusName[] = ["tokens", "json", "multiline"];
 
 export type Corpus = {
   name: CorpusName;
@@ -174,7 +174,7 @@ const GENERATORS: Record<CorpusName, [string, (rng: Rng, i: number) => EventMess
  * Builds one corpus. Each corpus draws from its own PRNG stream (derived from `seed` and its
  * name), so building a subset gives the same corpora as building all of them.
  */
-export function makeCorpus(name: CorpusName, seed = SEED, targetBytes = TARGET_BYTES): Corpus {
+function makeCorpus(name: CorpusName, seed = SEED, targetBytes = TARGET_BYTES): Corpus {
   const [description, generate] = GENERATORS[name];
   const rng = prng((seed ^ Math.imul(CORPUS_NAMES.indexOf(name) + 1, 0x9e3779b9)) >>> 0);
   const encoder = new TextEncoder();
@@ -220,8 +220,8 @@ export function makeCorpora(names: readonly CorpusName[], seed = SEED, targetByt
 // ---------------------------------------------------------------------------------------------
 // Chunkers
 
-export type ChunkingName = "16KiB" | "1-100B";
-export const CHUNKING_NAMES: readonly ChunkingName[] = ["16KiB", "1-100B"];
+type ChunkingName = "16KiB" | "1-100B";
+const CHUNKING_NAMES: readonly ChunkingName[] = ["16KiB", "1-100B"];
 
 export type Chunking = {
   name: ChunkingName;
@@ -241,7 +241,7 @@ export type Chunking = {
  * 1–100 bytes (which split multi-byte characters freely). The seed depends on the corpus, so
  * every parser sees the same split of the same corpus.
  */
-export function chunkCuts(length: number, name: ChunkingName, seed: number): number[] {
+function chunkCuts(length: number, name: ChunkingName, seed: number): number[] {
   const cuts: number[] = [];
   if (name === "16KiB") {
     for (let at = 16 * 1024; at < length; at += 16 * 1024) cuts.push(at);
@@ -277,7 +277,7 @@ export function decodeChunks(bytes: Uint8Array, cuts: readonly number[]): string
   return strings;
 }
 
-export function materialize(bytes: Uint8Array, name: ChunkingName, cuts: readonly number[]): Chunking {
+function materialize(bytes: Uint8Array, name: ChunkingName, cuts: readonly number[]): Chunking {
   return { name, cuts: [...cuts], bytes: sliceChunks(bytes, cuts), strings: decodeChunks(bytes, cuts) };
 }
 
@@ -439,7 +439,7 @@ export type Measured = {
   cpu: number[];
 };
 
-export class CorrectnessError extends Error {}
+class CorrectnessError extends Error {}
 
 type Cost = { wall: number; cpu: number };
 type Reply = { ok: true; wall: number; cpu: number } | { ok: false; message: string; correctness: boolean };
@@ -478,7 +478,7 @@ type Message = { load: unknown } | { passes: number };
  * case from the group's input; `{ passes }` times that many passes and replies with the mean
  * cost per pass.
  */
-export function serveCase<K extends string, I>(make: (key: K, input: I) => Case<any>): void {
+function serveCase<K extends string, I>(make: (key: K, input: I) => Case<any>): void {
   const port = parentPort!;
   const { key } = workerData as { key: K };
   let c: Case<any> | undefined;
@@ -700,7 +700,7 @@ export async function measure(bundle: URL, refs: readonly CaseRef[], input: unkn
   }));
 }
 
-export function quantile(values: readonly number[], q: number): number {
+function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   const at = (sorted.length - 1) * q;
@@ -709,10 +709,10 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
 }
 
-export const median = (values: readonly number[]): number => quantile(values, 0.5);
+const median = (values: readonly number[]): number => quantile(values, 0.5);
 
 /** How many times faster `ours` is than `baseline`: per-round time ratios, then their median and quartiles. */
-export function speedup(ours: Measured, baseline: Measured): { median: number; q1: number; q3: number } {
+function speedup(ours: Measured, baseline: Measured): { median: number; q1: number; q3: number } {
   const ratios = ours.perPass.map((t, r) => baseline.perPass[r]! / t);
   return { median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75) };
 }
@@ -730,7 +730,7 @@ export function busyLine(measured: readonly Measured[]): string {
 // Output
 
 /** Renders rows as an aligned text table; columns whose header starts with a space are right-aligned. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const right = headers.map((h) => h.startsWith(" "));
   const names = headers.map((h) => h.trim());
   const widths = names.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
@@ -742,7 +742,7 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(names), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-export const fmt = {
+const fmt = {
   rate: (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)),
   count: (n: number): string =>
     n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0),

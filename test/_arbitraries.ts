@@ -57,7 +57,7 @@ const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => Str
 const control = fc.integer({ min: 0, max: 0x1f }).map((unit) => String.fromCharCode(unit));
 
 /** One unit of generated text: any code point (astral included), controls, surrogates, awkward strings. */
-export const textUnit: fc.Arbitrary<string> = fc.oneof(
+const textUnit: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 1 }), weight: 4 },
   { arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }), weight: 3 },
   { arbitrary: awkward, weight: 4 },
@@ -66,13 +66,13 @@ export const textUnit: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Arbitrary text, possibly empty, possibly multi-line. */
-export const text: fc.Arbitrary<string> = fc.string({ unit: textUnit, maxLength: 24 });
+const text: fc.Arbitrary<string> = fc.string({ unit: textUnit, maxLength: 24 });
 
 /** Text with no CR or LF: what `event` accepts. */
-export const singleLine: fc.Arbitrary<string> = text.map((value) => value.replace(/[\r\n]/g, ""));
+const singleLine: fc.Arbitrary<string> = text.map((value) => value.replace(/[\r\n]/g, ""));
 
 /** Text with no CR, LF or NUL: what `id` accepts. */
-export const validId: fc.Arbitrary<string> = text.map((value) => value.replace(/[\r\n\0]/g, ""));
+const validId: fc.Arbitrary<string> = text.map((value) => value.replace(/[\r\n\0]/g, ""));
 
 /** Any message `encodeEvent` accepts. */
 export const eventMessage: fc.Arbitrary<EventMessage> = fc.record(

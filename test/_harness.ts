@@ -93,11 +93,6 @@ export function streamOf<T>(chunks: readonly T[]): ReadableStream<T> {
   );
 }
 
-/** The events a push parser dispatches for one chunk list (a shorthand for rule tests). */
-export function eventsOf(...chunks: Chunk[]): ServerSentEvent[] {
-  return runPush(chunks).events;
-}
-
 /** A `message` event, the common expectation in rule tests. */
 export function message(data: string, lastEventId = ""): ServerSentEvent {
   return { type: "message", data, lastEventId };

@@ -71,7 +71,7 @@ export function throughNpm(runtime: Runtime): Runtime {
  *
  * @throws {Error} On a name {@link RUNTIMES} does not know.
  */
-export function selectedRuntimes(env: Readonly<Record<string, string | undefined>> = process.env): Runtime[] {
+function selectedRuntimes(env: Readonly<Record<string, string | undefined>> = process.env): Runtime[] {
   const names = (env.EDDY_RUNTIMES ?? "node,bun,deno")
     .split(",")
     .map((name) => name.trim())

@@ -9,7 +9,7 @@
  */
 
 /** One dispatched event, as a browser's `MessageEvent` would carry it. */
-export type SpecEvent = { type: string; data: string; lastEventId: string };
+type SpecEvent = { type: string; data: string; lastEventId: string };
 
 /** Everything the oracle observes for one complete stream. */
 export type SpecResult = {

@@ -52,8 +52,6 @@ export type ReplyRunnerOptions = Pick<
 export interface ReplyRunner {
   /** Answers `question` in its room, in the background. Returns the reply's id. */
   start(question: ChatMessage): string;
-  /** Replies running now in `room`. */
-  running(room: string): number;
   /** Stops every running reply and resolves once each has stored its final message. */
   close(): Promise<void>;
 }
@@ -161,9 +159,6 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
       set.add(running);
       rooms.set(room, set);
       return replyId;
-    },
-    running(room) {
-      return rooms.get(room)?.size ?? 0;
     },
     async close() {
       closed = true;

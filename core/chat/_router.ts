@@ -17,7 +17,7 @@ import { withoutBody } from "./_http.ts";
  * const hello: RouteHandler = (_request, params) => new Response(`hello ${params.name ?? ""}`);
  * ```
  */
-export type RouteHandler = (
+type RouteHandler = (
   request: Request,
   params: Readonly<Record<string, string>>,
   url: URL,

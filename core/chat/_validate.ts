@@ -15,7 +15,7 @@
  * const problem: Problem = { status: 413, error: "The body is larger than 16384 bytes" };
  * ```
  */
-export type Problem = { readonly status: 400 | 413 | 415; readonly error: string };
+type Problem = { readonly status: 400 | 413 | 415; readonly error: string };
 
 /**
  * A checked value, or the problem that refused it.
@@ -50,7 +50,7 @@ export type MessageBody = { readonly user: string; readonly text: string };
  * const body = await readJsonBody(request, MAX_BODY_BYTES); // { ok: true, value: {} }
  * ```
  */
-export const MAX_BODY_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 16 * 1024;
 /**
  * The longest message text, in characters (Unicode code points).
  *
@@ -60,7 +60,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
  * validateText("x".repeat(MAX_TEXT_CHARS + 1)).ok; // false
  * ```
  */
-export const MAX_TEXT_CHARS = 4000;
+const MAX_TEXT_CHARS = 4000;
 /**
  * The longest user name, in characters (Unicode code points), after trimming.
  *
@@ -70,7 +70,7 @@ export const MAX_TEXT_CHARS = 4000;
  * validateUser("a".repeat(MAX_USER_CHARS)).ok; // true
  * ```
  */
-export const MAX_USER_CHARS = 32;
+const MAX_USER_CHARS = 32;
 
 const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
 // Letters (with their combining marks, which many scripts need), decimal digits, space, _ - .
@@ -122,7 +122,7 @@ export function validateRoom(segment: string): Checked<string> {
  * validateUser("BOT").ok; // false: reserved
  * ```
  */
-export function validateUser(value: unknown): Checked<string> {
+function validateUser(value: unknown): Checked<string> {
   if (typeof value !== "string") return fail(400, 'The "user" field must be a string');
   const user = value.trim().normalize("NFC");
   const length = codePoints(user);
@@ -148,7 +148,7 @@ export function validateUser(value: unknown): Checked<string> {
  * validateText("nul\u0000").ok; // false
  * ```
  */
-export function validateText(value: unknown): Checked<string> {
+function validateText(value: unknown): Checked<string> {
   if (typeof value !== "string") return fail(400, 'The "text" field must be a string');
   const text = value.replace(/\r\n?/g, "\n").trimEnd();
   if (text === "") return fail(400, "The text must not be empty");

@@ -381,3 +381,26 @@ test("ruleViolations reports each import its rule refuses, and only those", () =
   const found = ruleViolations(file, text, allowed, (specifier) => specifier === "node:http");
   expect(found.map((line) => Number(line.split(":")[1]))).toEqual([1, 2, 3, 7]);
 });
+
+test("docs/ARCHITECTURE.md names every source file of core/, core/chat/, adapters/ and cli/, and only files that exist", () => {
+  const doc = readFileSync(join(root, "docs/ARCHITECTURE.md"), "utf8");
+  const tree = doc.slice(doc.indexOf("```\n") + 4, doc.indexOf("\n```", doc.indexOf("```\n") + 4));
+  // Each top-level line "folder/ ..." opens a folder; the indented lines below it name its files.
+  const named = new Set<string>();
+  let folder = "";
+  for (const line of tree.split("\n")) {
+    const top = /^(\S+\/)\s/.exec(line);
+    if (top !== null) folder = top[1] as string;
+    const names = top !== null ? [] : (line.trim().split(/\s{2,}/)[0] ?? "").split(/,\s*/);
+    for (const name of names) if (/^[\w.-]+\.ts$/.test(name)) named.add(folder + name);
+    // "the in-memory Hub; _ring.ts (history), ..." names private files in the description too.
+    for (const match of line.matchAll(/(?:^|[\s;(])(_[\w-]+\.ts)/g)) named.add(folder + match[1]);
+  }
+  const actual = ["core", "core/chat", "adapters", "cli"].flatMap((dir) =>
+    readdirSync(join(root, dir))
+      .filter((name) => name.endsWith(".ts"))
+      .map((name) => `${dir}/${name}`),
+  );
+  expect(actual.filter((file) => !named.has(file))).toEqual([]);
+  expect([...named].filter((file) => !actual.includes(file))).toEqual([]);
+});

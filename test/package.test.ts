@@ -61,13 +61,14 @@ test("package builds itself: npm pack in a fresh clone runs the build, with the 
   expect(packOutput).toMatch(/^build: \d+ JavaScript files, \d+ declaration files in dist\/$/m);
 });
 
-test("package ships dist/, web/, README.md and package.json, and no TypeScript sources", () => {
+// web/ is read only by the chat server program (cli/), which is not part of the package.
+test("package ships dist/, README.md, LICENSE, CHANGELOG.md and package.json, and no TypeScript sources", () => {
   const installed = join(scratch, "node_modules", pkg.name);
   const files = [...walk(installed)].map((file) => relative(installed, file).split("\\").join("/"));
-  const shipped = /^(dist\/.+\.(js|js\.map|d\.ts)|web\/[^/]+|README\.md|package\.json)$/;
+  const shipped = /^(dist\/.+\.(js|js\.map|d\.ts)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/;
   const unexpected = files.filter((file) => !shipped.test(file));
   expect(unexpected).toEqual([]);
-  expect(files).toEqual(expect.arrayContaining(["dist/core.js", "dist/chat.js", "web/index.html", "README.md"]));
+  expect(files).toEqual(expect.arrayContaining(["dist/core.js", "dist/chat.js", "README.md", "LICENSE", "CHANGELOG.md"]));
 });
 
 test("package exports only subpaths, each with types and default, and no default export", () => {

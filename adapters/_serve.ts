@@ -21,8 +21,10 @@ export const SHUTDOWN_TIMEOUT_MS = 3000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { urlHost } from "./_serve.ts";
- * console.log(urlHost("::1"), urlHost("127.0.0.1")); // "[::1] 127.0.0.1"
+ * assert.equal(urlHost("::1"), "[::1]");
+ * assert.equal(urlHost("127.0.0.1"), "127.0.0.1");
  * ```
  */
 export function urlHost(host: string): string {
@@ -38,8 +40,9 @@ export function urlHost(host: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listenAddress } from "./_serve.ts";
- * console.log(listenAddress("::1", 8080).url); // "http://[::1]:8080"
+ * assert.deepEqual(listenAddress("::1", 8080), { host: "::1", port: 8080, url: "http://[::1]:8080" });
  * ```
  */
 export function listenAddress(host: string, port: number): ListenAddress {

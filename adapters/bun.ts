@@ -49,8 +49,12 @@ declare const Bun: {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serve } from "./bun.ts";
- * const server = await serve(() => Response.json({ ok: true }), { port: 8080 });
+ * const server = await serve(() => Response.json({ ok: true }), { port: 0 }); // 0: a free port
+ * const response = await fetch(server.url);
+ * assert.deepEqual(await response.json(), { ok: true });
+ * await server.close();
  * ```
  */
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<RuntimeServer> {

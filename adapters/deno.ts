@@ -46,8 +46,12 @@ declare const Deno: {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serve } from "./deno.ts";
- * const server = await serve(() => Response.json({ ok: true }), { port: 8080 });
+ * const server = await serve(() => Response.json({ ok: true }), { port: 0 }); // 0: a free port
+ * const response = await fetch(server.url);
+ * assert.deepEqual(await response.json(), { ok: true });
+ * await server.close();
  * ```
  */
 export function serve(handler: Handler, options: ServeOptions = {}): Promise<RuntimeServer> {

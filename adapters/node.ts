@@ -79,10 +79,11 @@ export type NodeServer = RuntimeServer & {
  *
  * @example Serve, then shut down
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serve } from "./node.ts";
  * const server = await serve(() => Response.json({ hello: "world" }), { port: 0 });
  * const response = await fetch(server.url);
- * console.log(await response.json()); // { hello: "world" }
+ * assert.deepEqual(await response.json(), { hello: "world" });
  * await server.close();
  * ```
  */

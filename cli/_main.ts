@@ -26,7 +26,7 @@ const SHUTDOWN_LIMIT_MS = 5000;
  * @returns Resolves once the server listens (the process then lives on its signal handlers).
  *
  * @example
- * ```ts ignore
+ * ```ts no-run
  * import { serve } from "../adapters/node.ts";
  * import { runChatServer } from "./_main.ts";
  * await runChatServer(serve); // what `npm start` runs: cli/node.ts

@@ -30,9 +30,9 @@ const LINE_BREAKS = /\r\n|\r|\n/g;
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeEvent } from "./mod.ts";
- * encodeEvent({ event: "chat", id: "7", data: "two\nlines" });
- * // "event: chat\nid: 7\ndata: two\ndata: lines\n\n"
+ * assert.equal(encodeEvent({ event: "chat", id: "7", data: "two\nlines" }), "event: chat\nid: 7\ndata: two\ndata: lines\n\n");
  * ```
  */
 export function encodeEvent(message: EventMessage): string {
@@ -74,8 +74,9 @@ export function encodeEvent(message: EventMessage): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeData } from "./mod.ts";
- * encodeData("a\r\nb"); // "data: a\ndata: b\n"
+ * assert.equal(encodeData("a\r\nb"), "data: a\ndata: b\n");
  * ```
  */
 export function encodeData(data: string): string {
@@ -96,8 +97,9 @@ export function encodeData(data: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeComment } from "./mod.ts";
- * encodeComment("keep-alive"); // ": keep-alive\n"
+ * assert.equal(encodeComment("keep-alive"), ": keep-alive\n");
  * ```
  */
 export function encodeComment(text: string): string {

@@ -12,7 +12,7 @@ import type { ParserOptions, ServerSentEvent } from "./types.ts";
  * discarded, as the spec says.
  *
  * @example Usage with fetch
- * ```ts
+ * ```ts no-run
  * import { EventStreamParser } from "./mod.ts";
  * const response = await fetch("https://example.com/events");
  * for await (const event of response.body!.pipeThrough(new EventStreamParser())) {

@@ -17,7 +17,7 @@ import type { ParserOptions, ServerSentEvent } from "./types.ts";
  * @throws {TypeError} If `body` is not a `ReadableStream`.
  *
  * @example Usage
- * ```ts
+ * ```ts no-run
  * import { parseEventStream } from "./mod.ts";
  * const response = await fetch("https://example.com/events");
  * for await (const event of parseEventStream(response.body!)) {

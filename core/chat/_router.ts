@@ -13,8 +13,8 @@ import { withoutBody } from "./_http.ts";
  *
  * @example
  * ```ts
- * import type { RouteHandler } from "./_router.ts";
- * const hello: RouteHandler = (_request, params) => new Response(`hello ${params.name ?? ""}`);
+ * import type { Route } from "./_router.ts";
+ * const hello: Route["handler"] = (_request, params) => new Response(`hello ${params.name ?? ""}`);
  * ```
  */
 type RouteHandler = (

@@ -11,8 +11,8 @@
  *
  * @example
  * ```ts
- * import type { Problem } from "./_validate.ts";
- * const problem: Problem = { status: 413, error: "The body is larger than 16384 bytes" };
+ * import type { Checked } from "./_validate.ts";
+ * const refused: Checked<unknown> = { ok: false, problem: { status: 413, error: "The body is larger than 16384 bytes" } };
  * ```
  */
 type Problem = { readonly status: 400 | 413 | 415; readonly error: string };
@@ -45,9 +45,10 @@ export type MessageBody = { readonly user: string; readonly text: string };
  *
  * @example
  * ```ts
- * import { MAX_BODY_BYTES, readJsonBody } from "./_validate.ts";
- * const request = new Request("http://chat.test/", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
- * const body = await readJsonBody(request, MAX_BODY_BYTES); // { ok: true, value: {} }
+ * import { readJsonBody } from "./_validate.ts";
+ * const body = JSON.stringify("x".repeat(16 * 1024)); // 16386 bytes
+ * const request = new Request("http://chat.test/", { method: "POST", headers: { "content-type": "application/json" }, body });
+ * (await readJsonBody(request)).ok; // false: 413 "The body is larger than 16384 bytes"
  * ```
  */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -56,8 +57,9 @@ const MAX_BODY_BYTES = 16 * 1024;
  *
  * @example
  * ```ts
- * import { MAX_TEXT_CHARS, validateText } from "./_validate.ts";
- * validateText("x".repeat(MAX_TEXT_CHARS + 1)).ok; // false
+ * import { validateMessageBody } from "./_validate.ts";
+ * validateMessageBody({ user: "alice", text: "x".repeat(4000) }).ok; // true
+ * validateMessageBody({ user: "alice", text: "x".repeat(4001) }).ok; // false
  * ```
  */
 const MAX_TEXT_CHARS = 4000;
@@ -66,8 +68,9 @@ const MAX_TEXT_CHARS = 4000;
  *
  * @example
  * ```ts
- * import { MAX_USER_CHARS, validateUser } from "./_validate.ts";
- * validateUser("a".repeat(MAX_USER_CHARS)).ok; // true
+ * import { validateMessageBody } from "./_validate.ts";
+ * validateMessageBody({ user: "a".repeat(32), text: "hi" }).ok; // true
+ * validateMessageBody({ user: "a".repeat(33), text: "hi" }).ok; // false
  * ```
  */
 const MAX_USER_CHARS = 32;
@@ -117,9 +120,9 @@ export function validateRoom(segment: string): Checked<string> {
  *
  * @example
  * ```ts
- * import { validateUser } from "./_validate.ts";
- * validateUser("  Zoë  "); // { ok: true, value: "Zoë" }
- * validateUser("BOT").ok; // false: reserved
+ * import { validateMessageBody } from "./_validate.ts";
+ * validateMessageBody({ user: "  Zoë  ", text: "hi" }); // { ok: true, value: { user: "Zoë", text: "hi" } }
+ * validateMessageBody({ user: "BOT", text: "hi" }).ok; // false: reserved
  * ```
  */
 function validateUser(value: unknown): Checked<string> {
@@ -143,9 +146,9 @@ function validateUser(value: unknown): Checked<string> {
  *
  * @example
  * ```ts
- * import { validateText } from "./_validate.ts";
- * validateText("one\r\ntwo  \n"); // { ok: true, value: "one\ntwo" }
- * validateText("nul\u0000").ok; // false
+ * import { validateMessageBody } from "./_validate.ts";
+ * validateMessageBody({ user: "alice", text: "one\r\ntwo  \n" }); // { ok: true, value: { user: "alice", text: "one\ntwo" } }
+ * validateMessageBody({ user: "alice", text: "nul\u0000" }).ok; // false
  * ```
  */
 function validateText(value: unknown): Checked<string> {

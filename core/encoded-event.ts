@@ -26,19 +26,31 @@ export class EncodedEvent implements EventMessage {
   declare readonly id?: string;
   declare readonly retry?: number;
   declare readonly comment?: string;
-  /** The frame's text, as {@link encodeEvent} returned it (not enumerable: a copy is a plain message). */
-  declare readonly frame: string;
+  /**
+   * The frame as UTF-8 bytes, encoded once: every stream sends this same `Uint8Array` (not
+   * enumerable, like `frame`). Treat it as read-only.
+   */
+  declare readonly bytes: Uint8Array;
 
   /**
    * @param message The message to frame; its fields are copied.
    * @throws {TypeError | RangeError} As {@link encodeEvent} does, at construction.
    */
   constructor(message: EventMessage) {
-    Object.defineProperty(this, "frame", { value: encodeEvent(message) });
+    Object.defineProperty(this, "bytes", { value: UTF8.encode(encodeEvent(message)) });
     Object.assign(this, pick(message));
     Object.freeze(this);
   }
+
+  /** The frame's text, as {@link encodeEvent} returned it (not enumerable: a copy is a plain message). */
+  get frame(): string {
+    // Decoded on demand: the bytes are what streams send, so the text is not kept twice.
+    return UTF8_DECODER.decode(this.bytes);
+  }
 }
+
+const UTF8 = new TextEncoder();
+const UTF8_DECODER = new TextDecoder();
 
 function pick({ data, event, id, retry, comment }: EventMessage): EventMessage {
   const fields: { -readonly [K in keyof EventMessage]: EventMessage[K] } = {};
@@ -55,4 +67,10 @@ export function frameOf(item: EventMessage | EncodedEvent | string): string {
   if (typeof item === "string") return encodeData(item) + "\n";
   if (item instanceof EncodedEvent) return item.frame;
   return encodeEvent(item);
+}
+
+/** Internal: {@link frameOf} as bytes; an {@link EncodedEvent}'s own bytes, not a copy. */
+export function bytesOf(item: EventMessage | EncodedEvent | string): Uint8Array {
+  if (item instanceof EncodedEvent) return item.bytes ?? UTF8.encode(item.frame);
+  return UTF8.encode(frameOf(item));
 }

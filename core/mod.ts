@@ -22,11 +22,20 @@ export type {
   ParserCallbacks,
   ParserOptions,
   ServerSentEvent,
+  StreamObserver,
 } from "./types.ts";
 export { encodeComment, encodeData, encodeEvent } from "./encode.ts";
 export { EncodedEvent } from "./encoded-event.ts";
 export { EventStreamEncoder } from "./event-stream-encoder.ts";
 export { toEventStream } from "./to-event-stream.ts";
+export {
+  type AttachedStream,
+  attachSink,
+  type ByteSink,
+  PUSH_SOURCE,
+  type PushConsumer,
+  type PushSource,
+} from "./push-source.ts";
 export { eventStreamResponse, type EventStreamResponseInit } from "./event-stream-response.ts";
 export { createParser, DEFAULT_MAX_EVENT_SIZE, type EventStreamPushParser, type Parser } from "./create-parser.ts";
 export { EventStreamParser } from "./event-stream-parser.ts";

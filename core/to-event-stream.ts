@@ -4,8 +4,10 @@
  * @module
  */
 import { checkNumber } from "./_check.ts";
+import { pushEventStream } from "./_push-stream.ts";
 import { encodeComment, encodeEvent } from "./encode.ts";
-import { type EncodedEvent, frameOf } from "./encoded-event.ts";
+import { EncodedEvent, frameOf } from "./encoded-event.ts";
+import { PUSH_SOURCE, type PushSource } from "./push-source.ts";
 import type { EventMessage, EventStreamOptions, MessageSource } from "./types.ts";
 
 /** A frame batch is flushed once it holds this many characters... */
@@ -20,8 +22,8 @@ const READY_TURNS = 8;
 
 type Item = EventMessage | EncodedEvent | string;
 type Step = IteratorResult<Item>;
-// One pull's output. `error`: the source failed after the frames in `text`, which still go out.
-type Batch = { text: string; done: boolean; error?: { value: unknown } };
+// One pull's output. `error`: the source failed after the frames in `chunk`, which still go out.
+type Batch = { chunk: Chunk; done: boolean; error?: { value: unknown } };
 type Iter = Iterator<Item> | AsyncIterator<Item>;
 
 /**
@@ -38,9 +40,14 @@ type Iter = Iterator<Item> | AsyncIterator<Item>;
  *   its pending `next()` settles.
  * - A source that throws, or yields a message `encodeEvent` rejects, ends the stream cleanly;
  *   the error goes to `onError` (default `console.error`), never to the client.
+ * - A {@link PushSource} (a hub subscription) is not pulled: it pushes each event, which is
+ *   written at once; a server mount may take the bytes straight to the connection with
+ *   `attachSink`. A reader that leaves more than `maxBufferedBytes` unread, or blocks a write for
+ *   `writeTimeout` ms, is cut. Its heartbeats share one timer with every other such stream.
  *
  * @param source The messages; a string item is shorthand for `{ data: item }`.
- * @param options `heartbeat`, `retry`, `signal`, `onError`.
+ * @param options `heartbeat`, `retry`, `signal`, `onError`; for push sources `maxBufferedBytes`,
+ *   `writeTimeout`, `observer`.
  * @returns A byte stream for a `Response` body.
  * @throws {TypeError} If `source` is not iterable (or is a string), or an option has the wrong type.
  * @throws {RangeError} If `heartbeat` is not a positive finite number or `retry` is invalid.
@@ -61,11 +68,23 @@ type Iter = Iterator<Item> | AsyncIterator<Item>;
 export function toEventStream(source: MessageSource, options: EventStreamOptions = {}): ReadableStream<Uint8Array> {
   const { heartbeat, signal } = options;
   const onError = options.onError ?? ((error: unknown) => console.error("eddy: event stream source failed:", error));
-  if (heartbeat !== undefined) {
-    checkNumber(heartbeat, "a positive finite number", "Cannot create event stream", "heartbeat", "milliseconds");
+  const action = "Cannot create event stream";
+  if (heartbeat !== undefined) checkNumber(heartbeat, "a positive finite number", action, "heartbeat", "milliseconds");
+  if (options.maxBufferedBytes !== undefined) {
+    checkNumber(options.maxBufferedBytes, "a positive number", action, "maxBufferedBytes");
+  }
+  if (options.maxBufferedEvents !== undefined) {
+    checkNumber(options.maxBufferedEvents, "a positive number", action, "maxBufferedEvents");
+  }
+  if (options.writeTimeout !== undefined) {
+    checkNumber(options.writeTimeout, "a positive finite number", action, "writeTimeout", "milliseconds");
+  }
+  if (isPushSource(source)) {
+    if (options.retry !== undefined) encodeEvent({ retry: options.retry }); // validates it now, as below
+    return pushEventStream(source, options);
   }
   const head = options.retry === undefined ? "" : encodeEvent({ retry: options.retry });
-  const iterator = iteratorOf(source);
+  const iterator = iteratorOf(source as Exclude<MessageSource, PushSource>);
   const isSync = !(Symbol.asyncIterator in (source as object));
   const encoder = new TextEncoder();
   let pending: Promise<Step> | undefined; // an async next() still owed to the consumer
@@ -131,8 +150,8 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
         try {
           const frame = isSync ? pullSync(iterator as Iterator<Item>) : await pullAsync();
           if (finished) return;
-          if (frame.text !== "") {
-            controller.enqueue(encoder.encode(frame.text));
+          if (frame.chunk.size > 0) {
+            controller.enqueue(frame.chunk.bytes(encoder));
             sentSinceArmed = true;
           }
           if (frame.error !== undefined) fail(frame.error.value);
@@ -163,27 +182,28 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
         step = await idleWait(next, heartbeat);
         if (step === undefined) {
           pending = next;
-          return { text: encodeComment(""), done: false };
+          return { chunk: new Chunk().addText(encodeComment("")), done: false };
         }
       }
     }
-    if (step.done) return { text: "", done: true };
-    let text = frameOf(step.value);
+    const chunk = new Chunk();
+    if (step.done) return { chunk, done: true };
+    chunk.add(step.value);
     try {
-      for (let count = 1; count < BATCH_MESSAGES && text.length < BATCH_CHARS && !finished; count++) {
+      for (let count = 1; count < BATCH_MESSAGES && chunk.size < BATCH_CHARS && !finished; count++) {
         next = it.next();
         step = await settledSoon(next, turns);
         if (step === undefined) {
           pending = next;
           break;
         }
-        if (step.done) return { text, done: true };
-        text += frameOf(step.value);
+        if (step.done) return { chunk, done: true };
+        chunk.add(step.value);
       }
     } catch (error) {
-      return { text, done: true, error: { value: error } };
+      return { chunk, done: true, error: { value: error } };
     }
-    return { text, done: false };
+    return { chunk, done: false };
   }
 
   // Resolves to the step if `next` settles within `maxTurns` microtask turns, else to undefined
@@ -209,20 +229,71 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
 }
 
 function pullSync(it: Iterator<Item>): Batch {
-  let text = "";
+  const chunk = new Chunk();
   try {
-    for (let count = 0; count < BATCH_MESSAGES && text.length < BATCH_CHARS; count++) {
+    for (let count = 0; count < BATCH_MESSAGES && chunk.size < BATCH_CHARS; count++) {
       const step = it.next();
-      if (step.done) return { text, done: true };
-      text += frameOf(step.value);
+      if (step.done) return { chunk, done: true };
+      chunk.add(step.value);
     }
   } catch (error) {
-    return { text, done: true, error: { value: error } };
+    return { chunk, done: true, error: { value: error } };
   }
-  return { text, done: false };
+  return { chunk, done: false };
 }
 
-function iteratorOf(source: MessageSource): Iter {
+/**
+ * The frames of one batch: text for messages framed here (encoded once per batch), and the
+ * bytes of {@link EncodedEvent}s as they are, so a shared frame is never decoded or copied when
+ * it is alone in its chunk.
+ */
+class Chunk {
+  #parts: Uint8Array[] = [];
+  #text = "";
+  /** Characters of text plus bytes so far (what the batch bound counts). */
+  size = 0;
+
+  add(item: Item): this {
+    if (!(item instanceof EncodedEvent) || item.bytes === undefined) return this.addText(frameOf(item));
+    if (this.#text !== "") this.#flush(UTF8);
+    this.#parts.push(item.bytes);
+    this.size += item.bytes.byteLength;
+    return this;
+  }
+
+  addText(text: string): this {
+    this.#text += text;
+    this.size += text.length;
+    return this;
+  }
+
+  bytes(encoder: TextEncoder): Uint8Array {
+    if (this.#text !== "") this.#flush(encoder);
+    if (this.#parts.length === 1) return this.#parts[0]!;
+    const out = new Uint8Array(this.#parts.reduce((sum, part) => sum + part.byteLength, 0));
+    let at = 0;
+    for (const part of this.#parts) {
+      out.set(part, at);
+      at += part.byteLength;
+    }
+    return out;
+  }
+
+  #flush(encoder: TextEncoder): void {
+    this.#parts.push(encoder.encode(this.#text));
+    this.#text = "";
+  }
+}
+
+const UTF8 = new TextEncoder();
+
+function isPushSource(source: MessageSource): source is PushSource {
+  return (
+    typeof source === "object" && source !== null && typeof (source as Partial<PushSource>)[PUSH_SOURCE] === "function"
+  );
+}
+
+function iteratorOf(source: Exclude<MessageSource, PushSource>): Iter {
   if (typeof source === "string") {
     throw new TypeError(
       'Cannot create event stream: "source" must be an iterable of messages, received a string (wrap it: [text])',

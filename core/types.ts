@@ -5,6 +5,7 @@
  * @module
  */
 import type { EncodedEvent } from "./encoded-event.ts";
+import type { PushSource } from "./push-source.ts";
 
 /**
  * One message to send on an event stream. Every field is optional; absent fields write nothing,
@@ -102,10 +103,50 @@ export type EventStreamOptions = {
   signal?: AbortSignal;
   /** Receives an error thrown by the source (or by encoding one of its messages). Default: `console.error`. */
   onError?(error: unknown): void;
+  /**
+   * Push sources only: the most bytes a slow reader may leave unread before the stream is cut
+   * (the connection destroyed, so the client reconnects and resumes). Default 1 MiB. A pulled
+   * source needs no bound: it advances only as fast as the reader reads.
+   */
+  maxBufferedBytes?: number;
+  /** Push sources only: the most events a slow reader may leave unread before the stream is cut. Default: no limit. */
+  maxBufferedEvents?: number;
+  /**
+   * Push sources only: how long, in ms, a write may wait on a reader that stopped reading before
+   * the stream is cut. Checked once a second (or every `heartbeat` ms, if shorter). Default: off.
+   */
+  writeTimeout?: number;
+  /** Push sources only: told about every event written and every cut, e.g. to count them. */
+  observer?: StreamObserver;
 };
 
 /**
- * What {@link toEventStream} accepts: any sync or async iterable of messages. A plain string is
+ * What an event stream over a push source reports, e.g. to a metrics collector. Called on the
+ * hot path: keep it to counting.
+ *
+ * @example
+ * ```ts
+ * import type { StreamObserver } from "./mod.ts";
+ * const totals = { events: 0, bytes: 0, cut: 0 };
+ * const observer: StreamObserver = {
+ *   sent(bytes) {
+ *     totals.events++;
+ *     totals.bytes += bytes;
+ *   },
+ *   cut: () => void totals.cut++,
+ * };
+ * ```
+ */
+export type StreamObserver = {
+  /** One event was written (heartbeats and the `retry` line are not counted). */
+  sent?(bytes: number): void;
+  /** The stream was cut: its reader fell `maxBufferedBytes` behind, or missed `writeTimeout`. */
+  cut?(reason: "overflow" | "timeout"): void;
+};
+
+/**
+ * What {@link toEventStream} accepts: any sync or async iterable of messages, or a
+ * {@link PushSource} that pushes them. A plain string is
  * shorthand for `{ data: string }`; an {@link EncodedEvent} is sent as already framed.
  *
  * @example
@@ -116,4 +157,5 @@ export type EventStreamOptions = {
  */
 export type MessageSource =
   | AsyncIterable<EventMessage | EncodedEvent | string>
-  | Iterable<EventMessage | EncodedEvent | string>;
+  | Iterable<EventMessage | EncodedEvent | string>
+  | PushSource;

@@ -25,10 +25,12 @@ export const ENTRIES = {
 /**
  * Ceiling, in gzip bytes, on what `import "eddy-sse/core"` loads: dist/core.js plus the chunks it
  * statically imports, each gzipped. Set at 8.5 KiB when core measured 7.0 KiB (7 187 bytes), and
- * 7.4 KiB (7 579 bytes) with the entry renames then in progress: 15-20% headroom. Raise it only on
- * purpose, in its own commit saying why.
+ * 7.4 KiB (7 579 bytes) with the entry renames then in progress: 15-20% headroom. Raised to 12 KiB
+ * when the push path for fan-out (push sources, attachSink, the shared heartbeat timer, slow-reader
+ * bounds) and the JSON answers came in at 10.0 KiB (10 201 bytes). Raise it only on purpose, in its
+ * own commit saying why.
  */
-export const CORE_GZIP_BUDGET = 8.5 * 1024;
+export const CORE_GZIP_BUDGET = 12 * 1024;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

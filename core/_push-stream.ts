@@ -1,0 +1,233 @@
+/**
+ * Private: the event stream of a {@link PushSource}. The source pushes each event as it happens;
+ * the stream writes its bytes at once to one of two outputs, whichever asks first:
+ *
+ * - a {@link ByteSink} given by a server mount through `attachSink` (the connection itself: no
+ *   promise, no queue, no copy per event), or
+ * - its `ReadableStream` (`readable`), for every other consumer: events are enqueued as they
+ *   come, so the producer side costs no promise per event either.
+ *
+ * Either way the stream bounds what a slow reader can pin: more than `maxBufferedBytes` waiting,
+ * or a write blocked for `writeTimeout`, cuts the stream (the connection is destroyed, not ended,
+ * so the client sees a failure and reconnects with `Last-Event-ID`) and detaches the source.
+ * Heartbeats and deadlines run on one shared timer (`_ticker.ts`).
+ *
+ * @module
+ */
+import { joinTicks } from "./_ticker.ts";
+import { encodeEvent } from "./encode.ts";
+import { bytesOf } from "./encoded-event.ts";
+import { type AttachedStream, type ByteSink, markAttachable, PUSH_SOURCE, type PushSource } from "./push-source.ts";
+import type { EventMessage, EventStreamOptions } from "./types.ts";
+import type { EncodedEvent } from "./encoded-event.ts";
+
+/** The longest tick: heartbeats and deadlines are checked at least this often. */
+const MAX_TICK_MS = 1000;
+/** What a reader may leave unread before it is cut, unless `maxBufferedBytes` says otherwise. */
+const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+const HEARTBEAT = new TextEncoder().encode(":\n");
+
+/** Why a stream was cut: its reader fell too far behind, or stopped reading for too long. */
+type CutReason = "overflow" | "timeout";
+
+// The stream's state: not started, writing to `readable`, writing to a sink, ended.
+const IDLE = 0;
+const READABLE = 1;
+const SINK = 2;
+const DONE = 3;
+type Mode = typeof IDLE | typeof READABLE | typeof SINK | typeof DONE;
+
+/**
+ * Builds the stream; `readable` is its body, also attachable to a sink.
+ *
+ * @param source The push source.
+ * @param options The stream options (validated by the caller).
+ * @returns The readable side.
+ */
+export function pushEventStream(source: PushSource, options: EventStreamOptions): ReadableStream<Uint8Array> {
+  return new PushStream(source, options).readable;
+}
+
+class PushStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly #source: PushSource;
+  readonly #options: EventStreamOptions;
+  readonly #max: number;
+  readonly #maxEvents: number;
+  readonly #heartbeatTicks: number;
+  readonly #timeoutTicks: number;
+  readonly #tickMs: number;
+  #mode: Mode = IDLE;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #sink: ByteSink | undefined;
+  #detach: (() => void) | undefined;
+  #leaveTicks: (() => void) | undefined;
+  #idleTicks = 0; // ticks since the last write
+  #blockedTicks = -1; // ticks since a write found the output full; -1 while it is not
+  #unread = 0; // live events written since the output was last found caught up
+  #starting = false; // the source is pushing its backlog
+  #allowance = 0; // backlog bytes not yet read: they do not count against the bound
+  readonly #onAbort = () => this.#finish();
+
+  constructor(source: PushSource, options: EventStreamOptions) {
+    this.#source = source;
+    this.#options = options;
+    this.#max = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#maxEvents = options.maxBufferedEvents ?? Infinity;
+    const { heartbeat, writeTimeout } = options;
+    this.#tickMs = Math.min(MAX_TICK_MS, heartbeat ?? MAX_TICK_MS, writeTimeout ?? MAX_TICK_MS);
+    this.#heartbeatTicks = heartbeat === undefined ? Infinity : Math.max(1, Math.round(heartbeat / this.#tickMs));
+    this.#timeoutTicks = writeTimeout === undefined ? Infinity : Math.max(1, Math.ceil(writeTimeout / this.#tickMs));
+    const readable = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        // A read with nothing queued: the first one starts the stream; later ones mean the
+        // reader has caught up.
+        pull: () => {
+          if (this.#mode === IDLE) this.#start(READABLE);
+          else this.#caughtUp();
+        },
+        cancel: () => this.#finish(),
+      },
+      // Nothing is pulled ahead: `desiredSize` is minus the bytes queued and unread.
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    );
+    this.readable = markAttachable(readable, { attach: (sink) => this.#attach(sink) });
+    if (options.signal?.aborted === true) this.#finish();
+    else options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  #attach(sink: ByteSink): AttachedStream | undefined {
+    if (this.#mode !== IDLE) return undefined;
+    this.#sink = sink;
+    this.#start(SINK);
+    return {
+      drained: () => this.#caughtUp(),
+      cancel: () => this.#finish(),
+    };
+  }
+
+  #start(mode: typeof READABLE | typeof SINK): void {
+    this.#mode = mode;
+    if (this.#options.retry !== undefined)
+      this.#write(new TextEncoder().encode(encodeEvent({ retry: this.#options.retry })));
+    if (this.#heartbeatTicks !== Infinity || this.#timeoutTicks !== Infinity) {
+      this.#leaveTicks = joinTicks(this.#tickMs, this);
+    }
+    const consumer = {
+      push: (item: EventMessage | EncodedEvent | string) => this.#push(item),
+      end: () => this.#finish(),
+    };
+    try {
+      // The source may push its backlog, or even end, before this returns.
+      this.#starting = true;
+      const detach = this.#source[PUSH_SOURCE](consumer);
+      this.#starting = false;
+      if ((this.#mode as Mode) === DONE)
+        detach(); // it ended while pushing its backlog
+      else this.#detach = detach;
+    } catch (error) {
+      this.#starting = false;
+      this.#fail(error);
+    }
+  }
+
+  #push(item: EventMessage | EncodedEvent | string): void {
+    if (this.#mode === DONE) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = bytesOf(item);
+    } catch (error) {
+      return this.#fail(error); // a message encodeEvent rejects ends the stream, as a throwing source does
+    }
+    this.#options.observer?.sent?.(bytes.byteLength);
+    if (this.#starting) {
+      // The backlog (replayed history) goes out at once, by design: it is not the reader lagging.
+      this.#allowance += bytes.byteLength;
+      this.#write(bytes);
+    } else if (this.#write(bytes) && ++this.#unread > this.#maxEvents) this.#cut("overflow");
+  }
+
+  #caughtUp(): void {
+    this.#blockedTicks = -1;
+    this.#unread = 0;
+    this.#allowance = 0;
+  }
+
+  /** Writes to the output; `true` if the bytes wait behind a reader that is not keeping up. */
+  #write(bytes: Uint8Array): boolean {
+    this.#idleTicks = 0;
+    let waiting: number;
+    if (this.#mode === SINK) {
+      const sink = this.#sink!;
+      if (sink.write(bytes) && this.#blockedTicks < 0) return false;
+      waiting = sink.buffered;
+    } else {
+      const controller = this.#controller!;
+      controller.enqueue(bytes);
+      waiting = -(controller.desiredSize ?? 0); // bytes queued that no read has asked for yet
+      if (waiting <= 0) return false;
+    }
+    if (this.#blockedTicks < 0) this.#blockedTicks = 0;
+    if (waiting > this.#max + this.#allowance) this.#cut("overflow");
+    return this.#mode !== DONE;
+  }
+
+  /** Called by the shared timer: a heartbeat when idle long enough, the write deadline. */
+  tick(): void {
+    if (this.#mode === DONE) return;
+    if (this.#blockedTicks >= 0 && ++this.#blockedTicks >= this.#timeoutTicks) return this.#cut("timeout");
+    if (++this.#idleTicks >= this.#heartbeatTicks) this.#write(HEARTBEAT);
+  }
+
+  #cut(reason: CutReason): void {
+    const error = new Error(
+      reason === "overflow"
+        ? `Event stream cut: the reader fell more than ${this.#max} bytes or ${this.#maxEvents} events behind`
+        : `Event stream cut: the reader read nothing for ${this.#options.writeTimeout} ms`,
+    );
+    this.#options.observer?.cut?.(reason);
+    this.#finish(error);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#mode === DONE) return;
+    (this.#options.onError ?? ((e: unknown) => console.error("eddy: event stream source failed:", e)))(error);
+    this.#finish();
+  }
+
+  /** Ends the stream: cleanly, or with `error` (the connection is cut). Idempotent. */
+  #finish(error?: Error): void {
+    const mode = this.#mode;
+    if (mode === DONE) return;
+    this.#mode = DONE;
+    this.#leaveTicks?.();
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    const detach = this.#detach;
+    this.#detach = undefined;
+    if (detach !== undefined) detach();
+    // Never started (the response was dropped unread): the source may already hold a place for
+    // this consumer, so start it against nothing and stop it at once, which frees that place.
+    else if (mode === IDLE) {
+      try {
+        this.#source[PUSH_SOURCE]({ push() {}, end() {} })();
+      } catch (error) {
+        (this.#options.onError ?? console.error)(error);
+      }
+    }
+    if (mode === SINK) {
+      if (error === undefined) this.#sink!.end();
+      else this.#sink!.destroy(error);
+      this.#sink = undefined;
+      return;
+    }
+    try {
+      if (error === undefined) this.#controller!.close();
+      else this.#controller!.error(error);
+    } catch {
+      // Already cancelled by the reader.
+    }
+  }
+}

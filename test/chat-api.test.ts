@@ -124,6 +124,52 @@ describe("GET /healthz and GET /rooms", () => {
   });
 });
 
+describe("GET /metrics", () => {
+  /** The value of one sample line, e.g. `eddy_rooms` or `eddy_slow_reader_disconnects_total{reason="overflow"}`. */
+  const sample = (text: string, name: string): number => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    if (line === undefined) throw new Error(`no sample ${name} in:\n${text}`);
+    return Number(line.slice(name.length + 1));
+  };
+
+  test("/metrics reports streams, rooms, deliveries, bytes, replays and publish latency as Prometheus text", async () => {
+    const app = makeApp({ responder: null });
+    await send(app, "r", "before");
+    const watcher = await watch(app, "/rooms/r/events"); // replays "before"
+    await send(app, "r", "live");
+    await watcher.waitFor((events) => messagesOf(events).length === 2);
+    const response = await get(app, "/metrics");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    const text = await response.text();
+    expect(text).toMatch(/^# HELP eddy_open_streams /m);
+    expect(text).toMatch(/^# TYPE eddy_deliveries_total counter$/m);
+    expect(sample(text, "eddy_open_streams")).toBe(1);
+    expect(sample(text, "eddy_rooms")).toBe(1);
+    expect(sample(text, "eddy_replayed_events_total")).toBe(1);
+    // "before" (replayed), the presence event of the watcher joining, "live".
+    expect(sample(text, "eddy_deliveries_total")).toBeGreaterThanOrEqual(3);
+    expect(sample(text, "eddy_written_bytes_total")).toBeGreaterThan(sample(text, "eddy_deliveries_total") * 20);
+    expect(sample(text, "eddy_publish_seconds_count")).toBe(2);
+    expect(sample(text, 'eddy_publish_seconds_bucket{le="+Inf"}')).toBe(2);
+    expect(sample(text, 'eddy_slow_reader_disconnects_total{reason="overflow"}')).toBe(0);
+    await watcher.cancel();
+  });
+
+  test("/metrics counts a slow reader cut for overflow", async () => {
+    const app = makeApp({ responder: null, queueLimit: 4 });
+    const response = await get(app, "/rooms/r/events?history=0");
+    const reader = response.body!.getReader();
+    await reader.read(); // the stream has started; nothing more is read
+    for (let i = 0; i < 10; i++) await send(app, "r", `m${i}`);
+    const text = await (await get(app, "/metrics")).text();
+    expect(sample(text, 'eddy_slow_reader_disconnects_total{reason="overflow"}')).toBe(1);
+    expect(sample(text, "eddy_open_streams")).toBe(0);
+    await reader.cancel().catch(() => {});
+  });
+});
+
 describe("POST /rooms/:room/messages", () => {
   test("stores the message and answers 201 with its id; the stream shows it", async () => {
     const app = makeApp({ now: () => new Date("2025-02-03T04:05:06.789Z") });
@@ -511,8 +557,16 @@ describe("GET /rooms/:room/events", () => {
     const ids: string[] = [];
     for (let i = 1; i <= 30; i++) ids.push(await send(app, "r", `m${i}`));
     expect(await subscribersOf(app, "r")).toBe(0);
-    // Its stream ends (after whatever the stream had already pulled).
-    for (;;) if ((await reader.read()).done) break;
+    // Its stream ends: cut with an error (so a server destroys the connection, which a stuck
+    // reader would never see end cleanly), after whatever the reader had already received.
+    for (;;)
+      if (
+        await reader.read().then(
+          (step) => step.done,
+          () => true,
+        )
+      )
+        break;
     const resumed = await watch(app, "/rooms/r/events", { headers: { "last-event-id": ids[9]! } });
     await resumed.waitFor((events) => messagesOf(events).length === 20);
     expect(messagesOf(resumed.events).map((m) => m.text)).toEqual(ids.slice(10).map((_, i) => `m${i + 11}`));

@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { errorResponse, eventStreamResponse, jsonResponse, SECURITY_HEADERS } from "../mod.ts";
+import { errorResponse, type EventStreamOptions, eventStreamResponse, jsonResponse, SECURITY_HEADERS } from "../mod.ts";
 import { isForBot } from "./bot.ts";
 import { type Hub, HubClosedError, type RoomInfo, RoomLimitError } from "./hub.ts";
+import type { ChatMetrics } from "./_metrics.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import type { Route } from "./_router.ts";
 import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
@@ -39,7 +40,12 @@ export type RouteContext = {
   readonly assets: Readonly<Record<string, Asset>>;
   readonly historySize: number;
   readonly replayCount: number;
-  readonly heartbeatMs: number;
+  /** Heartbeat, slow-reader bounds and the metrics observer of every room stream. */
+  readonly stream: Pick<
+    EventStreamOptions,
+    "heartbeat" | "maxBufferedBytes" | "maxBufferedEvents" | "writeTimeout" | "observer"
+  >;
+  readonly metrics: ChatMetrics;
   readonly startedAt: number;
   readonly now: () => Date;
   readonly onError: (error: unknown) => void;
@@ -54,16 +60,19 @@ const ROOMS_MAX = 1000;
  * The routes of the chat app, for `createRouter`.
  *
  * @param context The hub, the reply runner, assets, limits and hooks.
- * @returns The route list: each asset path, `/rooms`, `/healthz`, `/rooms/:room/events`, `/rooms/:room/messages`.
+ * @returns The route list: each asset path, `/rooms`, `/healthz`, `/metrics`, `/rooms/:room/events`,
+ *   `/rooms/:room/messages`.
  *
  * @example
  * ```ts
  * import { createMemoryHub } from "./memory-hub.ts";
+ * import { ChatMetrics } from "./_metrics.ts";
  * import { createRouter } from "./_router.ts";
  * import { chatRoutes } from "./_routes.ts";
  * const route = createRouter(chatRoutes({
  *   hub: createMemoryHub(), replies: undefined, assets: {}, historySize: 500, replayCount: 50,
- *   heartbeatMs: 15_000, startedAt: Date.now(), now: () => new Date(), onError: console.error,
+ *   stream: { heartbeat: 15_000 }, metrics: new ChatMetrics(), startedAt: Date.now(), now: () => new Date(),
+ *   onError: console.error,
  * }));
  * const response = await route(new Request("http://chat.test/healthz"));
  * ```
@@ -76,6 +85,7 @@ export function chatRoutes(context: RouteContext): Route[] {
     ...assets,
     { method: "GET", path: "/rooms", handler: (_request, _params, url) => listRooms(context, url) },
     { method: "GET", path: "/healthz", handler: () => health(context) },
+    { method: "GET", path: "/metrics", handler: () => metrics(context) },
     {
       method: "GET",
       path: "/rooms/:room/events",
@@ -120,6 +130,17 @@ function bySubscribersThenName(a: RoomInfo, b: RoomInfo): number {
   return b.subscribers - a.subscribers || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0);
 }
 
+async function metrics(context: RouteContext): Promise<Response> {
+  const body = context.metrics.render(await context.hub.stats());
+  return new Response(body, {
+    headers: {
+      ...SECURITY_HEADERS,
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "cache-control": "no-store",
+    },
+  });
+}
+
 async function health(context: RouteContext): Promise<Response> {
   const stats = await context.hub.stats();
   const uptime = Math.max(0, Math.floor((context.now().getTime() - context.startedAt) / 1000));
@@ -137,8 +158,8 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
   });
   if (!replay.ok) return errorResponse(replay.problem.status, replay.problem.error);
   const init = {
+    ...context.stream,
     retry: RETRY_MS,
-    heartbeat: context.heartbeatMs,
     signal: request.signal,
     headers: SECURITY_HEADERS,
     onError: context.onError,
@@ -154,6 +175,7 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
       signal: request.signal,
       ...(cursor === undefined ? {} : { after: cursor }),
     });
+    context.metrics.replayedEvents(subscription.replayed ?? 0);
     return eventStreamResponse(subscription, init);
   } catch (error) {
     return unavailable(error);
@@ -171,11 +193,13 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   const body = validateMessageBody(parsed.value);
   if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
   try {
+    const started = performance.now();
     const message = await context.hub.publish(room.value, {
       user: body.value.user,
       text: body.value.text,
       time: context.now().toISOString(),
     });
+    context.metrics.publishTook(performance.now() - started);
     if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
     return jsonResponse(201, { id: message.id });
   } catch (error) {

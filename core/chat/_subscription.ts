@@ -3,13 +3,18 @@
  *
  * @module
  */
-import type { EventMessage } from "../mod.ts";
+import { type EventMessage, PUSH_SOURCE, type PushConsumer } from "../mod.ts";
 import type { Subscription } from "./hub.ts";
 
 /**
  * One subscriber: a hand-written async iterator. An async generator would not do: its
  * `return()` waits for a pending `next()` to settle, so a subscriber waiting for the next event
  * could not be freed until one arrived.
+ *
+ * It is also a push source (`PUSH_SOURCE`): an event stream attaches to it, gets the backlog at
+ * once, and from then on each live event is handed straight to the stream — no queue here, no
+ * promise per event. The stream bounds what its reader may leave unread, in bytes, and detaches
+ * (which unsubscribes) when it cuts a slow reader.
  *
  * @example
  * ```ts
@@ -29,7 +34,10 @@ export class MemorySubscription implements Subscription {
   readonly #onLeave: (subscription: MemorySubscription) => void;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.return();
+  #consumer: PushConsumer | undefined;
   #done = false;
+  /** Events of the backlog: the replayed history, a reset, running replies so far. */
+  readonly replayed: number;
 
   static ended(): MemorySubscription {
     const subscription = new MemorySubscription([], 1, () => {}, undefined);
@@ -44,6 +52,7 @@ export class MemorySubscription implements Subscription {
     signal: AbortSignal | undefined,
   ) {
     this.#backlog = backlog;
+    this.replayed = backlog.length;
     this.#limit = limit;
     this.#onLeave = onLeave;
     this.#signal = signal;
@@ -52,6 +61,18 @@ export class MemorySubscription implements Subscription {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  [PUSH_SOURCE](consumer: PushConsumer): () => void {
+    if (this.#consumer === undefined && !this.#done) {
+      this.#consumer = consumer;
+      const backlog = this.#backlog.slice(this.#backlogHead).concat(this.#queue.slice(this.#queueHead));
+      this.#backlog = [];
+      this.#queue = [];
+      this.#queueHead = 0;
+      for (const item of backlog) consumer.push(item);
+    } else if (this.#done) consumer.end();
+    return () => void this.return();
   }
 
   next(): Promise<IteratorResult<EventMessage, undefined>> {
@@ -83,6 +104,10 @@ export class MemorySubscription implements Subscription {
   /** Delivers a live event; `false` means the queue overflowed and the subscriber is now ended. */
   push(value: EventMessage): boolean {
     if (this.#done) return true;
+    if (this.#consumer !== undefined) {
+      this.#consumer.push(value); // may detach (and so unsubscribe) a reader it cuts
+      return true;
+    }
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
       waiter({ done: false, value });
@@ -105,5 +130,8 @@ export class MemorySubscription implements Subscription {
     this.#queueHead = 0;
     this.#signal?.removeEventListener("abort", this.#onAbort);
     for (const waiter of this.#waiters.splice(0)) waiter({ done: true, value: undefined });
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    consumer?.end();
   }
 }

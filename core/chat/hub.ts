@@ -153,6 +153,8 @@ export type SubscribeOptions = {
  * ```
  */
 export interface Subscription extends AsyncIterableIterator<EventMessage> {
+  /** How many events it replays from the history before live ones (for metrics), if known. */
+  readonly replayed?: number;
   /** Unsubscribes now; a pending `next()` resolves as done. Idempotent. */
   return(): Promise<IteratorResult<EventMessage, undefined>>;
 }

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { EncodedEvent, type EventMessage } from "../mod.ts";
+import type { EncodedEvent, EventMessage } from "../mod.ts";
 import {
   type ChatMessage,
   type Hub,
@@ -36,6 +36,7 @@ import { checkNumber } from "./_check.ts";
 import { Ring } from "./_ring.ts";
 import { MemorySubscription } from "./_subscription.ts";
 import { type ChatNumericOptions, readOption } from "./options.ts";
+import { encodeRoomEvent } from "./wire.ts";
 
 /**
  * Options of {@link createMemoryHub}.
@@ -56,8 +57,6 @@ export type MemoryHubOptions = Pick<
   onError?(error: unknown): void;
 };
 
-/** Longest cursor echoed back in a `reset` event: a Last-Event-ID header is client-controlled. */
-const MAX_ECHOED_CURSOR = 128;
 const CURSOR = /^(.+)-(0|[1-9]\d{0,14})$/;
 
 /**
@@ -79,12 +78,12 @@ export function createMemoryHub(options: MemoryHubOptions = {}): Hub {
   return new MemoryHub(options);
 }
 
-type Stored = { readonly message: ChatMessage; readonly frame: EventMessage };
 type RunningReply = { readonly start: ReplyStartEvent; text: string };
 
 class Room {
   seq = 0;
-  readonly ring: Ring<Stored>;
+  /** Each message as its frame only: its `data` is the message's JSON, its bytes what is sent. */
+  readonly ring: Ring<EncodedEvent>;
   readonly subscribers = new Set<MemorySubscription>();
   readonly replies = new Map<string, RunningReply>();
   /** While set, presence changes wait for it (see `presenceIntervalMs`). */
@@ -152,8 +151,8 @@ class MemoryHub implements Hub {
       ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
       ...(input.error === true ? { error: true as const } : {}),
     });
-    const frame = new EncodedEvent({ id, data: JSON.stringify(message) });
-    room.ring.push({ message, frame });
+    const frame = encodeRoomEvent({ type: "message", message });
+    room.ring.push(frame);
     if (input.replyId !== undefined) room.replies.delete(input.replyId);
     this.#touch(room);
     this.#broadcast(room, frame);
@@ -166,19 +165,13 @@ class MemoryHub implements Hub {
     if (room === undefined) return;
     if (event.type === "reply-start") {
       room.replies.set(event.replyId, { start: event, text: event.text });
-      this.#broadcast(room, replyStartFrame(event, event.text));
+      this.#broadcast(room, encodeRoomEvent(event));
     } else {
       const running = room.replies.get(event.replyId);
       // A delta without its start (or after the final message) would reach no bubble: drop it.
       if (running === undefined) return;
       running.text += event.delta;
-      this.#broadcast(
-        room,
-        new EncodedEvent({
-          event: "reply-delta",
-          data: JSON.stringify({ replyId: event.replyId, delta: event.delta }),
-        }),
-      );
+      this.#broadcast(room, encodeRoomEvent(event));
     }
     this.#touch(room);
   }
@@ -202,7 +195,7 @@ class MemoryHub implements Hub {
   async history(name: string, limit: number): Promise<ChatMessage[]> {
     const room = this.#rooms.get(name);
     if (room === undefined) return [];
-    return room.ring.latest(limit).map((stored) => stored.message);
+    return room.ring.latest(limit).map((frame) => JSON.parse(frame.data!) as ChatMessage);
   }
 
   async room(name: string): Promise<RoomInfo | undefined> {
@@ -304,20 +297,18 @@ class MemoryHub implements Hub {
       room.presenceDirty = true;
       return;
     }
-    this.#broadcast(
-      room,
-      new EncodedEvent({
-        event: "presence",
-        data: JSON.stringify({ room: room.name, subscribers: room.subscribers.size }),
-      }),
-    );
+    const subscribers = room.subscribers.size;
+    this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers }));
     if (this.#presenceIntervalMs === 0) return;
-    room.presenceTimer = setTimeout(() => {
-      room.presenceTimer = undefined;
-      if (!room.presenceDirty || this.#closed) return;
-      room.presenceDirty = false;
-      this.#announcePresence(room);
-    }, this.#presenceIntervalMs);
+    room.presenceTimer = setTimeout(
+      () => {
+        room.presenceTimer = undefined;
+        if (!room.presenceDirty || this.#closed) return;
+        room.presenceDirty = false;
+        this.#announcePresence(room);
+      },
+      presenceInterval(this.#presenceIntervalMs, subscribers),
+    );
   }
 
   // What a new subscriber receives before live events: the reset (if any), the replayed messages,
@@ -327,7 +318,7 @@ class MemoryHub implements Hub {
     const items: EventMessage[] = [];
     if (after === undefined) {
       const count = Math.min(replay ?? this.#replayCount, this.#historySize);
-      for (const stored of room.ring.latest(count)) items.push(stored.frame);
+      for (const frame of room.ring.latest(count)) items.push(frame);
     } else {
       const oldestSeq = room.seq - room.ring.length + 1;
       const match = CURSOR.exec(after);
@@ -335,31 +326,27 @@ class MemoryHub implements Hub {
       const sameLife = match !== null && match[1] === room.epoch && seq <= room.seq;
       if (sameLife && seq >= oldestSeq - 1) {
         // Gap-free resume: exactly the messages after the cursor.
-        for (const stored of room.ring.latest(room.seq - seq)) items.push(stored.frame);
+        for (const frame of room.ring.latest(room.seq - seq)) items.push(frame);
       } else {
         const oldest = room.ring.latest(room.ring.length)[0];
-        items.push(
-          Object.freeze({
-            event: "reset",
-            data: JSON.stringify({
-              reason: sameLife ? "history-truncated" : "unknown-cursor",
-              lastEventId: after.slice(0, MAX_ECHOED_CURSOR),
-              oldestId: oldest === undefined ? null : oldest.message.id,
-            }),
-          }),
-        );
-        for (const stored of room.ring.latest(room.ring.length)) items.push(stored.frame);
+        const reason = sameLife ? "history-truncated" : "unknown-cursor";
+        items.push(encodeRoomEvent({ type: "reset", reason, lastEventId: after, oldestId: oldest?.id ?? null }));
+        for (const frame of room.ring.latest(room.ring.length)) items.push(frame);
       }
     }
-    for (const running of room.replies.values()) items.push(replyStartFrame(running.start, running.text));
+    for (const running of room.replies.values()) items.push(encodeRoomEvent({ ...running.start, text: running.text }));
     return items;
   }
 }
 
-function replyStartFrame(event: ReplyStartEvent, text: string): EventMessage {
-  const { replyId, room, user, inReplyTo, time } = event;
-  return new EncodedEvent({
-    event: "reply-start",
-    data: JSON.stringify({ replyId, room, user, inReplyTo, time, text }),
-  });
+/**
+ * How long a room's presence events wait for each other: the configured interval, stretched in
+ * big rooms (half a millisecond per subscriber, at most 5 s) so that presence traffic, which
+ * reaches everyone, stays bounded however many join at once: a 10 000-subscriber room sends a
+ * count at most every 5 s, i.e. 2 000 writes per second, not one event per arrival per reader.
+ */
+function presenceInterval(base: number, subscribers: number): number {
+  return Math.max(base, Math.min(MAX_PRESENCE_INTERVAL_MS, subscribers / 2));
 }
+
+const MAX_PRESENCE_INTERVAL_MS = 5000;

@@ -21,6 +21,7 @@ import { typewriterResponder, type Responder } from "./bot.ts";
 import type { Hub } from "./hub.ts";
 import { errorResponse, serverErrorResponse } from "../mod.ts";
 import { createMemoryHub } from "./memory-hub.ts";
+import { ChatMetrics } from "./_metrics.ts";
 import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
 import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
 import { createRouter } from "./_router.ts";
@@ -44,6 +45,7 @@ export type {
 } from "./hub.ts";
 export { HubClosedError, RoomLimitError } from "./hub.ts";
 export { createMemoryHub, type MemoryHubOptions } from "./memory-hub.ts";
+export { encodeRoomEvent, type ResetEvent, type RoomEvent } from "./wire.ts";
 export { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName, type NumericOption } from "./options.ts";
 export { OpenAIError, openAIResponder, type OpenAIResponderOptions } from "./openai.ts";
 // Kept here too: the chat page is what this policy was written for.
@@ -116,6 +118,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   const historySize = readOption(options, "historySize", action);
   const replayCount = Math.min(readOption(options, "replayCount", action), historySize);
   const heartbeatMs = readOption(options, "heartbeatMs", action);
+  const metrics = new ChatMetrics();
   const now = options.now ?? (() => new Date());
   const onError = options.onError ?? ((error: unknown) => console.error("eddy chat:", error));
   const hub = options.hub ?? createMemoryHub({ ...pick(options, HUB_OPTIONS), onError });
@@ -134,7 +137,14 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       assets: options.assets ?? {},
       historySize,
       replayCount,
-      heartbeatMs,
+      stream: {
+        heartbeat: heartbeatMs,
+        maxBufferedEvents: readOption(options, "queueLimit", action),
+        maxBufferedBytes: readOption(options, "queueBytes", action),
+        writeTimeout: readOption(options, "writeTimeoutMs", action),
+        observer: metrics.observer,
+      },
+      metrics,
       startedAt: now().getTime(),
       now,
       onError,

@@ -70,7 +70,7 @@ export const CHAT_OPTIONS = {
     value: "MS",
     help: "milliseconds between heartbeat comments on an idle stream",
   },
-  /** Events queued per subscriber before it is dropped as too slow (in-memory hub). Default 1024. */
+  /** Events a subscriber may leave unread before its stream is cut as too slow. Default 1024. */
   queueLimit: {
     kind: "a positive safe integer",
     default: 1024,
@@ -78,6 +78,27 @@ export const CHAT_OPTIONS = {
     env: "EDDY_QUEUE",
     value: "N",
     help: "events queued per subscriber before it is cut off as too slow",
+  },
+  /**
+   * Bytes a subscriber may leave unread before its stream is cut (the connection closed; it
+   * resumes by Last-Event-ID). Default 256 KiB.
+   */
+  queueBytes: {
+    kind: "a positive safe integer",
+    default: 256 * 1024,
+    flag: "queue-bytes",
+    env: "EDDY_QUEUE_BYTES",
+    value: "N",
+    help: "bytes a subscriber may leave unread before it is cut off as too slow",
+  },
+  /** How long a subscriber may read nothing while events wait for it before its stream is cut, in ms. Default 30 000. */
+  writeTimeoutMs: {
+    kind: "a positive finite number",
+    default: 30_000,
+    flag: "write-timeout",
+    env: "EDDY_WRITE_TIMEOUT_MS",
+    value: "MS",
+    help: "milliseconds a subscriber may read nothing while events wait before it is cut off",
   },
   /** Rooms held at once (in-memory hub). Default 10 000. */
   maxRooms: {

@@ -4,13 +4,15 @@
  * The four rules of the Node bridge: flush headers at once; stop reading the body while
  * `write()` returns false, until `drain`; cancel the body's reader when the response closes
  * (that is what runs a generator's `finally` and frees a subscriber); the request's abort
- * signal is handled by the caller on the same `close`.
+ * signal is handled by the caller on the same `close`. An eddy event stream over a push source
+ * skips the reader altogether and writes straight to the response (`attachDirectly`).
  *
  * @see https://github.com/honojs/node-server/blob/main/src/utils.ts
  * @see https://github.com/h3js/srvx/blob/main/src/adapters/_node/send.ts
  * @module
  */
 import type { ServerResponse } from "node:http";
+import { attachSink } from "../core/mod.ts";
 
 /**
  * Sends `response` on `res` and resolves once the body has been written or abandoned (the
@@ -50,8 +52,36 @@ export async function sendWebResponse(
   }
   if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     res.socket?.setNoDelay(true); // every event goes out as soon as it is written
+    if (attachDirectly(body, res)) return;
   }
   await pipeBody(body, res, options.onError);
+}
+
+/**
+ * The fast path for an eddy event stream over a push source (a hub subscription): its events
+ * are written to `res` as they happen, each one's shared bytes as they are, with no reader loop
+ * and no promise per event. Node corks a socket per tick, so events of one tick share a packet.
+ * `write()` returning `false` and `drain` feed the stream's slow-reader bound and deadline; a
+ * stream it cuts destroys the connection. Returns `false` for any other body.
+ */
+function attachDirectly(body: ReadableStream<Uint8Array>, res: ServerResponse): boolean {
+  const attached = attachSink(body, {
+    write: (bytes) => res.write(bytes),
+    get buffered() {
+      return res.writableLength;
+    },
+    end: () => res.end(),
+    destroy: () => res.destroy(),
+  });
+  if (attached === undefined) return false;
+  if (!res.headersSent && !res.destroyed) res.flushHeaders(); // nothing to send yet: headers alone
+  const drained = () => attached.drained();
+  res.on("drain", drained);
+  res.once("close", () => {
+    res.off("drain", drained);
+    attached.cancel(); // the client left: unsubscribe now
+  });
+  return true;
 }
 
 async function pipeBody(

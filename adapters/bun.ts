@@ -78,11 +78,13 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     ...listenAddress(server.hostname, server.port),
     // Stop accepting, let open responses finish (the caller ends event streams first), then cut
     // whatever is left so shutdown has a bound.
-    close: () =>
-      (closing ??= Promise.race([server.stop(false), delay(SHUTDOWN_TIMEOUT_MS)]).then(() => server.stop(true))),
+    close: () => (closing ??= bounded(server.stop(false), SHUTDOWN_TIMEOUT_MS).then(() => server.stop(true))),
   };
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** `promise`, or after `ms` whatever it is doing; the timer does not outlive it. */
+function bounded(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cutoff = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise, cutoff]).finally(() => clearTimeout(timer));
 }

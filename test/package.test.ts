@@ -68,7 +68,9 @@ test("package ships dist/, README.md, LICENSE, CHANGELOG.md and package.json, an
   const shipped = /^(dist\/.+\.(js|js\.map|d\.ts)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/;
   const unexpected = files.filter((file) => !shipped.test(file));
   expect(unexpected).toEqual([]);
-  expect(files).toEqual(expect.arrayContaining(["dist/core.js", "dist/chat.js", "README.md", "LICENSE", "CHANGELOG.md"]));
+  expect(files).toEqual(
+    expect.arrayContaining(["dist/core.js", "dist/chat.js", "README.md", "LICENSE", "CHANGELOG.md"]),
+  );
 });
 
 test("package exports only subpaths, each with types and default, and no default export", () => {

@@ -16,9 +16,9 @@ export type NodeRequest = {
    * Call when the response has been sent: whatever of the body has not arrived yet is read and
    * discarded (a handler still reading it gets an error), as Node does for an unread body, so
    * the connection can carry the next request. The server's `requestTimeout` bounds a body that
-   * never ends.
+   * never ends. `undefined` for GET and HEAD, which have no body.
    */
-  discardUnread(): void;
+  discardUnread: (() => void) | undefined;
 };
 
 /**
@@ -50,7 +50,7 @@ export function toWebRequest(req: IncomingMessage, signal: AbortSignal): NodeReq
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
   const init: RequestInit & { duplex?: "half" } = { method, headers, signal };
-  if (method === "GET" || method === "HEAD") return { request: new Request(url, init), discardUnread: () => {} };
+  if (method === "GET" || method === "HEAD") return { request: new Request(url, init), discardUnread: undefined };
   const body = bodyStream(req);
   init.body = body.stream;
   init.duplex = "half"; // required by fetch for a stream body

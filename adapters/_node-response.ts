@@ -12,7 +12,7 @@
  * @module
  */
 import type { ServerResponse } from "node:http";
-import { attachSink } from "../core/mod.ts";
+import { type AttachedStream, attachSink, type ByteSink } from "../core/mod.ts";
 
 /**
  * Sends `response` on `res` and resolves once the body has been written or abandoned (the
@@ -22,7 +22,8 @@ import { attachSink } from "../core/mod.ts";
  * @param res The Node response, headers not yet sent.
  * @param response What the handler returned.
  * @param options `head`: send no body (the body is cancelled); `onError`: where failures of the
- *   body stream are reported.
+ *   body stream are reported; `signal`: the mount's own, aborted on shutdown, which ends a stream
+ *   written directly (`attachDirectly`) cleanly.
  * @returns Resolves when done.
  *
  * @example
@@ -35,15 +36,15 @@ import { attachSink } from "../core/mod.ts";
 export async function sendWebResponse(
   res: ServerResponse,
   response: Response,
-  options: { head?: boolean; onError?: (error: unknown) => void } = {},
+  options: { head?: boolean; onError?: (error: unknown) => void; signal?: AbortSignal } = {},
 ): Promise<void> {
-  res.statusCode = response.status;
-  if (response.statusText !== "") res.statusMessage = response.statusText;
-  for (const [name, value] of response.headers) {
-    if (name !== "set-cookie") res.setHeader(name, value);
-  }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+  // One flat [name, value, ...] list for writeHead: no per-header entries kept on `res` for the
+  // life of a long response (setHeader would keep them all).
+  const raw: string[] = [];
+  for (const [name, value] of response.headers) if (name !== "set-cookie") raw.push(name, value);
+  for (const cookie of response.headers.getSetCookie()) raw.push("set-cookie", cookie);
+  if (response.statusText === "") res.writeHead(response.status, raw);
+  else res.writeHead(response.status, response.statusText, raw);
   const body = response.body;
   if (body === null || options.head === true) {
     body?.cancel().catch(() => {});
@@ -52,7 +53,7 @@ export async function sendWebResponse(
   }
   if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     res.socket?.setNoDelay(true); // every event goes out as soon as it is written
-    if (attachDirectly(body, res)) return;
+    if (attachDirectly(body, res, options.signal)) return;
   }
   await pipeBody(body, res, options.onError);
 }
@@ -64,24 +65,71 @@ export async function sendWebResponse(
  * `write()` returning `false` and `drain` feed the stream's slow-reader bound and deadline; a
  * stream it cuts destroys the connection. Returns `false` for any other body.
  */
-function attachDirectly(body: ReadableStream<Uint8Array>, res: ServerResponse): boolean {
-  const attached = attachSink(body, {
-    write: (bytes) => res.write(bytes),
-    get buffered() {
-      return res.writableLength;
-    },
-    end: () => res.end(),
-    destroy: () => res.destroy(),
-  });
+function attachDirectly(body: ReadableStream<Uint8Array>, res: ServerResponse, signal?: AbortSignal): boolean {
+  const sink = new ResponseSink(res, signal);
+  const attached = attachSink(body, sink);
   if (attached === undefined) return false;
+  sink.attached = attached;
   if (!res.headersSent && !res.destroyed) res.flushHeaders(); // nothing to send yet: headers alone
-  const drained = () => attached.drained();
-  res.on("drain", drained);
-  res.once("close", () => {
-    res.off("drain", drained);
-    attached.cancel(); // the client left: unsubscribe now
-  });
+  res.on("drain", onSinkDrain);
+  res.on("close", onSinkClose); // `on`, not `once`: close comes once, and `once` wraps each listener
+  signal?.addEventListener("abort", sink, { once: true });
+  SINKS.set(res, sink);
   return true;
+}
+
+/**
+ * The connection as an event stream's sink. One object per connection plays every role (the
+ * sink, the abort listener); `drain` and `close` go to shared listeners that find it by response,
+ * so an open stream holds no closure of its own.
+ */
+class ResponseSink implements ByteSink {
+  readonly #res: ServerResponse;
+  readonly #signal: AbortSignal | undefined;
+  attached: AttachedStream | undefined;
+
+  constructor(res: ServerResponse, signal: AbortSignal | undefined) {
+    this.#res = res;
+    this.#signal = signal;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    return this.#res.write(bytes);
+  }
+
+  get buffered(): number {
+    return this.#res.writableLength;
+  }
+
+  end(): void {
+    this.#res.end();
+  }
+
+  destroy(): void {
+    this.#res.destroy(); // cut: the client sees a failure, not a clean end, and reconnects
+  }
+
+  /** The mount's signal aborted (shutdown): end the stream cleanly. */
+  handleEvent(): void {
+    this.attached?.cancel();
+  }
+
+  closed(): void {
+    this.#res.off("drain", onSinkDrain);
+    this.#signal?.removeEventListener("abort", this);
+    this.attached?.cancel(); // the client left: unsubscribe now
+  }
+}
+
+const SINKS = new WeakMap<ServerResponse, ResponseSink>();
+
+function onSinkDrain(this: ServerResponse): void {
+  SINKS.get(this)?.attached?.drained();
+}
+
+function onSinkClose(this: ServerResponse): void {
+  SINKS.get(this)?.closed();
+  SINKS.delete(this);
 }
 
 async function pipeBody(

@@ -37,6 +37,9 @@ import {
 
 export type { Handler, ListenAddress, RuntimeServer } from "./_serve.ts";
 
+/** Node's default listen backlog is 511; see {@link ServeOptions.backlog}. */
+const BACKLOG = 4096;
+
 /** Options of {@link serve}: those of every mount (`port`, `host`, `onError`), plus Node's own. */
 export type ServeOptions = BaseServeOptions & {
   /** Aborting it shuts the server down, like {@link NodeServer.close}. */
@@ -45,6 +48,12 @@ export type ServeOptions = BaseServeOptions & {
   onListen?(address: ListenAddress): void;
   /** How long {@link NodeServer.close} lets open responses end before cutting their connections. Default 3000 ms. */
   shutdownTimeoutMs?: number;
+  /**
+   * Connections the kernel may hold waiting to be accepted. Default 4096 (capped by the system's
+   * `somaxconn`): a crowd of event-stream clients reconnecting at once, after a restart, must not
+   * overflow it, or their connection attempts are dropped and retried a second later.
+   */
+  backlog?: number;
   /** Passed to `http.createServer` (e.g. `headersTimeout`, `keepAliveTimeout`, `maxHeaderSize`). */
   http?: ServerOptions;
 };
@@ -89,23 +98,29 @@ export type NodeServer = RuntimeServer & {
  */
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<NodeServer> {
   const onError = options.onError ?? ((error: unknown) => console.error("eddy:", error));
-  const open = new Set<AbortController>();
+  // Every response not yet closed, with the controller behind its request's signal.
+  const open = new Map<ServerResponse, AbortController>();
   let closing: Promise<void> | undefined;
   const server = createServer(options.http ?? {}, (req, res) => void respond(req, res));
   server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
 
+  // One listener for every response (`this` is the response), not a closure per request: an
+  // open event stream should cost its connection and little else.
+  function onResponseClose(this: ServerResponse): void {
+    const controller = open.get(this);
+    open.delete(this);
+    if (!this.writableFinished) controller?.abort(new Error("The client closed the connection"));
+    if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
+  }
+
   async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const controller = new AbortController();
-    open.add(controller);
-    res.once("close", () => {
-      open.delete(controller);
-      if (!res.writableFinished) controller.abort(new Error("The client closed the connection"));
-      if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
-    });
+    open.set(res, controller);
+    res.on("close", onResponseClose); // not `once`, which wraps the listener per response
     let response: Response;
     try {
       const { request, discardUnread } = toWebRequest(req, controller.signal);
-      res.once("finish", discardUnread);
+      if (discardUnread !== undefined) res.once("finish", discardUnread);
       response = await answer(handler, request, onError);
     } catch (error) {
       res.setHeader("connection", "close"); // whatever follows on this connection is suspect
@@ -117,7 +132,7 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     if (res.destroyed) return void response.body?.cancel().catch(() => {});
     if (closing !== undefined) res.setHeader("connection", "close");
     try {
-      await sendWebResponse(res, response, { head: req.method === "HEAD", onError });
+      await sendWebResponse(res, response, { head: req.method === "HEAD", onError, signal: controller.signal });
     } catch (error) {
       // Headers Node refuses (e.g. non-Latin-1 values) fail before anything is sent.
       onError(error);
@@ -136,13 +151,13 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
         clearTimeout(cutoff);
         resolve();
       });
-      for (const controller of open) controller.abort(new Error("The server is shutting down"));
+      for (const controller of open.values()) controller.abort(new Error("The server is shutting down"));
       server.closeIdleConnections();
     });
     return closing;
   }
 
-  const address = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
+  const address = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1", options.backlog ?? BACKLOG);
   options.signal?.addEventListener("abort", () => void close(), { once: true });
   if (options.signal?.aborted === true) void close();
   options.onListen?.(address);
@@ -175,10 +190,10 @@ function isResponseLike(value: unknown): value is Response {
   );
 }
 
-function listen(server: Server, port: number, host: string): Promise<ListenAddress> {
+function listen(server: Server, port: number, host: string, backlog: number): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off("error", reject);
       const info = server.address() as AddressInfo;
       resolve(listenAddress(info.address, info.port));

@@ -17,7 +17,15 @@
 import { joinTicks } from "./_ticker.ts";
 import { encodeEvent } from "./encode.ts";
 import { bytesOf } from "./encoded-event.ts";
-import { type AttachedStream, type ByteSink, markAttachable, PUSH_SOURCE, type PushSource } from "./push-source.ts";
+import {
+  type Attachable,
+  type AttachedStream,
+  type ByteSink,
+  markAttachable,
+  PUSH_SOURCE,
+  type PushConsumer,
+  type PushSource,
+} from "./push-source.ts";
 import type { EventMessage, EventStreamOptions } from "./types.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 
@@ -25,7 +33,19 @@ import type { EncodedEvent } from "./encoded-event.ts";
 const MAX_TICK_MS = 1000;
 /** What a reader may leave unread before it is cut, unless `maxBufferedBytes` says otherwise. */
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
-const HEARTBEAT = new TextEncoder().encode(":\n");
+const UTF8 = new TextEncoder();
+const HEARTBEAT = UTF8.encode(":\n");
+const RETRY_LINES = new Map<number, Uint8Array>();
+
+/** The `retry:` line's bytes, shared by every stream that sends the same value (usually one). */
+function retryLine(ms: number): Uint8Array {
+  let line = RETRY_LINES.get(ms);
+  if (line === undefined) {
+    line = UTF8.encode(encodeEvent({ retry: ms }));
+    if (RETRY_LINES.size < 64) RETRY_LINES.set(ms, line);
+  }
+  return line;
+}
 
 /** Why a stream was cut: its reader fell too far behind, or stopped reading for too long. */
 type CutReason = "overflow" | "timeout";
@@ -45,18 +65,45 @@ type Mode = typeof IDLE | typeof READABLE | typeof SINK | typeof DONE;
  * @returns The readable side.
  */
 export function pushEventStream(source: PushSource, options: EventStreamOptions): ReadableStream<Uint8Array> {
-  return new PushStream(source, options).readable;
+  const stream = new PushStream(source, options);
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      start: (controller) => stream.useController(controller),
+      // A read with nothing queued: the first one starts the stream; later ones mean the reader
+      // has caught up.
+      pull: () => stream.pulled(),
+      cancel: () => stream.cancel(),
+    },
+    // Nothing is pulled ahead: `desiredSize` is minus the bytes queued and unread.
+    { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+  );
+  // The stream does not hold `readable`: once a sink is attached, the readable side (and the
+  // Response around it) can be collected, leaving only what writing to the sink needs.
+  return markAttachable(readable, stream);
 }
 
-class PushStream {
-  readonly readable: ReadableStream<Uint8Array>;
+/** What a stream keeps of its options: plain values, not the options object (nor its signal). */
+type Settings = {
+  readonly retry: number | undefined;
+  readonly max: number;
+  readonly maxEvents: number;
+  readonly tickMs: number;
+  readonly heartbeatTicks: number;
+  readonly timeoutTicks: number;
+  readonly writeTimeout: number | undefined;
+  readonly observer: EventStreamOptions["observer"];
+  readonly onError: (error: unknown) => void;
+};
+
+/**
+ * The stream's state. It is its own consumer (the source calls `push`/`end`), its own attached
+ * handle (`drained`/`cancel`) and its own abort listener (`handleEvent`), so a connection costs
+ * this one object rather than a closure per role.
+ */
+class PushStream implements PushConsumer, AttachedStream, Attachable {
   readonly #source: PushSource;
-  readonly #options: EventStreamOptions;
-  readonly #max: number;
-  readonly #maxEvents: number;
-  readonly #heartbeatTicks: number;
-  readonly #timeoutTicks: number;
-  readonly #tickMs: number;
+  readonly #settings: Settings;
+  #signal: AbortSignal | undefined;
   #mode: Mode = IDLE;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #sink: ByteSink | undefined;
@@ -67,63 +114,93 @@ class PushStream {
   #unread = 0; // live events written since the output was last found caught up
   #starting = false; // the source is pushing its backlog
   #allowance = 0; // backlog bytes not yet read: they do not count against the bound
-  readonly #onAbort = () => this.#finish();
 
   constructor(source: PushSource, options: EventStreamOptions) {
     this.#source = source;
-    this.#options = options;
-    this.#max = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-    this.#maxEvents = options.maxBufferedEvents ?? Infinity;
     const { heartbeat, writeTimeout } = options;
-    this.#tickMs = Math.min(MAX_TICK_MS, heartbeat ?? MAX_TICK_MS, writeTimeout ?? MAX_TICK_MS);
-    this.#heartbeatTicks = heartbeat === undefined ? Infinity : Math.max(1, Math.round(heartbeat / this.#tickMs));
-    this.#timeoutTicks = writeTimeout === undefined ? Infinity : Math.max(1, Math.ceil(writeTimeout / this.#tickMs));
-    const readable = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        // A read with nothing queued: the first one starts the stream; later ones mean the
-        // reader has caught up.
-        pull: () => {
-          if (this.#mode === IDLE) this.#start(READABLE);
-          else this.#caughtUp();
-        },
-        cancel: () => this.#finish(),
-      },
-      // Nothing is pulled ahead: `desiredSize` is minus the bytes queued and unread.
-      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
-    );
-    this.readable = markAttachable(readable, { attach: (sink) => this.#attach(sink) });
-    if (options.signal?.aborted === true) this.#finish();
-    else options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    const tickMs = Math.min(MAX_TICK_MS, heartbeat ?? MAX_TICK_MS, writeTimeout ?? MAX_TICK_MS);
+    this.#settings = {
+      retry: options.retry,
+      max: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      maxEvents: options.maxBufferedEvents ?? Infinity,
+      tickMs,
+      heartbeatTicks: heartbeat === undefined ? Infinity : Math.max(1, Math.round(heartbeat / tickMs)),
+      timeoutTicks: writeTimeout === undefined ? Infinity : Math.max(1, Math.ceil(writeTimeout / tickMs)),
+      writeTimeout,
+      observer: options.observer,
+      onError: options.onError ?? ((error: unknown) => console.error("eddy: event stream source failed:", error)),
+    };
+    const { signal } = options;
+    if (signal?.aborted === true) this.#finish();
+    else if (signal !== undefined) {
+      this.#signal = signal;
+      signal.addEventListener("abort", this, { once: true });
+    }
   }
 
-  #attach(sink: ByteSink): AttachedStream | undefined {
+  useController(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+    if (this.#mode === DONE) this.#closeController(undefined); // aborted before it was built
+  }
+
+  pulled(): void {
+    if (this.#mode === IDLE) this.#start(READABLE);
+    else this.#caughtUp();
+  }
+
+  /** The connection closed, or the reader cancelled: stop, and free the source. */
+  cancel(): void {
+    this.#finish();
+  }
+
+  /** The sink's buffer emptied. */
+  drained(): void {
+    this.#caughtUp();
+  }
+
+  /** The signal aborted. */
+  handleEvent(): void {
+    this.#finish();
+  }
+
+  /** From the source: one event, now. */
+  push(item: EventMessage | EncodedEvent | string): void {
+    this.#push(item);
+  }
+
+  /** From the source: no more events. */
+  end(): void {
+    this.#finish();
+  }
+
+  /**
+   * Writes to `sink` from now on. The mount ends the response itself when the connection closes
+   * or the server shuts down, so the stream stops watching its signal (which would keep the
+   * request's objects alive for as long as the connection lasts).
+   */
+  attach(sink: ByteSink): AttachedStream | undefined {
     if (this.#mode !== IDLE) return undefined;
     this.#sink = sink;
+    this.#controller = undefined;
+    this.#unwatchSignal();
     this.#start(SINK);
-    return {
-      drained: () => this.#caughtUp(),
-      cancel: () => this.#finish(),
-    };
+    return this;
+  }
+
+  #unwatchSignal(): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#signal = undefined;
   }
 
   #start(mode: typeof READABLE | typeof SINK): void {
     this.#mode = mode;
-    if (this.#options.retry !== undefined)
-      this.#write(new TextEncoder().encode(encodeEvent({ retry: this.#options.retry })));
-    if (this.#heartbeatTicks !== Infinity || this.#timeoutTicks !== Infinity) {
-      this.#leaveTicks = joinTicks(this.#tickMs, this);
-    }
-    const consumer = {
-      push: (item: EventMessage | EncodedEvent | string) => this.#push(item),
-      end: () => this.#finish(),
-    };
+    const { retry, heartbeatTicks, timeoutTicks, tickMs } = this.#settings;
+    if (retry !== undefined) this.#write(retryLine(retry));
+    if (heartbeatTicks !== Infinity || timeoutTicks !== Infinity) this.#leaveTicks = joinTicks(tickMs, this);
     try {
       // The source may push its backlog, or even end, before this returns.
       this.#starting = true;
-      const detach = this.#source[PUSH_SOURCE](consumer);
+      const detach = this.#source[PUSH_SOURCE](this);
       this.#starting = false;
       if ((this.#mode as Mode) === DONE)
         detach(); // it ended while pushing its backlog
@@ -142,12 +219,12 @@ class PushStream {
     } catch (error) {
       return this.#fail(error); // a message encodeEvent rejects ends the stream, as a throwing source does
     }
-    this.#options.observer?.sent?.(bytes.byteLength);
+    this.#settings.observer?.sent?.(bytes.byteLength);
     if (this.#starting) {
       // The backlog (replayed history) goes out at once, by design: it is not the reader lagging.
       this.#allowance += bytes.byteLength;
       this.#write(bytes);
-    } else if (this.#write(bytes) && ++this.#unread > this.#maxEvents) this.#cut("overflow");
+    } else if (this.#write(bytes) && ++this.#unread > this.#settings.maxEvents) this.#cut("overflow");
   }
 
   #caughtUp(): void {
@@ -171,30 +248,31 @@ class PushStream {
       if (waiting <= 0) return false;
     }
     if (this.#blockedTicks < 0) this.#blockedTicks = 0;
-    if (waiting > this.#max + this.#allowance) this.#cut("overflow");
+    if (waiting > this.#settings.max + this.#allowance) this.#cut("overflow");
     return this.#mode !== DONE;
   }
 
   /** Called by the shared timer: a heartbeat when idle long enough, the write deadline. */
   tick(): void {
     if (this.#mode === DONE) return;
-    if (this.#blockedTicks >= 0 && ++this.#blockedTicks >= this.#timeoutTicks) return this.#cut("timeout");
-    if (++this.#idleTicks >= this.#heartbeatTicks) this.#write(HEARTBEAT);
+    if (this.#blockedTicks >= 0 && ++this.#blockedTicks >= this.#settings.timeoutTicks) return this.#cut("timeout");
+    if (++this.#idleTicks >= this.#settings.heartbeatTicks) this.#write(HEARTBEAT);
   }
 
   #cut(reason: CutReason): void {
+    const { max, maxEvents, writeTimeout, observer } = this.#settings;
     const error = new Error(
       reason === "overflow"
-        ? `Event stream cut: the reader fell more than ${this.#max} bytes or ${this.#maxEvents} events behind`
-        : `Event stream cut: the reader read nothing for ${this.#options.writeTimeout} ms`,
+        ? `Event stream cut: the reader fell more than ${max} bytes or ${maxEvents} events behind`
+        : `Event stream cut: the reader read nothing for ${writeTimeout} ms`,
     );
-    this.#options.observer?.cut?.(reason);
+    observer?.cut?.(reason);
     this.#finish(error);
   }
 
   #fail(error: unknown): void {
     if (this.#mode === DONE) return;
-    (this.#options.onError ?? ((e: unknown) => console.error("eddy: event stream source failed:", e)))(error);
+    this.#settings.onError(error);
     this.#finish();
   }
 
@@ -204,7 +282,7 @@ class PushStream {
     if (mode === DONE) return;
     this.#mode = DONE;
     this.#leaveTicks?.();
-    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#unwatchSignal();
     const detach = this.#detach;
     this.#detach = undefined;
     if (detach !== undefined) detach();
@@ -214,7 +292,7 @@ class PushStream {
       try {
         this.#source[PUSH_SOURCE]({ push() {}, end() {} })();
       } catch (error) {
-        (this.#options.onError ?? console.error)(error);
+        this.#settings.onError(error);
       }
     }
     if (mode === SINK) {
@@ -223,9 +301,13 @@ class PushStream {
       this.#sink = undefined;
       return;
     }
+    this.#closeController(error);
+  }
+
+  #closeController(error: Error | undefined): void {
     try {
-      if (error === undefined) this.#controller!.close();
-      else this.#controller!.error(error);
+      if (error === undefined) this.#controller?.close();
+      else this.#controller?.error(error);
     } catch {
       // Already cancelled by the reader.
     }

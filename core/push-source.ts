@@ -115,7 +115,10 @@ export interface ByteSink {
 export interface AttachedStream {
   /** The sink's buffer emptied after a `write` returned `false`. */
   drained(): void;
-  /** The connection closed: stop, and free the source. Idempotent. */
+  /**
+   * The connection closed (stop, and free the source), or the server is shutting down (the
+   * response is then ended cleanly). Idempotent.
+   */
   cancel(reason?: unknown): void;
 }
 
@@ -140,7 +143,9 @@ export function markAttachable(body: ReadableStream<Uint8Array>, stream: Attacha
  * The mount's fast path: if `body` is an event stream over a {@link PushSource} that nobody has
  * started reading, it writes to `sink` from now on — each event's shared bytes go straight to
  * the connection, heartbeats included — and `body` must then not be read. Otherwise returns
- * `undefined`, and the mount reads `body` as usual.
+ * `undefined`, and the mount reads `body` as usual. Once attached, the stream no longer watches
+ * its `signal` option: the mount ends it with {@link AttachedStream.cancel} when the connection
+ * closes or the server shuts down.
  *
  * @param body A `Response` body.
  * @param sink The connection.

@@ -198,19 +198,33 @@ test("heartbeats go to idle streams only, and many streams share one timer", asy
   expect(vi.getTimerCount()).toBe(0); // the timer stops with its last stream
 });
 
-test("cancelling the stream, aborting its signal, or dropping the response unread frees the source", async () => {
+test("cancelling the stream, aborting its signal (when read), or dropping the response unread frees the source", async () => {
   const cancelled = source();
   const attached = attachSink(toEventStream(cancelled), sink().sink)!;
   attached.cancel();
   attached.cancel();
   expect(cancelled.detached).toBe(1);
 
+  // Reading side: aborting the signal ends the stream and frees the source.
   const aborted = source();
   const controller = new AbortController();
-  const out = sink();
-  attachSink(toEventStream(aborted, { signal: controller.signal }), out.sink);
+  const reader = toEventStream(aborted, { signal: controller.signal }).getReader();
+  const first = reader.read();
+  await vi.waitFor(() => expect(aborted.starts).toBe(1));
   controller.abort();
   expect(aborted.detached).toBe(1);
+  expect((await first).done).toBe(true);
+
+  // Attached to a sink, the stream stops watching the signal (it would keep the request's objects
+  // alive as long as the connection): the mount ends it with cancel() on shutdown instead.
+  const attachedSource = source();
+  const other = new AbortController();
+  const out = sink();
+  const handle = attachSink(toEventStream(attachedSource, { signal: other.signal }), out.sink)!;
+  other.abort();
+  expect(attachedSource.detached).toBe(0);
+  handle.cancel();
+  expect(attachedSource.detached).toBe(1);
   expect(out.ended).toBe(1);
 
   const dropped = source();

@@ -100,7 +100,7 @@ function metric(text: string, name: string): number {
 
 test(`${SLOW} readers that never read are cut; ${FAST} fast readers keep up; memory stays bounded; the slow ones resume without loss`, async () => {
   const url = new URL(server.url);
-  const fast = [];
+  const fast: Awaited<ReturnType<typeof subscribe>>[] = [];
   for (let i = 0; i < FAST; i += 100)
     fast.push(...(await Promise.all(Array.from({ length: 100 }, () => subscribe(url, true)))));
   const slow = await Promise.all(Array.from({ length: SLOW }, () => subscribe(url, false)));

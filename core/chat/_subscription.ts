@@ -19,28 +19,29 @@ import type { Subscription } from "./hub.ts";
  * @example
  * ```ts
  * import { MemorySubscription } from "./_subscription.ts";
- * const subscription = new MemorySubscription([{ data: "replayed" }], 1024, () => {}, undefined);
+ * const subscription = new MemorySubscription([{ data: "replayed" }], 1024, () => {}, undefined, "lobby");
  * subscription.push({ data: "live" }); // true: queued
  * await subscription.next(); // { done: false, value: { data: "replayed" } }
  * ```
  */
-export class MemorySubscription implements Subscription {
+export class MemorySubscription<Tag = unknown> implements Subscription {
   #backlog: EventMessage[];
   #backlogHead = 0;
   #queue: EventMessage[] = [];
   #queueHead = 0;
   readonly #waiters: Array<(result: IteratorResult<EventMessage, undefined>) => void> = [];
   readonly #limit: number;
-  readonly #onLeave: (subscription: MemorySubscription) => void;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = () => void this.return();
+  readonly #onLeave: (subscription: MemorySubscription<Tag>) => void;
+  /** The owner's note on this subscriber (the hub's room), so one `onLeave` serves them all. */
+  readonly tag: Tag;
+  #signal: AbortSignal | undefined;
   #consumer: PushConsumer | undefined;
   #done = false;
   /** Events of the backlog: the replayed history, a reset, running replies so far. */
   readonly replayed: number;
 
-  static ended(): MemorySubscription {
-    const subscription = new MemorySubscription([], 1, () => {}, undefined);
+  static ended(): MemorySubscription<undefined> {
+    const subscription = new MemorySubscription<undefined>([], 1, () => {}, undefined, undefined);
     subscription.end();
     return subscription;
   }
@@ -48,24 +49,35 @@ export class MemorySubscription implements Subscription {
   constructor(
     backlog: EventMessage[],
     limit: number,
-    onLeave: (s: MemorySubscription) => void,
+    onLeave: (s: MemorySubscription<Tag>) => void,
     signal: AbortSignal | undefined,
+    tag: Tag,
   ) {
+    this.tag = tag;
     this.#backlog = backlog;
     this.replayed = backlog.length;
     this.#limit = limit;
     this.#onLeave = onLeave;
     this.#signal = signal;
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    signal?.addEventListener("abort", this, { once: true });
   }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** The request's signal aborted (this object is its own listener: no closure per subscriber). */
+  handleEvent(): void {
+    void this.return();
+  }
+
   [PUSH_SOURCE](consumer: PushConsumer): () => void {
     if (this.#consumer === undefined && !this.#done) {
       this.#consumer = consumer;
+      // The consumer owns this subscription's life from now on (it detaches on cancel, cut or
+      // abort), so stop holding the request's signal, which would keep its objects alive.
+      this.#signal?.removeEventListener("abort", this);
+      this.#signal = undefined;
       const backlog = this.#backlog.slice(this.#backlogHead).concat(this.#queue.slice(this.#queueHead));
       this.#backlog = [];
       this.#queue = [];
@@ -128,7 +140,7 @@ export class MemorySubscription implements Subscription {
     this.#backlog = [];
     this.#queue = [];
     this.#queueHead = 0;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#signal?.removeEventListener("abort", this);
     for (const waiter of this.#waiters.splice(0)) waiter({ done: true, value: undefined });
     const consumer = this.#consumer;
     this.#consumer = undefined;

@@ -84,7 +84,7 @@ class Room {
   seq = 0;
   /** Each message as its frame only: its `data` is the message's JSON, its bytes what is sent. */
   readonly ring: Ring<EncodedEvent>;
-  readonly subscribers = new Set<MemorySubscription>();
+  readonly subscribers = new Set<MemorySubscription<Room>>();
   readonly replies = new Map<string, RunningReply>();
   /** While set, presence changes wait for it (see `presenceIntervalMs`). */
   presenceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -117,6 +117,7 @@ class MemoryHub implements Hub {
   readonly #presenceIntervalMs: number;
   readonly #epoch: string;
   readonly #onError: (error: unknown) => void;
+  readonly #onLeave = (subscription: MemorySubscription<Room>) => this.#leave(subscription.tag, subscription);
   #created = 0;
   #subscribers = 0;
   #closed = false;
@@ -184,7 +185,7 @@ class MemoryHub implements Hub {
     if (signal?.aborted) return MemorySubscription.ended();
     const room = this.#roomFor(name);
     const backlog = this.#backlog(room, options);
-    const subscription = new MemorySubscription(backlog, this.#queueLimit, (s) => this.#leave(room, s), signal);
+    const subscription = new MemorySubscription(backlog, this.#queueLimit, this.#onLeave, signal, room);
     room.subscribers.add(subscription);
     this.#idle.delete(room.name);
     this.#subscribers++;
@@ -261,7 +262,7 @@ class MemoryHub implements Hub {
   }
 
   #broadcast(room: Room, frame: EventMessage): void {
-    let dropped: MemorySubscription[] | undefined;
+    let dropped: MemorySubscription<Room>[] | undefined;
     for (const subscription of room.subscribers) {
       if (!subscription.push(frame)) (dropped ??= []).push(subscription);
     }
@@ -269,7 +270,7 @@ class MemoryHub implements Hub {
     if (dropped !== undefined) for (const subscription of dropped) this.#leave(room, subscription);
   }
 
-  #leave(room: Room, subscription: MemorySubscription): void {
+  #leave(room: Room, subscription: MemorySubscription<Room>): void {
     if (!room.subscribers.delete(subscription)) return;
     this.#subscribers--;
     if (room.subscribers.size === 0 && this.#rooms.get(room.name) === room) this.#idle.set(room.name, room);

@@ -67,8 +67,8 @@ function requestUrl(req: IncomingMessage): string {
   // Absolute form (`GET http://host/path`), as proxies send it.
   if (/^https?:\/\//i.test(target)) return new URL(target).href;
   const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http";
-  const local = req.socket.localAddress ?? "127.0.0.1";
-  const host = req.headers.host ?? `${urlHost(local)}:${req.socket.localPort ?? 80}`;
+  // The local address only when Host is missing (HTTP/1.0): reading it costs a syscall.
+  const host = req.headers.host ?? `${urlHost(req.socket.localAddress ?? "127.0.0.1")}:${req.socket.localPort ?? 80}`;
   if (host === "" || /[\s/?#@\\]/.test(host)) {
     throw new TypeError(`Cannot build request URL: the Host header "${host}" is not a host`);
   }

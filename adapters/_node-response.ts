@@ -52,7 +52,8 @@ export async function sendWebResponse(
     return;
   }
   if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
-    res.socket?.setNoDelay(true); // every event goes out as soon as it is written
+    // Every event goes out as soon as it is written: node:http servers disable Nagle's algorithm
+    // on each connection by default (`noDelay`); a server created with `noDelay: false` keeps it.
     if (attachDirectly(body, res, options.signal)) return;
   }
   await pipeBody(body, res, options.onError);

@@ -175,9 +175,13 @@ export async function runLoadgen(config: LoadgenConfig): Promise<LoadgenResult> 
   await new Promise<void>((resolve) => {
     let active = 0;
     let settled = 0;
-    const timer = setTimeout(resolve, config.connectTimeoutMs);
+    let stopped = false; // the connect phase is over: open no more
+    const timer = setTimeout(() => {
+      stopped = true;
+      resolve();
+    }, config.connectTimeoutMs);
     const launch = () => {
-      while (active < config.connectConcurrency && conns.length < connections) {
+      while (!stopped && active < config.connectConcurrency && conns.length < connections) {
         const index = conns.length;
         const a = Math.floor(index / config.perSourceAddress);
         const localAddress = `127.0.${10 + Math.floor(a / 250)}.${1 + (a % 250)}`;

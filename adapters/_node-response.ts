@@ -95,7 +95,7 @@ class ResponseSink implements ByteSink {
   }
 
   write(bytes: Uint8Array): boolean {
-    return this.#res.write(bytes);
+    return this.#res.write(asBuffer(bytes));
   }
 
   get buffered(): number {
@@ -123,6 +123,19 @@ class ResponseSink implements ByteSink {
 }
 
 const SINKS = new WeakMap<ServerResponse, ResponseSink>();
+
+// Node's streams turn every Uint8Array written into a Buffer view first. A fan-out writes the same
+// frame to every subscriber in one loop, so one remembered view serves them all.
+let lastBytes: Uint8Array | undefined;
+let lastBuffer: Buffer | undefined;
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  if (bytes !== lastBytes) {
+    lastBytes = bytes;
+    lastBuffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  return lastBuffer!;
+}
 
 function onSinkDrain(this: ServerResponse): void {
   SINKS.get(this)?.attached?.drained();

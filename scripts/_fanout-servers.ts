@@ -10,6 +10,7 @@
  * @module
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,20 @@ const bin = (name: string) => fileURLToPath(new URL(`../node_modules/.bin/${name
 const NODE_TS = [process.execPath, "--import", "tsx"];
 /** eddy's chat server without the bot and without replay: only the benchmark's messages flow. */
 const EDDY_FLAGS = ["--bot", "off", "--history", "1", "--replay", "0"];
+
+/**
+ * eddy's command exactly as `npm start` / `npm run start:bun` / `start:deno` of the eddy at
+ * `eddyRoot` runs it (the runtime and its flags from that package.json, `exec` dropped), with the
+ * runtimes from this checkout: the benchmark measures what users start.
+ */
+function startScript(eddyRoot: string, script: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(eddyRoot, "package.json"), "utf8")) as { scripts?: Record<string, string> };
+  const words = (pkg.scripts?.[script] ?? "").split(/\s+/).filter((word) => word !== "" && word !== "exec");
+  const [runtime, ...args] = words;
+  if (runtime === undefined) throw new Error(`${eddyRoot}/package.json has no "${script}" script`);
+  const command = runtime === "node" ? process.execPath : runtime === "tsx" ? bin("tsx") : bin(runtime);
+  return [command, ...args.map((arg) => (/\.ts$/.test(arg) ? join(eddyRoot, arg) : arg))];
+}
 
 export type ServerSpec = {
   name: string;
@@ -44,30 +59,19 @@ export const SERVERS: ServerSpec[] = [
   {
     name: "eddy-node",
     label: "eddy on Node",
-    command: (port, eddy) => [...NODE_TS, join(eddy, "cli/node.ts"), "--port", String(port), ...EDDY_FLAGS],
+    command: (port, eddy) => [...startScript(eddy, "start"), "--port", String(port), ...EDDY_FLAGS],
     streamQuery: "?history=0",
   },
   {
     name: "eddy-bun",
     label: "eddy on Bun",
-    command: (port, eddy) => [bin("bun"), join(eddy, "cli/bun.ts"), "--port", String(port), ...EDDY_FLAGS],
+    command: (port, eddy) => [...startScript(eddy, "start:bun"), "--port", String(port), ...EDDY_FLAGS],
     streamQuery: "?history=0",
   },
   {
     name: "eddy-deno",
     label: "eddy on Deno",
-    command: (port, eddy) => [
-      bin("deno"),
-      "run",
-      "--unstable-no-legacy-abort",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      join(eddy, "cli/deno.ts"),
-      "--port",
-      String(port),
-      ...EDDY_FLAGS,
-    ],
+    command: (port, eddy) => [...startScript(eddy, "start:deno"), "--port", String(port), ...EDDY_FLAGS],
     streamQuery: "?history=0",
   },
   {

@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { createMemoryHub, HubClosedError, RoomLimitError, type ChatMessage, type Hub } from "../core/chat/mod.ts";
-import type { EventMessage } from "../core/mod.ts";
+import { type EventMessage, PUSH_SOURCE, type PushSource } from "../core/mod.ts";
 import { drain } from "./_chat.ts";
 
 const TIME = "2025-01-01T00:00:00.000Z";
@@ -355,5 +355,39 @@ describe("memory hub", () => {
     expect(() => createMemoryHub({ historySize: 0 })).toThrow(RangeError);
     expect(() => createMemoryHub({ queueLimit: 1.5 })).toThrow('"queueLimit" must be a positive safe integer');
     expect(() => createMemoryHub({ epoch: "a-b" })).toThrow('"epoch"');
+  });
+});
+
+describe("presence under mass disconnects", () => {
+  test("thousands of subscribers cut during one presence broadcast leave without nested broadcasts", async () => {
+    vi.useFakeTimers(); // the presence interval is driven by hand
+    const hub = createMemoryHub({ presenceIntervalMs: 250 });
+    const detaches: (() => void)[] = [];
+    let presencePushes = 0;
+    // Push consumers that are cut (detach, as a slow reader's stream does) by the first presence event.
+    for (let i = 0; i < 5000; i++) {
+      const subscription = (await hub.subscribe("crowd", { replay: 0 })) as unknown as PushSource;
+      let detach: (() => void) | undefined;
+      detach = subscription[PUSH_SOURCE]({
+        push: (item) => {
+          if ((item as { event?: string }).event === "presence") presencePushes++;
+          detach?.();
+        },
+        end: () => {},
+      });
+      detaches.push(detach);
+    }
+    expect((await hub.stats()).subscribers).toBe(5000);
+    // The trailing presence event of the joins is broadcast: it cuts every one of them, and each
+    // cut is a leave, i.e. another presence change, during that broadcast.
+    await vi.advanceTimersByTimeAsync(300);
+    expect(presencePushes).toBeGreaterThan(0);
+    expect((await hub.stats()).subscribers).toBe(0);
+    const late = await hub.subscribe("crowd", { replay: 0 });
+    // Each cut reader got the one event that cut it (the first also the presence of its own join,
+    // queued before it attached): no storm of nested broadcasts.
+    expect(presencePushes).toBe(5001);
+    await late.return();
+    await hub.close();
   });
 });

@@ -89,6 +89,8 @@ class Room {
   /** While set, presence changes wait for it (see `presenceIntervalMs`). */
   presenceTimer: ReturnType<typeof setTimeout> | undefined;
   presenceDirty = false;
+  /** A presence broadcast is under way (see `#announcePresence`). */
+  announcing = false;
 
   readonly name: string;
   readonly epoch: string;
@@ -294,22 +296,36 @@ class MemoryHub implements Hub {
   // The presence event to subscribers, at most once per interval per room (leading edge, then
   // one trailing event with the latest count if it changed meanwhile).
   #announcePresence(room: Room): void {
-    if (room.presenceTimer !== undefined) {
+    if (room.presenceTimer !== undefined || room.announcing) {
       room.presenceDirty = true;
       return;
     }
+    // The timer is armed before the broadcast: a subscriber the broadcast cuts leaves the room
+    // during it, and its presence change must wait for the timer, not start a nested broadcast
+    // (one per cut reader: with thousands cut at once, that recursion overflowed the stack).
     const subscribers = room.subscribers.size;
-    this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers }));
-    if (this.#presenceIntervalMs === 0) return;
-    room.presenceTimer = setTimeout(
-      () => {
-        room.presenceTimer = undefined;
-        if (!room.presenceDirty || this.#closed) return;
-        room.presenceDirty = false;
-        this.#announcePresence(room);
-      },
-      presenceInterval(this.#presenceIntervalMs, subscribers),
-    );
+    if (this.#presenceIntervalMs > 0) {
+      room.presenceTimer = setTimeout(
+        () => {
+          room.presenceTimer = undefined;
+          if (!room.presenceDirty || this.#closed) return;
+          room.presenceDirty = false;
+          this.#announcePresence(room);
+        },
+        presenceInterval(this.#presenceIntervalMs, subscribers),
+      );
+    }
+    room.announcing = true;
+    try {
+      this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers }));
+    } finally {
+      room.announcing = false;
+    }
+    // Without an interval, changes made during the broadcast are announced right after it.
+    if (this.#presenceIntervalMs === 0 && room.presenceDirty) {
+      room.presenceDirty = false;
+      this.#announcePresence(room);
+    }
   }
 
   // What a new subscriber receives before live events: the reset (if any), the replayed messages,

@@ -32,6 +32,7 @@ async function flush(hub: Hub, room: string, reader: ReturnType<typeof drain>): 
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 describe("memory hub", () => {

@@ -77,7 +77,7 @@ export const CHAT_OPTIONS = {
     flag: "queue",
     env: "EDDY_QUEUE",
     value: "N",
-    help: "events queued per subscriber before it is cut off as too slow",
+    help: "events a subscriber may leave unread before it is cut off as too slow",
   },
   /**
    * Bytes a subscriber may leave unread before its stream is cut (the connection closed; it
@@ -133,9 +133,11 @@ export const CHAT_OPTIONS = {
   /**
    * The shortest time between two `presence` events of one room, in ms (in-memory hub). The
    * first change goes out at once; changes within the interval are folded into one event with
-   * the latest count at its end, so N clients joining cost O(N) events, not O(N²). Default 250.
+   * the latest count at its end, so N clients joining cost O(N) events, not O(N²). Big rooms
+   * stretch it further (see the memory hub). Default 1000: a count a second is all a page shows,
+   * and every presence event is a write to every subscriber of the room.
    */
-  presenceIntervalMs: { kind: "a non-negative finite number", default: 250, help: "ms between presence events" },
+  presenceIntervalMs: { kind: "a non-negative finite number", default: 1000, help: "ms between presence events" },
 } as const satisfies Readonly<Record<string, NumericOption>>;
 
 /** The name of a numeric option. */

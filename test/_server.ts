@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { CHAT_OPTIONS } from "../core/chat/mod.ts";
 import { describe } from "vitest";
 
 /** The repository root: every runtime command runs from here. */
@@ -221,18 +222,18 @@ export async function runServerCommand(
 }
 
 function spawnRuntime(runtime: Runtime, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
-  // Only the variables the server reads are cleared, so a developer's HOST or PORT cannot leak in.
+  // Only the variables the server reads are cleared, so a developer's HOST or PORT cannot leak in:
+  // where to listen, the bot's, and every chat option's (from the one table that defines them).
   const base = { ...process.env };
+  const chatVariables = Object.values(CHAT_OPTIONS).flatMap((option) => ("env" in option ? [option.env] : []));
   for (const name of [
     "HOST",
     "PORT",
-    "EDDY_HISTORY",
-    "EDDY_REPLAY",
-    "EDDY_HEARTBEAT_MS",
-    "EDDY_QUEUE",
-    "EDDY_MAX_ROOMS",
     "EDDY_BOT",
-    "EDDY_TYPEWRITER_MS",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "OPENAI_API_KEY",
+    ...chatVariables,
   ]) {
     delete base[name];
   }

@@ -62,7 +62,7 @@ export async function sendWebResponse(
 /**
  * The fast path for an eddy event stream over a push source (a hub subscription): its events
  * are written to `res` as they happen, each one's shared bytes as they are, with no reader loop
- * and no promise per event. Node corks a socket per tick, so events of one tick share a packet.
+ * and no promise per event; the writes of one event-loop turn leave together (`ResponseSink`).
  * `write()` returning `false` and `drain` feed the stream's slow-reader bound and deadline; a
  * stream it cuts destroys the connection. Returns `false` for any other body.
  */

@@ -24,7 +24,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { toWebRequest } from "./_node-request.ts";
-import { sendWebResponse } from "./_node-response.ts";
+import { endDirectStream, sendWebResponse } from "./_node-response.ts";
 import { errorResponse, serverErrorResponse } from "../core/mod.ts";
 import {
   type ServeOptions as BaseServeOptions,
@@ -98,8 +98,10 @@ export type NodeServer = RuntimeServer & {
  */
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<NodeServer> {
   const onError = options.onError ?? ((error: unknown) => console.error("eddy:", error));
-  // Every response not yet closed, with the controller behind its request's signal.
-  const open = new Map<ServerResponse, AbortController>();
+  // Every response not yet closed, with the controller behind its request's signal; `undefined`
+  // once its event stream writes directly (nothing listens to the request any more, so its
+  // controller, signal and request objects are let go; shutdown ends the stream itself).
+  const open = new Map<ServerResponse, AbortController | undefined>();
   let closing: Promise<void> | undefined;
   const server = createServer(options.http ?? {}, (req, res) => void respond(req, res));
   server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
@@ -132,7 +134,8 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     if (res.destroyed) return void response.body?.cancel().catch(() => {});
     if (closing !== undefined) res.setHeader("connection", "close");
     try {
-      await sendWebResponse(res, response, { head: req.method === "HEAD", onError, signal: controller.signal });
+      const direct = await sendWebResponse(res, response, { head: req.method === "HEAD", onError });
+      if (direct && open.has(res)) open.set(res, undefined);
     } catch (error) {
       // Headers Node refuses (e.g. non-Latin-1 values) fail before anything is sent.
       onError(error);
@@ -151,7 +154,10 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
         clearTimeout(cutoff);
         resolve();
       });
-      for (const controller of open.values()) controller.abort(new Error("The server is shutting down"));
+      for (const [res, controller] of open) {
+        if (controller === undefined) endDirectStream(res);
+        else controller.abort(new Error("The server is shutting down"));
+      }
       server.closeIdleConnections();
     });
     return closing;

@@ -7,7 +7,7 @@
  */
 import { errorResponse, type EventStreamOptions, eventStreamResponse, jsonResponse, SECURITY_HEADERS } from "../mod.ts";
 import { isForBot } from "./bot.ts";
-import { type Hub, HubClosedError, type RoomInfo, RoomLimitError } from "./hub.ts";
+import { type Hub, HubClosedError, HubUnavailableError, type RoomInfo, RoomLimitError } from "./hub.ts";
 import type { ChatMetrics } from "./_metrics.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import type { Route } from "./_router.ts";
@@ -144,7 +144,11 @@ async function metrics(context: RouteContext): Promise<Response> {
 async function health(context: RouteContext): Promise<Response> {
   const stats = await context.hub.stats();
   const uptime = Math.max(0, Math.floor((context.now().getTime() - context.startedAt) / 1000));
-  return jsonResponse(200, { status: "ok", rooms: stats.rooms, subscribers: stats.subscribers, uptime });
+  const { rooms, subscribers } = stats;
+  if (stats.unavailable !== undefined) {
+    return jsonResponse(503, { status: "unavailable", error: stats.unavailable, rooms, subscribers, uptime });
+  }
+  return jsonResponse(200, { status: "ok", rooms, subscribers, uptime });
 }
 
 async function roomEvents(context: RouteContext, request: Request, segment: string, url: URL): Promise<Response> {
@@ -207,9 +211,12 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   }
 }
 
-// The hub's two expected refusals become 503; anything else is a bug and propagates (500).
+// The hub's expected refusals become 503; anything else is a bug and propagates (500).
 function unavailable(error: unknown): Response {
   if (error instanceof RoomLimitError) return errorResponse(503, "The server is at its room limit; try again later");
   if (error instanceof HubClosedError) return errorResponse(503, "The server is shutting down");
+  if (error instanceof HubUnavailableError) {
+    return errorResponse(503, `${error.message}; try again later`, { "retry-after": "2" });
+  }
   throw error;
 }

@@ -184,7 +184,12 @@ export type RoomInfo = {
  * const stats: HubStats = { rooms: 12, subscribers: 40 };
  * ```
  */
-export type HubStats = { readonly rooms: number; readonly subscribers: number };
+export type HubStats = {
+  readonly rooms: number;
+  readonly subscribers: number;
+  /** Set while the hub cannot serve (e.g. its Redis is unreachable): why, for `/healthz`'s `503`. */
+  readonly unavailable?: string;
+};
 
 /**
  * Storage and fan-out of chat rooms. Implementations: `createMemoryHub` (one server instance); a
@@ -275,5 +280,26 @@ export class HubClosedError extends Error {
   constructor() {
     super("Cannot use the hub: it is closed");
     this.name = "HubClosedError";
+  }
+}
+
+/**
+ * Thrown by a hub's methods when its storage cannot be reached (a Redis hub while Redis is down or
+ * does not answer in time). Nothing was stored; the routes answer `503` and the client may retry.
+ *
+ * @example
+ * ```ts
+ * import { HubUnavailableError } from "./hub.ts";
+ * const error = new HubUnavailableError("Redis is unreachable", new Error("ECONNREFUSED"));
+ * console.log(error.type, error.message); // "hub-unavailable" "Cannot reach the hub: Redis is unreachable"
+ * ```
+ */
+export class HubUnavailableError extends Error {
+  /** Discriminant for callers that branch on the error kind. */
+  readonly type = "hub-unavailable" as const;
+
+  constructor(reason: string, cause?: unknown) {
+    super(`Cannot reach the hub: ${reason}`, cause === undefined ? undefined : { cause });
+    this.name = "HubUnavailableError";
   }
 }

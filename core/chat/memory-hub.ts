@@ -33,6 +33,7 @@ import {
   type Subscription,
 } from "./hub.ts";
 import { checkNumber } from "./_check.ts";
+import { PresenceGate } from "./_presence.ts";
 import { Ring } from "./_ring.ts";
 import { MemorySubscription } from "./_subscription.ts";
 import { type ChatNumericOptions, readOption } from "./options.ts";
@@ -86,19 +87,17 @@ class Room {
   readonly ring: Ring<EncodedEvent>;
   readonly subscribers = new Set<MemorySubscription<Room>>();
   readonly replies = new Map<string, RunningReply>();
-  /** While set, presence changes wait for it (see `presenceIntervalMs`). */
-  presenceTimer: ReturnType<typeof setTimeout> | undefined;
-  presenceDirty = false;
-  /** A presence broadcast is under way (see `#announcePresence`). */
-  announcing = false;
+  /** Rate-limits this room's presence events (see `presenceIntervalMs`). */
+  readonly presence: PresenceGate;
 
   readonly name: string;
   readonly epoch: string;
 
-  constructor(name: string, epoch: string, historySize: number) {
+  constructor(name: string, epoch: string, historySize: number, presence: (room: Room) => PresenceGate) {
     this.name = name;
     this.epoch = epoch;
     this.ring = new Ring(historySize);
+    this.presence = presence(this);
   }
 
   info(): RoomInfo {
@@ -120,6 +119,12 @@ class MemoryHub implements Hub {
   readonly #epoch: string;
   readonly #onError: (error: unknown) => void;
   readonly #onLeave = (subscription: MemorySubscription<Room>) => this.#leave(subscription.tag, subscription);
+  readonly #gate = (room: Room) =>
+    new PresenceGate(
+      this.#presenceIntervalMs,
+      () => room.subscribers.size,
+      (subscribers) => this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers })),
+    );
   #created = 0;
   #subscribers = 0;
   #closed = false;
@@ -222,7 +227,7 @@ class MemoryHub implements Hub {
     if (this.#closed) return;
     this.#closed = true;
     for (const room of this.#rooms.values()) {
-      clearTimeout(room.presenceTimer);
+      room.presence.stop();
       for (const subscription of room.subscribers) subscription.end();
       room.subscribers.clear();
     }
@@ -240,7 +245,7 @@ class MemoryHub implements Hub {
     const existing = this.#rooms.get(name);
     if (existing !== undefined) return existing;
     if (this.#rooms.size >= this.#maxRooms) this.#evict();
-    const room = new Room(name, `${this.#epoch}.${(++this.#created).toString(36)}`, this.#historySize);
+    const room = new Room(name, `${this.#epoch}.${(++this.#created).toString(36)}`, this.#historySize, this.#gate);
     this.#rooms.set(name, room);
     this.#idle.set(name, room);
     return room;
@@ -252,7 +257,7 @@ class MemoryHub implements Hub {
       if (room.replies.size > 0) continue;
       this.#idle.delete(room.name);
       this.#rooms.delete(room.name);
-      clearTimeout(room.presenceTimer);
+      room.presence.stop();
       return;
     }
     throw new RoomLimitError(this.#maxRooms);
@@ -281,7 +286,7 @@ class MemoryHub implements Hub {
 
   #presence(room: Room): void {
     const subscribers = room.subscribers.size;
-    this.#announcePresence(room);
+    room.presence.changed();
     // Listeners (the reply runner stops replies in an emptied room) hear every change at once.
     const event: PresenceEvent = { type: "presence", room: room.name, subscribers };
     for (const listener of this.#listeners) {
@@ -290,41 +295,6 @@ class MemoryHub implements Hub {
       } catch (error) {
         this.#onError(error);
       }
-    }
-  }
-
-  // The presence event to subscribers, at most once per interval per room (leading edge, then
-  // one trailing event with the latest count if it changed meanwhile).
-  #announcePresence(room: Room): void {
-    if (room.presenceTimer !== undefined || room.announcing) {
-      room.presenceDirty = true;
-      return;
-    }
-    // The timer is armed before the broadcast: a subscriber the broadcast cuts leaves the room
-    // during it, and its presence change must wait for the timer, not start a nested broadcast
-    // (one per cut reader: with thousands cut at once, that recursion overflowed the stack).
-    const subscribers = room.subscribers.size;
-    if (this.#presenceIntervalMs > 0) {
-      room.presenceTimer = setTimeout(
-        () => {
-          room.presenceTimer = undefined;
-          if (!room.presenceDirty || this.#closed) return;
-          room.presenceDirty = false;
-          this.#announcePresence(room);
-        },
-        presenceInterval(this.#presenceIntervalMs, subscribers),
-      );
-    }
-    room.announcing = true;
-    try {
-      this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers }));
-    } finally {
-      room.announcing = false;
-    }
-    // Without an interval, changes made during the broadcast are announced right after it.
-    if (this.#presenceIntervalMs === 0 && room.presenceDirty) {
-      room.presenceDirty = false;
-      this.#announcePresence(room);
     }
   }
 
@@ -355,15 +325,3 @@ class MemoryHub implements Hub {
     return items;
   }
 }
-
-/**
- * How long a room's presence events wait for each other: the configured interval, stretched in
- * big rooms (half a millisecond per subscriber, at most 5 s) so that presence traffic, which
- * reaches everyone, stays bounded however many join at once: a 10 000-subscriber room sends a
- * count at most every 5 s, i.e. 2 000 writes per second, not one event per arrival per reader.
- */
-function presenceInterval(base: number, subscribers: number): number {
-  return Math.max(base, Math.min(MAX_PRESENCE_INTERVAL_MS, subscribers / 2));
-}
-
-const MAX_PRESENCE_INTERVAL_MS = 5000;

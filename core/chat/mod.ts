@@ -43,7 +43,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from "./hub.ts";
-export { HubClosedError, RoomLimitError } from "./hub.ts";
+export { HubClosedError, HubUnavailableError, RoomLimitError } from "./hub.ts";
 export { createMemoryHub, type MemoryHubOptions } from "./memory-hub.ts";
 export { encodeRoomEvent, type ResetEvent, type RoomEvent } from "./wire.ts";
 export { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName, type NumericOption } from "./options.ts";

@@ -1,0 +1,188 @@
+/**
+ * Private to the Redis hub: its Lua scripts, each one atomic step on one room's keys.
+ *
+ * Every script gets the room's four keys, which share one hash tag (`{room}`) and so one
+ * Cluster slot:
+ *
+ * - `KEYS[1]` the stream: one entry per stored message, fields `d` (the message's JSON without
+ *   its id), `p` (the previous entry's id: a cursor just below the oldest retained entry is
+ *   still gap-free) and `n` (its notification number);
+ * - `KEYS[2]` the meta hash: `epoch` (names this life of the stream), `n` (the last notification
+ *   number: messages *and* reply events, so an instance sees any gap in what it heard), `count`
+ *   (messages ever stored), `last` (the newest entry's id);
+ * - `KEYS[3]` running replies: `<replyId>` the reply-start JSON, `<replyId>:t` the text so far,
+ *   `<replyId>:l` the lease (Redis time, ms) after which another instance ends the reply;
+ * - `KEYS[4]` presence: one field per instance, `<count>:<expires ms>`.
+ *
+ * Each change publishes one notification on the room's channel, in the script, so the order
+ * instances hear is the order Redis applied: `m <n> <epoch> <entry id> <d>` for a message,
+ * `e <n> <epoch> <event JSON>` for a reply event.
+ *
+ * @module
+ */
+
+/** Shared helpers, prepended to every script. */
+const PRELUDE = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function touch(ttl)
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+-- Stores a message and notifies the room: the one way anything enters the stream.
+local function append(epoch_candidate, d, maxlen, channel, reply_id)
+  local epoch = redis.call('HGET', KEYS[2], 'epoch')
+  if not epoch then
+    epoch = epoch_candidate
+    redis.call('HSET', KEYS[2], 'epoch', epoch)
+  end
+  local n = redis.call('HINCRBY', KEYS[2], 'n', 1)
+  redis.call('HINCRBY', KEYS[2], 'count', 1)
+  local prev = redis.call('HGET', KEYS[2], 'last') or ''
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'd', d, 'p', prev, 'n', n)
+  redis.call('HSET', KEYS[2], 'last', id)
+  if reply_id ~= '' then redis.call('HDEL', KEYS[3], reply_id, reply_id .. ':t', reply_id .. ':l') end
+  redis.call('PUBLISH', channel, 'm ' .. n .. ' ' .. epoch .. ' ' .. id .. ' ' .. d)
+  return {epoch, id, n}
+end
+`;
+
+/**
+ * Stores one message. ARGV: epoch candidate (used if the room has none), message JSON without
+ * id, MAXLEN, channel, replyId or '', key TTL ms. Returns `{epoch, entry id, n}`.
+ */
+export const PUBLISH_SCRIPT = `${PRELUDE}
+local result = append(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+touch(tonumber(ARGV[6]))
+return result`;
+
+/**
+ * A reply event. ARGV: 'start' or 'delta', replyId, event JSON, lease ms, key TTL ms, channel,
+ * text (the start's text, or the delta). Returns n, or 0 when dropped (no such room, or a delta
+ * for a reply that is not running).
+ */
+export const EMIT_SCRIPT = `${PRELUDE}
+local epoch = redis.call('HGET', KEYS[2], 'epoch')
+if not epoch then return 0 end
+local rid = ARGV[2]
+local lease = now_ms() + tonumber(ARGV[4])
+if ARGV[1] == 'start' then
+  redis.call('HSET', KEYS[3], rid, ARGV[3], rid .. ':t', ARGV[7], rid .. ':l', lease)
+else
+  if redis.call('HEXISTS', KEYS[3], rid) == 0 then return 0 end
+  local text = redis.call('HGET', KEYS[3], rid .. ':t') or ''
+  redis.call('HSET', KEYS[3], rid .. ':t', text .. ARGV[7], rid .. ':l', lease)
+end
+local n = redis.call('HINCRBY', KEYS[2], 'n', 1)
+redis.call('PUBLISH', ARGV[6], 'e ' .. n .. ' ' .. epoch .. ' ' .. ARGV[3])
+touch(tonumber(ARGV[5]))
+return n`;
+
+/**
+ * A consistent view of the room at one point of its notification order. ARGV: mode ('after' or
+ * 'latest'), the cursor's epoch ('' accepts any), the cursor's entry id, how many latest entries.
+ *
+ * In 'after' mode the status says whether the entries after the cursor can be given exactly:
+ * 'ok' (the cursor's entry exists, or is the `p` of the oldest retained one), 'truncated' (the
+ * cursor is older than what is retained), 'unknown' (another epoch, or an id this stream never
+ * held: a lost tail). Otherwise the latest entries come back. Returns
+ * `{epoch|false, n, status, first id|false, last id|false, entries, replies}`, replies being
+ * `{start JSON, text so far}` for each running reply whose lease has not run out.
+ */
+export const SNAPSHOT_SCRIPT = `${PRELUDE}
+local meta = redis.call('HMGET', KEYS[2], 'epoch', 'n', 'last')
+local epoch, n, last = meta[1], tonumber(meta[2] or '0'), meta[3]
+local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local first = head and head[1] or false
+local function latest(count)
+  if count <= 0 then return {} end
+  local rev = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', count)
+  local out = {}
+  for i = #rev, 1, -1 do out[#out + 1] = rev[i] end
+  return out
+end
+local function field(entry, name)
+  local f = entry[2]
+  for i = 1, #f, 2 do if f[i] == name then return f[i + 1] end end
+  return nil
+end
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local status, entries = 'latest', nil
+if ARGV[1] == 'after' then
+  local cursor = ARGV[3]
+  if not epoch or (ARGV[2] ~= '' and epoch ~= ARGV[2]) then
+    status = 'unknown'
+  elseif cursor == '0-0' or #redis.call('XRANGE', KEYS[1], cursor, cursor) == 1
+      or (head and field(head, 'p') == cursor) then
+    status = 'ok'
+    entries = redis.call('XRANGE', KEYS[1], '(' .. cursor, '+')
+  elseif not first or older(cursor, first) then
+    status = 'truncated'
+  else
+    status = 'unknown'
+  end
+end
+if entries == nil then entries = latest(tonumber(ARGV[4])) end
+local now = now_ms()
+local replies = {}
+local r = redis.call('HGETALL', KEYS[3])
+local map = {}
+for i = 1, #r, 2 do map[r[i]] = r[i + 1] end
+for k, v in pairs(map) do
+  if not string.find(k, ':', 1, true) and tonumber(map[k .. ':l'] or '0') >= now then
+    replies[#replies + 1] = {v, map[k .. ':t'] or ''}
+  end
+end
+return {epoch or false, n, status, first, last or false, entries, replies}`;
+
+/**
+ * The periodic step of one instance for one room it serves: writes its head count (0 removes
+ * it), drops other instances' counts that expired, renews the leases of the replies it runs, and
+ * ends replies whose lease ran out (their instance died) with a stored error message, exactly
+ * once whichever instances race for it. ARGV: instance id, count, count TTL ms, key TTL ms,
+ * own reply ids (comma-separated), lease ms, note appended to a reaped reply, ISO time, MAXLEN,
+ * channel, epoch candidate, room name. Returns `{others' total, replies ended}`.
+ */
+export const TICK_SCRIPT = `${PRELUDE}
+local now = now_ms()
+local me, count = ARGV[1], tonumber(ARGV[2])
+if count > 0 then
+  redis.call('HSET', KEYS[4], me, count .. ':' .. (now + tonumber(ARGV[3])))
+else
+  redis.call('HDEL', KEYS[4], me)
+end
+local others = 0
+local p = redis.call('HGETALL', KEYS[4])
+for i = 1, #p, 2 do
+  local c, expires = string.match(p[i + 1], '^(%d+):(%d+)$')
+  if c == nil or tonumber(expires) < now then
+    redis.call('HDEL', KEYS[4], p[i])
+  elseif p[i] ~= me then
+    others = others + tonumber(c)
+  end
+end
+for rid in string.gmatch(ARGV[5], '[^,]+') do
+  if redis.call('HEXISTS', KEYS[3], rid) == 1 then
+    redis.call('HSET', KEYS[3], rid .. ':l', now + tonumber(ARGV[6]))
+  end
+end
+local ended = 0
+local r = redis.call('HGETALL', KEYS[3])
+local map = {}
+for i = 1, #r, 2 do map[r[i]] = r[i + 1] end
+for k, _ in pairs(map) do
+  if not string.find(k, ':', 1, true) and tonumber(map[k .. ':l'] or '0') < now then
+    local d = cjson.encode({room = ARGV[12], user = 'bot', text = (map[k .. ':t'] or '') .. ARGV[7],
+      time = ARGV[8], replyId = k, error = true})
+    append(ARGV[11], d, ARGV[9], ARGV[10], k)
+    ended = ended + 1
+  end
+end
+if count > 0 or others > 0 then touch(tonumber(ARGV[4])) end
+return {others, ended}`;

@@ -1,0 +1,323 @@
+/**
+ * One contract, two hubs: the same tests run unchanged against the in-memory hub and the Redis
+ * hub (on a real redis-server), so the two cannot drift. Ordering, gap-free resume, reset on
+ * stale and foreign cursors, trimming, running replies, presence, unsubscribing and closing.
+ * Ids are opaque here: only what the protocol promises is checked. No sleeps: conditions are
+ * awaited with a deadline.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import {
+  type ChatMessage,
+  createMemoryHub,
+  createRedisHub,
+  type Hub,
+  HubClosedError,
+  type MemoryHubOptions,
+} from "../core/chat/mod.ts";
+import type { EventMessage } from "../core/mod.ts";
+import { connectRedis } from "../redis/mod.ts";
+import { drain } from "./_chat.ts";
+import { haveRedis, type RedisServer, removeRedis, startRedis } from "./_redis.ts";
+
+const TIME = "2025-01-01T00:00:00.000Z";
+const input = (text: string, user = "alice") => ({ user, text, time: TIME });
+
+type HubOptions = Pick<MemoryHubOptions, "historySize" | "replayCount" | "queueLimit" | "presenceIntervalMs">;
+type Flavour = { name: string; make(options?: HubOptions): Promise<Hub> };
+
+let redis: RedisServer | undefined;
+let prefixes = 0;
+const opened: Hub[] = [];
+
+const flavours: Flavour[] = [
+  { name: "memory hub", make: async (options = {}) => track(createMemoryHub(options)) },
+  {
+    name: "redis hub",
+    make: async (options = {}) =>
+      track(
+        createRedisHub({
+          ...options,
+          redis: await connectRedis(redis!.url),
+          keyPrefix: `contract${++prefixes}`,
+          syncIntervalMs: 200,
+          onError: (error) => console.error(error),
+        }),
+      ),
+  },
+];
+
+function track(hub: Hub): Hub {
+  opened.push(hub);
+  return hub;
+}
+
+beforeAll(async () => {
+  // One entry per stream node: `MAXLEN ~` then trims exactly, as the memory hub's ring does.
+  if (haveRedis()) redis = await startRedis({ settings: { "stream-node-max-entries": "1" } });
+}, 20_000);
+
+afterAll(async () => {
+  await Promise.allSettled(opened.map((hub) => hub.close()));
+  await removeRedis(redis);
+});
+
+/** The chat messages among subscription items, parsed. */
+function messages(items: readonly EventMessage[]): ChatMessage[] {
+  return items.filter((item) => item.event === undefined).map((item) => JSON.parse(item.data!) as ChatMessage);
+}
+
+async function publishMany(hub: Hub, room: string, count: number, from = 1): Promise<ChatMessage[]> {
+  const published: ChatMessage[] = [];
+  for (let i = from; i < from + count; i++) published.push(await hub.publish(room, input(`m${i}`)));
+  return published;
+}
+
+/** Publishes a sentinel and waits for it, so everything before it has surely been delivered. */
+async function flush(hub: Hub, room: string, reader: ReturnType<typeof drain>): Promise<ChatMessage> {
+  const sentinel = await hub.publish(room, input("sentinel"));
+  await reader.waitFor((items) => messages(items).some((m) => m.id === sentinel.id), "the sentinel");
+  return sentinel;
+}
+
+const presenceCounts = (items: readonly EventMessage[]): number[] =>
+  items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers as number);
+
+describe.each(flavours)("$name", (flavour) => {
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "ids are unique and increase; messages arrive in order with the message as data, after the joiner's presence",
+    async () => {
+      const hub = await flavour.make();
+      const reader = drain(await hub.subscribe("lobby"));
+      const published = await publishMany(hub, "lobby", 50);
+      expect(new Set(published.map((m) => m.id)).size).toBe(50);
+      await reader.waitFor((items) => messages(items).length === 50);
+      const frames = reader.items.filter((item) => item.event === undefined);
+      expect(frames.map((f) => f.id)).toEqual(published.map((m) => m.id));
+      expect(messages(reader.items)).toEqual(published);
+      expect(published[0]).toEqual({ id: published[0]!.id, room: "lobby", user: "alice", text: "m1", time: TIME });
+      expect(Object.keys(published[0]!)).toEqual(["id", "room", "user", "text", "time"]);
+      expect(reader.items[0]).toEqual({ event: "presence", data: '{"room":"lobby","subscribers":1}' });
+      // Each room has its own ids: a cursor of one room is foreign to another.
+      const other = await hub.publish("other", input("x"));
+      expect(published.map((m) => m.id)).not.toContain(other.id);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "resume by cursor replays exactly the messages after it, then live ones, without loss or duplicate",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 8 }),
+          fc.integer({ min: 1, max: 16 }),
+          fc.integer({ min: 0, max: 3 }),
+          fc.nat(),
+          async (historySize, stored, live, cursorPick) => {
+            const hub = await flavour.make({ historySize });
+            const before = await publishMany(hub, "r", stored);
+            const cursorIndex = cursorPick % stored; // the cursor is before[cursorIndex]
+            const reader = drain(await hub.subscribe("r", { after: before[cursorIndex]!.id }));
+            const after = await publishMany(hub, "r", live, stored + 1);
+            const sentinel = await flush(hub, "r", reader);
+            const oldestIndex = Math.max(0, stored - historySize);
+            const truncated = cursorIndex < oldestIndex - 1;
+            const expected = [...before.slice(truncated ? oldestIndex : cursorIndex + 1), ...after, sentinel];
+            expect(messages(reader.items).map((m) => m.id)).toEqual(expected.map((m) => m.id));
+            const resets = reader.items.filter((item) => item.event === "reset");
+            expect(resets.length).toBe(truncated ? 1 : 0);
+            if (truncated) expect(reader.items[0]?.event).toBe("reset");
+            await hub.close();
+          },
+        ),
+        { seed: 0xc4a7, numRuns: flavour.name === "redis hub" ? 40 : 150 },
+      );
+    },
+    60_000,
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "a stale cursor gets reset (history-truncated, oldestId) first, then the retained history",
+    async () => {
+      const hub = await flavour.make({ historySize: 5 });
+      const all = await publishMany(hub, "r", 12);
+      const reader = drain(await hub.subscribe("r", { after: all[2]!.id }));
+      await reader.waitFor((items) => messages(items).length === 5);
+      expect(reader.items[0]).toEqual({
+        event: "reset",
+        data: JSON.stringify({ reason: "history-truncated", lastEventId: all[2]!.id, oldestId: all[7]!.id }),
+      });
+      expect(messages(reader.items).map((m) => m.text)).toEqual(["m8", "m9", "m10", "m11", "m12"]);
+      // The cursor just before the oldest retained message lost nothing: no reset.
+      const exact = drain(await hub.subscribe("r", { after: all[6]!.id }));
+      await exact.waitFor((items) => messages(items).length === 5);
+      expect(exact.items.some((item) => item.event === "reset")).toBe(false);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "a cursor from another room, a malformed one or one never issued gets reset unknown-cursor",
+    async () => {
+      const hub = await flavour.make({ historySize: 3 });
+      const all = await publishMany(hub, "r", 4);
+      const foreign = (await hub.publish("elsewhere", input("x"))).id;
+      const last = all[3]!.id;
+      // Never issued: the last id with its final number raised.
+      const neverIssued = last.replace(/\d+$/, (n) => String(Number(n) + 99));
+      for (const cursor of [foreign, "garbage", neverIssued, `${last}-`, "-3", ""]) {
+        if (cursor === "") continue;
+        const reader = drain(await hub.subscribe("r", { after: cursor }));
+        await reader.waitFor((items) => messages(items).length === 3, cursor);
+        expect(JSON.parse(reader.items[0]!.data!)).toEqual({
+          reason: "unknown-cursor",
+          lastEventId: cursor,
+          oldestId: all[1]!.id,
+        });
+        expect(messages(reader.items).map((m) => m.text)).toEqual(["m2", "m3", "m4"]);
+      }
+      const empty = drain(await hub.subscribe("fresh", { after: "x-1" }));
+      await empty.waitFor((items) => items.length >= 1);
+      expect(JSON.parse(empty.items[0]!.data!)).toEqual({
+        reason: "unknown-cursor",
+        lastEventId: "x-1",
+        oldestId: null,
+      });
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())("a huge cursor is echoed truncated in reset", async () => {
+    const hub = await flavour.make();
+    const reader = drain(await hub.subscribe("r", { after: "z".repeat(10_000) }));
+    await reader.waitFor((items) => items.length >= 1);
+    expect(JSON.parse(reader.items[0]!.data!).lastEventId).toBe("z".repeat(128));
+  });
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "history keeps the latest historySize messages; replay takes the latest n; room() counts",
+    async () => {
+      const hub = await flavour.make({ historySize: 5, replayCount: 3 });
+      await publishMany(hub, "r", 12);
+      expect((await hub.history("r", 100)).map((m) => m.text)).toEqual(["m8", "m9", "m10", "m11", "m12"]);
+      expect((await hub.history("r", 2)).map((m) => m.text)).toEqual(["m11", "m12"]);
+      expect(await hub.history("nowhere", 5)).toEqual([]);
+      expect(await hub.room("r")).toEqual({ room: "r", subscribers: 0, messages: 12 });
+      expect(await hub.room("nowhere")).toBeUndefined();
+      const byDefault = drain(await hub.subscribe("r"));
+      const asked = drain(await hub.subscribe("r", { replay: 50 }));
+      const none = drain(await hub.subscribe("r", { replay: 0 }));
+      await flush(hub, "r", none);
+      await byDefault.waitFor((items) => messages(items).some((m) => m.text === "sentinel"));
+      await asked.waitFor((items) => messages(items).some((m) => m.text === "sentinel"));
+      expect(messages(byDefault.items).map((m) => m.text)).toEqual(["m10", "m11", "m12", "sentinel"]);
+      expect(messages(asked.items).map((m) => m.text)).toEqual(["m8", "m9", "m10", "m11", "m12", "sentinel"]);
+      expect(messages(none.items).map((m) => m.text)).toEqual(["sentinel"]);
+      const listed = await hub.rooms();
+      expect(listed.find((info) => info.room === "r")).toEqual({ room: "r", subscribers: 3, messages: 13 });
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "a subscriber joining mid-reply gets reply-start with the text so far, after the replay; the final message ends it",
+    async () => {
+      const hub = await flavour.make();
+      const question = await hub.publish("r", input("/bot hi"));
+      const start = {
+        type: "reply-start",
+        replyId: "r1",
+        room: "r",
+        user: "bot",
+        inReplyTo: question.id,
+        time: TIME,
+        text: "",
+      } as const;
+      const early = drain(await hub.subscribe("r", { replay: 0 }));
+      await hub.emit("r", start);
+      await hub.emit("r", { type: "reply-delta", replyId: "r1", delta: "Hello " });
+      await hub.emit("r", { type: "reply-delta", replyId: "r1", delta: "there" });
+      await hub.emit("r", { type: "reply-delta", replyId: "unknown", delta: "ignored" });
+      await hub.emit("nowhere", { type: "reply-delta", replyId: "r1", delta: "ignored" });
+      const late = drain(await hub.subscribe("r"));
+      await late.waitFor((items) => presenceCounts(items).includes(2));
+      expect(late.items.map((i) => i.event ?? "message")).toEqual(["message", "reply-start", "presence"]);
+      expect(JSON.parse(late.items[1]!.data!)).toEqual({
+        replyId: "r1",
+        room: "r",
+        user: "bot",
+        inReplyTo: question.id,
+        time: TIME,
+        text: "Hello there",
+      });
+      await hub.emit("r", { type: "reply-delta", replyId: "r1", delta: "!" });
+      await late.waitFor((items) => items.some((i) => i.event === "reply-delta"));
+      expect(JSON.parse(late.items.at(-1)!.data!)).toEqual({ replyId: "r1", delta: "!" });
+      // The early subscriber saw the whole reply live, in order, and nothing of the unknown one.
+      await early.waitFor((items) => items.filter((i) => i.event === "reply-delta").length === 3);
+      expect(
+        early.items.filter((i) => i.event?.startsWith("reply")).map((i) => JSON.parse(i.data!).delta ?? "start"),
+      ).toEqual(["start", "Hello ", "there", "!"]);
+      // The final message ends the reply: later subscribers only see the stored message.
+      await hub.publish("r", { user: "bot", text: "Hello there!", time: TIME, replyId: "r1" });
+      const after = drain(await hub.subscribe("r"));
+      await flush(hub, "r", after);
+      expect(after.items.some((i) => i.event === "reply-start")).toBe(false);
+      expect(messages(after.items).map((m) => m.replyId)).toEqual([undefined, "r1", undefined]);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "presence: subscribers hear the count; onPresence reports joins and leaves with the new count",
+    async () => {
+      const hub = await flavour.make({ presenceIntervalMs: 0 });
+      const seen: string[] = [];
+      const stop = hub.onPresence((event) => seen.push(`${event.room}:${event.subscribers}`));
+      const a = drain(await hub.subscribe("r"));
+      const b = await hub.subscribe("r");
+      await a.waitFor((items) => presenceCounts(items).includes(2));
+      await b.return();
+      await a.waitFor((items) => presenceCounts(items).join() === "1,2,1");
+      stop();
+      expect(seen).toEqual(["r:1", "r:2", "r:1"]);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "return() unsubscribes at once while a next() is pending; an aborted signal ends it; an already aborted one never joins",
+    async () => {
+      const hub = await flavour.make();
+      const subscription = await hub.subscribe("r", { replay: 0 });
+      await subscription.next(); // its own presence event
+      const pending = subscription.next();
+      expect((await hub.room("r"))?.subscribers).toBe(1);
+      const returned = subscription.return();
+      expect((await hub.stats()).subscribers).toBe(0);
+      expect(await pending).toEqual({ done: true, value: undefined });
+      expect(await returned).toEqual({ done: true, value: undefined });
+      await subscription.return(); // idempotent
+      await hub.publish("r", input("after"));
+      expect(await subscription.next()).toEqual({ done: true, value: undefined });
+
+      const controller = new AbortController();
+      const watched = drain(await hub.subscribe("r", { signal: controller.signal }));
+      expect((await hub.stats()).subscribers).toBe(1);
+      controller.abort();
+      await watched.waitFor(() => watched.done.value, "the end");
+      expect((await hub.stats()).subscribers).toBe(0);
+      const aborted = await hub.subscribe("s", { signal: AbortSignal.abort() });
+      expect(await aborted.next()).toEqual({ done: true, value: undefined });
+      expect(await hub.room("s")).toBeUndefined();
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "close() ends every subscription and refuses further use",
+    async () => {
+      const hub = await flavour.make();
+      const readers = await Promise.all(["a", "b"].map(async (room) => drain(await hub.subscribe(room))));
+      await hub.close();
+      for (const reader of readers) await reader.waitFor(() => reader.done.value, "the end");
+      await expect(hub.publish("a", input("x"))).rejects.toBeInstanceOf(HubClosedError);
+      await expect(hub.subscribe("a")).rejects.toBeInstanceOf(HubClosedError);
+      expect(await hub.stats()).toMatchObject({ rooms: 0, subscribers: 0 });
+    },
+  );
+});

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ChatApp, type ChatAppOptions, createChatApp, openAIResponder } from "../core/chat/mod.ts";
+import { type ChatApp, type ChatAppOptions, createChatApp, type Hub, openAIResponder } from "../core/chat/mod.ts";
 import { readAssets } from "./_assets.ts";
 import type { Config } from "./_config.ts";
 
@@ -14,6 +14,7 @@ import type { Config } from "./_config.ts";
  *
  * @param config The parsed settings.
  * @param warn Told about anything odd that does not stop the server (e.g. missing page files).
+ * @param hub The hub to serve (the Redis hub when `--redis` is set); default the in-memory one.
  * @returns The app; the caller mounts `app.fetch` and calls `app.close()` on shutdown.
  * @throws {RangeError} If the chat app refuses a limit.
  *
@@ -28,12 +29,13 @@ import type { Config } from "./_config.ts";
  * }
  * ```
  */
-export function createAppFromConfig(config: Config, warn: (message: string) => void): ChatApp {
+export function createAppFromConfig(config: Config, warn: (message: string) => void, hub?: Hub): ChatApp {
   const { assets, missing } = readAssets();
   if (missing.length > 0) warn(`page files not found, those paths will answer 404: ${missing.join(", ")}`);
   // The chat options are the config minus where to listen and which bot: pass them as they are.
-  const { host: _host, port: _port, bot, openai, ...limits } = config;
+  const { host: _host, port: _port, bot, openai, redis: _redis, ...limits } = config;
   const options: ChatAppOptions = { ...limits, assets };
+  if (hub !== undefined) options.hub = hub;
   if (bot === "off") options.responder = null;
   if (bot === "openai") {
     if (openai === undefined) throw new RangeError('Cannot create the bot: "openai" needs a base URL and a model');

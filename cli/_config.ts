@@ -32,6 +32,8 @@ export type Config = Pick<ChatNumericOptions, FlaggedName> & {
   bot: BotKind;
   /** OpenAI-compatible endpoint; present exactly when `bot` is `"openai"`. */
   openai?: { baseUrl: string; model: string; apiKey?: string };
+  /** The Redis hub's server and key prefix; absent: the embedded in-memory hub. */
+  redis?: { url: string; prefix: string; replyLeaseMs?: number };
 };
 
 /**
@@ -124,6 +126,29 @@ const OPTIONS: readonly Option[] = [
     type: "string",
     value: "NAME",
     help: "model name (required with --bot openai); the key comes only from OPENAI_API_KEY",
+  },
+  {
+    flag: "redis",
+    env: "REDIS_URL",
+    type: "string",
+    value: "URL",
+    help: "redis:// or rediss:// URL: rooms live in Redis, shared by every instance using it (default: in memory)",
+  },
+  {
+    flag: "redis-prefix",
+    env: "EDDY_REDIS_PREFIX",
+    type: "string",
+    value: "NAME",
+    default: "eddy",
+    help: "prefix of the Redis keys and channels (instances of one chat share it)",
+  },
+  {
+    flag: "redis-reply-lease",
+    env: "EDDY_REDIS_REPLY_LEASE_MS",
+    type: "string",
+    value: "MS",
+    default: "10000",
+    help: "with --redis: a bot reply whose instance stopped is ended by another after this long",
   },
   { flag: "help", short: "h", type: "boolean", help: "print this help and exit" },
 ];
@@ -220,6 +245,21 @@ export function parseConfig(
     const apiKey = env.OPENAI_API_KEY;
     config.openai = apiKey === undefined || apiKey === "" ? { baseUrl, model } : { baseUrl, model, apiKey };
   }
+  const redis = pick("redis");
+  if (redis !== undefined) {
+    if (!URL.canParse(redis) || !/^rediss?:$/.test(new URL(redis).protocol)) {
+      throw new ConfigError(`Invalid --redis: "${redacted(redis)}" is not a redis:// or rediss:// URL`);
+    }
+    const prefix = pick("redis-prefix") ?? "eddy";
+    if (!/^[^\s{}]+$/.test(prefix)) {
+      throw new ConfigError(`Invalid --redis-prefix: "${prefix}" must not be empty or hold braces or white space`);
+    }
+    const lease = pick("redis-reply-lease");
+    config.redis =
+      lease === undefined
+        ? { url: redis, prefix }
+        : { url: redis, prefix, replyLeaseMs: integer("redis-reply-lease", lease, 1, Number.MAX_SAFE_INTEGER) };
+  }
   return config;
 }
 
@@ -287,4 +327,20 @@ export function startupConfig(argv: readonly string[], env: Readonly<Record<stri
       text: `eddy: ${error.message}\nRun with --help to see the options.\n`,
     };
   }
+}
+
+/**
+ * A Redis URL fit for a log line: any password replaced by `***`.
+ *
+ * @param url The URL as given.
+ * @returns It without its secret.
+ *
+ * @example
+ * ```ts
+ * import { redacted } from "./_config.ts";
+ * console.log(redacted("redis://app:s3cret@cache:6379/0")); // redis://app:***@cache:6379/0
+ * ```
+ */
+export function redacted(url: string): string {
+  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/i, "$1***@");
 }

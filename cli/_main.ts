@@ -6,8 +6,10 @@
  * @module
  */
 import process from "node:process";
+import type { Hub } from "../core/chat/mod.ts";
+import { connectRedis, createRedisHub } from "../redis/mod.ts";
 import { createAppFromConfig } from "./_app.ts";
-import { startupConfig } from "./_config.ts";
+import { type Config, redacted, startupConfig } from "./_config.ts";
 
 /** What the program needs of a runtime's mount: `serve` from `eddy-sse/node`, `/bun` or `/deno`. */
 export type Mount = (
@@ -40,12 +42,24 @@ export async function runChatServer(serve: Mount): Promise<void> {
     return;
   }
   const { config } = startup;
+  let hub: Hub | undefined;
+  try {
+    hub = await redisHub(config);
+  } catch (error) {
+    const url = redacted(config.redis?.url ?? "");
+    process.stderr.write(
+      `eddy: Cannot connect to Redis at ${url}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exitCode = 1;
+    return;
+  }
   let app: ReturnType<typeof createAppFromConfig>;
   try {
-    app = createAppFromConfig(config, (message) => process.stderr.write(`eddy: ${message}\n`));
+    app = createAppFromConfig(config, (message) => process.stderr.write(`eddy: ${message}\n`), hub);
   } catch (error) {
     // The chat app refuses option combinations (e.g. replay larger than history) with a RangeError.
     process.stderr.write(`eddy: Invalid options: ${error instanceof Error ? error.message : String(error)}\n`);
+    await hub?.close();
     process.exitCode = 2;
     return;
   }
@@ -85,4 +99,30 @@ export async function runChatServer(serve: Mount): Promise<void> {
     );
   };
   process.on("SIGINT", stop).on("SIGTERM", stop);
+}
+
+/** The Redis hub when `--redis` is set (connected, so a wrong URL fails at start), else `undefined`. */
+async function redisHub(config: Config): Promise<Hub | undefined> {
+  if (config.redis === undefined) return undefined;
+  const redis = await connectRedis(config.redis.url, {
+    onError: (error) =>
+      process.stderr.write(
+        error === undefined ? "eddy: Redis is back\n" : `eddy: Redis unreachable: ${error.message}\n`,
+      ),
+  });
+  // The chat options the hub reads itself (sizes, presence interval) are those of the config.
+  const { historySize, replayCount, queueLimit, maxRooms } = config;
+  return createRedisHub({
+    ...defined({ historySize, replayCount, queueLimit, maxRooms }),
+    redis,
+    keyPrefix: config.redis.prefix,
+    ...(config.redis.replyLeaseMs === undefined ? {} : { replyLeaseMs: config.redis.replyLeaseMs }),
+  });
+}
+
+/** `object` without its `undefined` fields (exactOptionalPropertyTypes). */
+function defined<T extends object>(object: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }

@@ -20,6 +20,7 @@ export const ENTRIES = {
   node: "adapters/node.ts",
   bun: "adapters/bun.ts",
   deno: "adapters/deno.ts",
+  redis: "redis/mod.ts",
 } as const;
 
 /**
@@ -45,7 +46,8 @@ export async function bundle(outdir: string): Promise<Metafile> {
     format: "esm",
     platform: "neutral",
     target: "es2022",
-    external: ["node:*"],
+    // The Redis client stays a dependency the user's install resolves, not a copy in dist/.
+    external: ["node:*", "@redis/client"],
     sourcemap: true,
     legalComments: "none",
     metafile: true,

@@ -191,7 +191,8 @@ test("tsconfig.core.json compiles core/ with no ambient runtime types", () => {
 });
 
 // The layout's dependency rules (docs/ARCHITECTURE.md): each folder may import only what is
-// listed for it; public entries are core/mod.ts, core/chat/mod.ts and adapters/{node,bun,deno}.ts.
+// listed for it; public entries are core/mod.ts, core/chat/mod.ts, adapters/{node,bun,deno}.ts and
+// redis/mod.ts.
 
 /** Every import or export specifier of a file, with its line, relative ones resolved to absolute paths. */
 function importsOf(file: string, text: string): { line: number; specifier: string; target?: string }[] {
@@ -232,6 +233,7 @@ const PUBLIC_ENTRIES = [
   "adapters/node.ts",
   "adapters/bun.ts",
   "adapters/deno.ts",
+  "redis/mod.ts",
 ].map((path) => join(root, path));
 const inside = (path: string, folder: string): boolean => path.startsWith(join(root, folder) + sep);
 
@@ -281,6 +283,15 @@ test("the mounts (adapters/) import only the SSE core's public entry, their own 
   expect(broken).toEqual([]);
 });
 
+test("the Redis connection (redis/) imports only the chat app's public entry, its own files and the Redis client", () => {
+  const broken = brokenImports(
+    "redis",
+    (target) => target === join(root, "core/chat/mod.ts") || inside(target, "redis"),
+    (specifier) => specifier === "@redis/client",
+  );
+  expect(broken).toEqual([]);
+});
+
 test("the program (cli/) imports only public entries, its own files and node: modules", () => {
   const broken = brokenImports(
     "cli",
@@ -292,7 +303,7 @@ test("the program (cli/) imports only public entries, its own files and node: mo
 
 test("only the program touches the process, files or the environment", () => {
   const found: string[] = [];
-  for (const folder of ["core", "adapters"]) {
+  for (const folder of ["core", "adapters", "redis"]) {
     for (const file of sourceFiles(join(root, folder))) {
       const text = readFileSync(file, "utf8");
       for (const { line, specifier } of importsOf(file, text)) {
@@ -320,9 +331,9 @@ test("only the program touches the process, files or the environment", () => {
   expect(found).toEqual([]);
 });
 
-test("the mounts are libraries: no top-level statement runs anything on import", () => {
+test("the mounts and the Redis connection are libraries: no top-level statement runs anything on import", () => {
   const found: string[] = [];
-  for (const file of sourceFiles(join(root, "adapters"))) {
+  for (const file of ["adapters", "redis"].flatMap((folder) => sourceFiles(join(root, folder)))) {
     const source = ts.createSourceFile(
       file,
       readFileSync(file, "utf8"),
@@ -382,7 +393,7 @@ test("ruleViolations reports each import its rule refuses, and only those", () =
   expect(found.map((line) => Number(line.split(":")[1]))).toEqual([1, 2, 3, 7]);
 });
 
-test("docs/ARCHITECTURE.md names every source file of core/, core/chat/, adapters/ and cli/, and only files that exist", () => {
+test("docs/ARCHITECTURE.md names every source file of core/, core/chat/, adapters/, redis/ and cli/, and only files that exist", () => {
   const doc = readFileSync(join(root, "docs/ARCHITECTURE.md"), "utf8");
   const tree = doc.slice(doc.indexOf("```\n") + 4, doc.indexOf("\n```", doc.indexOf("```\n") + 4));
   // Each top-level line "folder/ ..." opens a folder; the indented lines below it name its files.
@@ -396,7 +407,7 @@ test("docs/ARCHITECTURE.md names every source file of core/, core/chat/, adapter
     // "the in-memory Hub; _ring.ts (history), ..." names private files in the description too.
     for (const match of line.matchAll(/(?:^|[\s;(])(_[\w-]+\.ts)/g)) named.add(folder + match[1]);
   }
-  const actual = ["core", "core/chat", "adapters", "cli"].flatMap((dir) =>
+  const actual = ["core", "core/chat", "adapters", "redis", "cli"].flatMap((dir) =>
     readdirSync(join(root, dir))
       .filter((name) => name.endsWith(".ts"))
       .map((name) => `${dir}/${name}`),

@@ -108,6 +108,8 @@ const ROOMS_LISTED = 1000;
 const CURSOR = /^([^-\s]+)-(\d{1,16}-\d{1,16})$/;
 const REAPED_NOTE = "\n\n[The reply was cut off: the server writing it stopped.]";
 const UNREACHABLE = "Redis is unreachable";
+/** How long a join waits for Redis to confirm its room's channel (it queues while Redis is away). */
+const JOIN_TIMEOUT_MS = 5000;
 
 /** A notification as the room's channel carries it. */
 type Note = {
@@ -294,6 +296,8 @@ class RedisHub implements Hub {
     if (options.replay !== undefined)
       checkNumber(options.replay, "a non-negative safe integer", "Cannot subscribe", "replay");
     if (signal?.aborted) return MemorySubscription.ended();
+    // Joining needs Redis (a snapshot, maybe a channel): refuse at once rather than wait for it.
+    if (!this.#redis.ready) throw new HubUnavailableError(UNREACHABLE);
     const room = this.#roomFor(name);
     let finish!: (subscription: Subscription) => void;
     const joined = new Promise<Subscription>((resolve) => (finish = resolve));
@@ -308,7 +312,7 @@ class RedisHub implements Hub {
     };
     room.joins.add(join);
     try {
-      await room.ready;
+      await deadline(room.ready, JOIN_TIMEOUT_MS);
       await this.#snapJoin(room, join);
     } catch (error) {
       room.joins.delete(join);
@@ -758,6 +762,19 @@ class RedisHub implements Hub {
 
   #assertOpen(): void {
     if (this.#closed) throw new HubClosedError();
+  }
+}
+
+/** `promise`, or a {@link HubUnavailableError} after `ms`. */
+async function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HubUnavailableError(UNREACHABLE)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

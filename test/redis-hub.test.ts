@@ -1,0 +1,276 @@
+/**
+ * What only the Redis hub has to survive, on a real redis-server: several instances (hubs) on one
+ * Redis, a killed pub/sub connection, a notification that never arrived, Redis restarted with its
+ * AOF and restarted empty, an instance dying mid-reply, presence across instances. What every hub
+ * promises is in hub-contract.test.ts. No sleeps: conditions are awaited with a deadline.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import {
+  type ChatMessage,
+  createRedisHub,
+  type Hub,
+  HubUnavailableError,
+  type RedisConnection,
+  type RedisHubOptions,
+} from "../core/chat/mod.ts";
+import type { EventMessage } from "../core/mod.ts";
+import { connectRedis } from "../redis/mod.ts";
+import { drain } from "./_chat.ts";
+import { haveRedis, type RedisServer, removeRedis, startRedis } from "./_redis.ts";
+import { waitFor } from "./_server.ts";
+
+const TIME = "2025-01-01T00:00:00.000Z";
+const input = (text: string, user = "alice") => ({ user, text, time: TIME });
+
+let shared: RedisServer | undefined;
+let prefixes = 0;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  if (haveRedis()) shared = await startRedis();
+}, 20_000);
+
+afterEach(async () => {
+  await Promise.allSettled(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+afterAll(async () => {
+  await removeRedis(shared);
+});
+
+/** Hubs of one chat: same Redis, same prefix, each with its own connections (an instance each). */
+async function instances(
+  server: RedisServer,
+  count: number,
+  options: Partial<RedisHubOptions> = {},
+): Promise<{ hubs: Hub[]; connections: RedisConnection[]; prefix: string }> {
+  const prefix = `hub${++prefixes}`;
+  const connections: RedisConnection[] = [];
+  const hubs: Hub[] = [];
+  for (let i = 0; i < count; i++) {
+    const redis = await connectRedis(server.url, { onError: () => {} });
+    connections.push(redis);
+    const hub = createRedisHub({ syncIntervalMs: 100, presenceIntervalMs: 0, ...options, redis, keyPrefix: prefix });
+    hubs.push(hub);
+    cleanups.push(() => hub.close());
+  }
+  return { hubs, connections, prefix };
+}
+
+function messages(items: readonly EventMessage[]): ChatMessage[] {
+  return items.filter((item) => item.event === undefined).map((item) => JSON.parse(item.data!) as ChatMessage);
+}
+
+/** Publishes until one succeeds (Redis coming back), for at most `timeoutMs`. */
+async function publishWhenUp(hub: Hub, room: string, text: string, timeoutMs = 10_000): Promise<ChatMessage> {
+  return waitFor(
+    async () => {
+      try {
+        return await hub.publish(room, input(text));
+      } catch (error) {
+        if (error instanceof HubUnavailableError) return undefined;
+        throw error;
+      }
+    },
+    { timeoutMs, intervalMs: 50, what: `a publish of "${text}" to succeed` },
+  );
+}
+
+/**
+ * Stores a message in a room's stream as the publish script would, but notifies nobody: what an
+ * instance sees when a pub/sub message is lost. Returns its entry id.
+ */
+async function ghost(prefix: string, room: string, text: string): Promise<string> {
+  const meta = `${prefix}:{${room}}:m`;
+  const n = /:(\d+)/.exec(await shared!.raw("HINCRBY", meta, "n", "1"))![1]!;
+  const last = /\r\n(\S+)\r\n/.exec(await shared!.raw("HGET", meta, "last"))![1]!;
+  const data = JSON.stringify({ room, user: "ghost", text, time: TIME });
+  const reply = await shared!.raw("XADD", `${prefix}:{${room}}:s`, "*", "d", data, "p", last, "n", n);
+  const entry = /\r\n(\S+)\r\n/.exec(reply)![1]!;
+  await shared!.raw("HSET", meta, "last", entry);
+  return entry;
+}
+
+describe.skipIf(!haveRedis())("redis hub", () => {
+  test("a client on one instance receives what is posted to the other, in the same order with the same ids", async () => {
+    const { hubs } = await instances(shared!, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    const onA = drain(await a.subscribe("r"));
+    const onB = drain(await b.subscribe("r"));
+    const published: ChatMessage[] = [];
+    for (let i = 0; i < 40; i++) published.push(await (i % 2 === 0 ? a : b).publish("r", input(`m${i}`)));
+    for (const reader of [onA, onB]) await reader.waitFor((items) => messages(items).length === 40);
+    expect(messages(onA.items)).toEqual(published);
+    expect(messages(onB.items)).toEqual(published);
+  });
+
+  test("a notification that never arrived is read back from the stream before anything newer", async () => {
+    const { hubs, prefix } = await instances(shared!, 1);
+    const hub = hubs[0]!;
+    const reader = drain(await hub.subscribe("r"));
+    const first = await hub.publish("r", input("first"));
+    await reader.waitFor((items) => messages(items).length === 1);
+    // A message stored without its notification reaching anyone, as a lost pub/sub message would be.
+    const entry = await ghost(prefix, "r", "unheard");
+    const third = await hub.publish("r", input("third"));
+    await reader.waitFor((items) => messages(items).length === 3);
+    expect(messages(reader.items).map((m) => m.text)).toEqual(["first", "unheard", "third"]);
+    expect(messages(reader.items).map((m) => m.id)).toEqual([first.id, `${first.id.split("-")[0]}-${entry}`, third.id]);
+  });
+
+  test("the pub/sub connection killed while another instance publishes: the gap is filled, nothing lost or repeated", async () => {
+    const { hubs, prefix } = await instances(shared!, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    const reader = drain(await a.subscribe("r"));
+    const published: ChatMessage[] = [];
+    for (let i = 0; i < 60; i++) {
+      if (i === 20 || i === 40) await shared!.raw("CLIENT", "KILL", "TYPE", "pubsub");
+      published.push(await b.publish("r", input(`m${i}`)));
+    }
+    await reader.waitFor((items) => messages(items).length >= 60, "all 60 messages");
+    expect(messages(reader.items).map((m) => m.id)).toEqual(published.map((m) => m.id));
+    // A message nobody heard of, then a kill and nothing after it: only the reconnect itself can
+    // make the instance look, since no later notification will reveal the gap.
+    await ghost(prefix, "r", "unheard");
+    await shared!.raw("CLIENT", "KILL", "TYPE", "pubsub");
+    await reader.waitFor((items) => messages(items).length === 61, "the message stored during the outage");
+    expect(messages(reader.items).at(-1)?.text).toBe("unheard");
+  });
+
+  test("a client joining on another instance mid-reply gets reply-start with the text so far", async () => {
+    const { hubs } = await instances(shared!, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    const question = await a.publish("r", input("/bot hi"));
+    await a.emit("r", {
+      type: "reply-start",
+      replyId: "x1",
+      room: "r",
+      user: "bot",
+      inReplyTo: question.id,
+      time: TIME,
+      text: "",
+    });
+    await a.emit("r", { type: "reply-delta", replyId: "x1", delta: "안녕" });
+    const late = drain(await b.subscribe("r"));
+    await late.waitFor((items) => items.some((i) => i.event === "reply-start"));
+    expect(JSON.parse(late.items.find((i) => i.event === "reply-start")!.data!).text).toBe("안녕");
+    await a.emit("r", { type: "reply-delta", replyId: "x1", delta: "하세요" });
+    await late.waitFor((items) => items.some((i) => i.event === "reply-delta"));
+    expect(JSON.parse(late.items.find((i) => i.event === "reply-delta")!.data!)).toEqual({
+      replyId: "x1",
+      delta: "하세요",
+    });
+  });
+
+  test("a reply whose instance died is ended once, with an error message stored by another instance", async () => {
+    const { hubs, connections } = await instances(shared!, 3, { replyLeaseMs: 300 });
+    const [dying, b, c] = hubs as [Hub, Hub, Hub];
+    const question = await b.publish("r", input("/bot echo a long answer"));
+    const onB = drain(await b.subscribe("r", { replay: 0 }));
+    const onC = drain(await c.subscribe("r", { replay: 0 }));
+    await dying.emit("r", {
+      type: "reply-start",
+      replyId: "gone",
+      room: "r",
+      user: "bot",
+      inReplyTo: question.id,
+      time: TIME,
+      text: "",
+    });
+    await dying.emit("r", { type: "reply-delta", replyId: "gone", delta: "a long" });
+    // The instance vanishes without a word: its connections drop, it renews nothing any more.
+    await connections[0]!.close();
+    for (const reader of [onB, onC]) {
+      await reader.waitFor((items) => messages(items).some((m) => m.replyId === "gone"), "the ended reply");
+    }
+    const ended = messages(onB.items).filter((m) => m.replyId === "gone");
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ room: "r", user: "bot", replyId: "gone", error: true });
+    expect(ended[0]!.text).toMatch(/^a long\n\n\[The reply was cut off/);
+    expect(messages(onC.items).filter((m) => m.replyId === "gone")).toEqual(ended);
+    // Stored once, whichever instance won the race; later joiners see no running reply.
+    expect((await b.history("r", 10)).filter((m) => m.replyId === "gone")).toHaveLength(1);
+    const later = drain(await c.subscribe("r", { replay: 0 }));
+    await later.waitFor((items) => items.some((i) => i.event === "presence"));
+    expect(later.items.some((i) => i.event === "reply-start")).toBe(false);
+  });
+
+  test("presence and room counts cover every instance", async () => {
+    const { hubs } = await instances(shared!, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    const told: number[] = [];
+    a.onPresence((event) => told.push(event.subscribers));
+    const onA = drain(await a.subscribe("lobby"));
+    await b.subscribe("lobby");
+    await b.subscribe("lobby");
+    await onA.waitFor((items) => items.some((i) => i.event === "presence" && JSON.parse(i.data!).subscribers === 3));
+    await waitFor(async () => (await a.room("lobby"))?.subscribers === 3, { what: "A to count 3" });
+    await b.publish("lobby", input("hi"));
+    const listed = await waitFor(
+      async () => (await b.rooms()).find((info) => info.room === "lobby" && info.subscribers === 3),
+      {
+        what: "B to list the room with 3",
+      },
+    );
+    expect(listed).toEqual({ room: "lobby", subscribers: 3, messages: 1 });
+    expect(told.at(-1)).toBe(3);
+  });
+
+  test("with Redis' default node size, a cursor older than historySize but still retained resumes exactly", async () => {
+    const { hubs } = await instances(shared!, 1, { historySize: 5 });
+    const hub = hubs[0]!;
+    const all: ChatMessage[] = [];
+    for (let i = 0; i < 20; i++) all.push(await hub.publish("r", input(`m${i}`)));
+    const reader = drain(await hub.subscribe("r", { after: all[1]!.id }));
+    await reader.waitFor((items) => messages(items).length === 18);
+    expect(reader.items.some((i) => i.event === "reset")).toBe(false);
+    expect(messages(reader.items).map((m) => m.id)).toEqual(all.slice(2).map((m) => m.id));
+  });
+});
+
+describe.skipIf(!haveRedis())("redis hub across Redis restarts", () => {
+  test("restarted with AOF (appendfsync always): 503 while down, streams stay open and resume, nothing acknowledged lost", async () => {
+    const server = await startRedis({ appendfsync: "always" });
+    cleanups.push(() => removeRedis(server));
+    const { hubs } = await instances(server, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    const reader = drain(await a.subscribe("r"));
+    const before = await b.publish("r", input("before"));
+    await reader.waitFor((items) => messages(items).length === 1);
+    await server.stop({ kill: true });
+    await waitFor(async () => (await a.stats()).unavailable !== undefined, { what: "A to see Redis down" });
+    expect((await a.stats()).unavailable).toMatch(/Redis/);
+    await expect(b.publish("r", input("lost?"))).rejects.toBeInstanceOf(HubUnavailableError);
+    await expect(b.subscribe("r")).rejects.toBeInstanceOf(HubUnavailableError);
+    expect(reader.done.value).toBe(false); // the stream stays open through the outage
+    await server.start();
+    const after = await publishWhenUp(b, "r", "after");
+    await reader.waitFor((items) => messages(items).some((m) => m.id === after.id), "the message posted after");
+    expect(messages(reader.items).map((m) => m.id)).toEqual([before.id, after.id]);
+    expect(reader.done.value).toBe(false);
+    await waitFor(async () => (await a.stats()).unavailable === undefined, { what: "A to see Redis back" });
+    expect((await a.history("r", 10)).map((m) => m.text)).toEqual(["before", "after"]);
+  }, 30_000);
+
+  test("restarted empty: open streams end, old cursors get reset (unknown-cursor), new messages flow", async () => {
+    const server = await startRedis();
+    cleanups.push(() => removeRedis(server));
+    const { hubs } = await instances(server, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    const reader = drain(await a.subscribe("r"));
+    const old = await b.publish("r", input("old"));
+    await reader.waitFor((items) => messages(items).length === 1);
+    await server.stop({ kill: true });
+    await server.start({ empty: true });
+    const fresh = await publishWhenUp(b, "r", "fresh");
+    // The stream it delivered from is gone: its clients must reconnect and be told.
+    await reader.waitFor(() => reader.done.value, "the stream to end");
+    expect(messages(reader.items).map((m) => m.id)).not.toContain(fresh.id);
+    const resumed = drain(await a.subscribe("r", { after: old.id }));
+    await resumed.waitFor((items) => messages(items).some((m) => m.id === fresh.id));
+    expect(resumed.items[0]?.event).toBe("reset");
+    expect(JSON.parse(resumed.items[0]!.data!)).toMatchObject({ reason: "unknown-cursor", oldestId: fresh.id });
+    const next = await b.publish("r", input("next"));
+    await resumed.waitFor((items) => messages(items).some((m) => m.id === next.id));
+  }, 30_000);
+});

@@ -23,7 +23,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { toWebRequest } from "./_node-request.ts";
+import {
+  abortRequest,
+  discardUnreadBody,
+  forHandler,
+  hasBody,
+  type NodeRequest,
+  toWebRequest,
+} from "./_node-request.ts";
 import { endDirectStream, sendWebResponse } from "./_node-response.ts";
 import { errorResponse, serverErrorResponse } from "../core/mod.ts";
 import {
@@ -98,10 +105,10 @@ export type NodeServer = RuntimeServer & {
  */
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<NodeServer> {
   const onError = options.onError ?? ((error: unknown) => console.error("eddy:", error));
-  // Every response not yet closed, with the controller behind its request's signal; `undefined`
-  // once its event stream writes directly (nothing listens to the request any more, so its
-  // controller, signal and request objects are let go; shutdown ends the stream itself).
-  const open = new Map<ServerResponse, AbortController | undefined>();
+  // Every response not yet closed, with its request (whose signal it aborts); `undefined` once
+  // its event stream writes directly (nothing listens to the request any more, so the request
+  // and its signal are let go; shutdown ends the stream itself).
+  const open = new Map<ServerResponse, NodeRequest | undefined>();
   let closing: Promise<void> | undefined;
   const server = createServer(options.http ?? {}, (req, res) => void respond(req, res));
   server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
@@ -109,21 +116,24 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   // One listener for every response (`this` is the response), not a closure per request: an
   // open event stream should cost its connection and little else.
   function onResponseClose(this: ServerResponse): void {
-    const controller = open.get(this);
+    const request = open.get(this);
     open.delete(this);
-    if (!this.writableFinished) controller?.abort(new Error("The client closed the connection"));
+    // Aborts the signal if the handler read it, else makes it aborted should it be read later.
+    if (request !== undefined && !this.writableFinished) {
+      abortRequest(request, new Error("The client closed the connection"));
+    }
     if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
   }
 
   async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const controller = new AbortController();
-    open.set(res, controller);
+    open.set(res, undefined);
     res.on("close", onResponseClose); // not `once`, which wraps the listener per response
     let response: Response;
     try {
-      const { request, discardUnread } = toWebRequest(req, controller.signal);
-      if (discardUnread !== undefined) res.once("finish", discardUnread);
-      response = await answer(handler, request, onError);
+      const request = toWebRequest(req);
+      open.set(res, request);
+      if (hasBody(request)) res.once("finish", () => discardUnreadBody(request));
+      response = await answer(handler, forHandler(request), onError);
     } catch (error) {
       res.setHeader("connection", "close"); // whatever follows on this connection is suspect
       response = errorResponse(
@@ -154,9 +164,9 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
         clearTimeout(cutoff);
         resolve();
       });
-      for (const [res, controller] of open) {
-        if (controller === undefined) endDirectStream(res);
-        else controller.abort(new Error("The server is shutting down"));
+      for (const [res, request] of open) {
+        if (request === undefined) endDirectStream(res);
+        else abortRequest(request, new Error("The server is shutting down"));
       }
       server.closeIdleConnections();
     });

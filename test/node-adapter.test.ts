@@ -1,4 +1,5 @@
-import { request as httpRequest } from "node:http";
+import { type IncomingMessage, request as httpRequest } from "node:http";
+import { inspect } from "node:util";
 import { connect, type Socket } from "node:net";
 import { Agent, fetch, Response as UndiciResponse } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
@@ -139,12 +140,22 @@ describe("serve request mapping", () => {
     expect(raw.received()).toContain(`"url":"http://127.0.0.1:${server.port}//evil.example/x?y=1"`);
   });
 
-  it("serve answers 400 to a Host header that is not a host", async () => {
+  it("serve answers 400 with JSON and the security headers to a request no Request can represent", async () => {
     const server = await start(echo);
-    const raw = await rawRequest(server, "GET / HTTP/1.1\r\nHost: user@evil.example\r\n\r\n");
-    await within(5000, raw.closed, "the response");
-    expect(raw.received()).toMatch(/^HTTP\/1\.1 400 /);
-    expect(raw.received()).toContain('{"error":"Cannot read the request');
+    for (const head of [
+      "GET / HTTP/1.1\r\nHost: user@evil.example\r\n\r\n", // a Host that is not a host
+      "GET http://user:secret@127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", // credentials in the URL
+      "TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", // a method fetch forbids
+    ]) {
+      const raw = await rawRequest(server, head);
+      await within(5000, raw.closed, "the response");
+      const [headers = "", body = ""] = raw.received().split("\r\n\r\n");
+      expect(headers).toMatch(/^HTTP\/1\.1 400 /);
+      expect(headers.toLowerCase()).toContain("x-content-type-options: nosniff");
+      expect(headers.toLowerCase()).toContain("content-security-policy:");
+      expect(headers.toLowerCase()).toContain("connection: close");
+      expect(body).toContain('{"error":"Cannot read the request');
+    }
   });
 
   it("serve answers HEAD with the headers and no body", async () => {
@@ -179,6 +190,174 @@ describe("serve request mapping", () => {
     const server = await start(() => new Response("ok"), { onListen: (address) => seen.resolve(address) });
     expect(await seen.promise).toMatchObject({ port: server.port, url: `http://127.0.0.1:${server.port}` });
     expect(server.port).toBeGreaterThan(0);
+  });
+});
+
+/** Every Request property a handler can read, from `request` (a real one, or the mount's). */
+function requestProperties(request: Request): Record<string, unknown> {
+  const props: Record<string, unknown> = {};
+  for (const key of Object.getOwnPropertyNames(Request.prototype)) {
+    const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, key);
+    if (descriptor?.get === undefined || key === "signal" || key === "body") continue;
+    const value = (request as unknown as Record<string, unknown>)[key];
+    props[key] = value instanceof Headers ? [...value] : value;
+  }
+  return props;
+}
+
+describe("serve's request (built as it is read)", () => {
+  it("serve's request is a Request with every property of one, the same as a Request built from the same parts", async () => {
+    const seen = deferred<{ request: Request; reference: Request }>();
+    const server = await start((request) => {
+      const headers: [string, string][] = [];
+      for (const [name, value] of request.headers) headers.push([name, value]);
+      seen.resolve({ request, reference: new Request(request.url, { method: request.method, headers }) });
+      return new Response("ok");
+    });
+    await (await fetch(`${server.url}/a/b?c=d`, { headers: { "x-one": "1", accept: "text/plain" } })).text();
+    const { request, reference } = await seen.promise;
+    expect(request).toBeInstanceOf(Request);
+    expect(request.constructor).toBe(Request);
+    expect(Object.prototype.toString.call(request)).toBe("[object Request]");
+    expect(requestProperties(request)).toEqual(requestProperties(reference));
+    expect(request.url).toBe(`${server.url}/a/b?c=d`);
+    expect(request.headers.get("x-one")).toBe("1");
+    expect(request.headers).toBe(request.headers); // one object, not one per read
+    expect(request.body).toBeNull();
+    expect(request.bodyUsed).toBe(false);
+    expect(request.signal).toBeInstanceOf(AbortSignal);
+    expect(request.signal).toBe(request.signal);
+    expect(inspect(request)).toContain("/a/b?c=d");
+    const clone = request.clone();
+    expect(clone).toBeInstanceOf(Request);
+    expect([clone.method, clone.url, clone.headers.get("x-one")]).toEqual(["GET", request.url, "1"]);
+    const copy = new Request(request);
+    expect([copy.method, copy.url, copy.headers.get("accept")]).toEqual(["GET", request.url, "text/plain"]);
+    const changed = new Request(request, { method: "PUT", body: "x" });
+    expect([changed.method, await changed.text()]).toEqual(["PUT", "x"]);
+  });
+
+  it("serve's request reads its body with text, json, arrayBuffer, bytes, blob, formData and the stream, once", async () => {
+    const server = await start(async (request) => {
+      const kind = new URL(request.url).pathname.slice(1);
+      expect(request.bodyUsed).toBe(false);
+      let value: unknown;
+      if (kind === "text") value = await request.text();
+      else if (kind === "json") value = await request.json();
+      else if (kind === "arrayBuffer") value = new TextDecoder().decode(await request.arrayBuffer());
+      else if (kind === "bytes") value = new TextDecoder().decode(await request.bytes());
+      else if (kind === "blob") value = await (await request.blob()).text();
+      else if (kind === "formData") value = (await request.formData()).get("a");
+      else if (kind === "clone") value = [await request.clone().text(), await request.text()];
+      else value = await new Response(request.body).text();
+      expect(request.bodyUsed).toBe(true);
+      await expect(request.text()).rejects.toThrow(TypeError); // a body is read once
+      return Response.json({ value });
+    });
+    const post = async (kind: string, body: string, type = "text/plain") =>
+      (
+        (await (
+          await fetch(`${server.url}/${kind}`, { method: "POST", body, headers: { "content-type": type } })
+        ).json()) as {
+          value: unknown;
+        }
+      ).value;
+    expect(await post("text", "héllo")).toBe("héllo");
+    expect(await post("json", '{"a":[1]}', "application/json")).toEqual({ a: [1] });
+    expect(await post("arrayBuffer", "ab")).toBe("ab");
+    expect(await post("bytes", "by")).toBe("by");
+    expect(await post("blob", "bl")).toBe("bl");
+    expect(await post("formData", "a=1&b=2", "application/x-www-form-urlencoded")).toBe("1");
+    expect(await post("clone", "twice")).toEqual(["twice", "twice"]);
+    expect(await post("stream", "streamed")).toBe("streamed");
+  });
+
+  it("serve's request can be passed on: new Request(url, request) forwards method, headers and the streamed body", async () => {
+    const upstream = await start(echo);
+    // The global fetch: the undici package's own (imported above) takes only its own Request class.
+    const server = await start((request) => globalThis.fetch(new Request(`${upstream.url}/echoed`, request)));
+    const response = await fetch(`${server.url}/in`, {
+      method: "POST",
+      headers: { "x-one": "1", "content-type": "text/plain" },
+      body: "passed on",
+    });
+    expect(await response.json()).toMatchObject({
+      method: "POST",
+      url: `${upstream.url}/echoed`,
+      headers: { "x-one": "1" },
+      body: "passed on",
+    });
+  });
+
+  it("serve aborts a signal first read after the handler returned, when the client closes", async () => {
+    const stored = deferred<Request>();
+    const server = await start((request) => {
+      stored.resolve(request);
+      // Not an event stream: the mount keeps the request (and its signal) while the body streams.
+      return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("first")) }));
+    });
+    const raw = await rawRequest(server, "GET /open HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => raw.received().includes("first"), { what: "the first chunk" });
+    const request = await stored.promise;
+    const signal = request.signal; // read late: the handler did not read it
+    expect(signal.aborted).toBe(false);
+    const aborted = new Promise<unknown>((resolve) => signal.addEventListener("abort", () => resolve(signal.reason)));
+    raw.socket.destroy();
+    expect(String(await within(5000, aborted, "the late signal to abort"))).toContain("client closed the connection");
+  });
+
+  it("serve's request signal read only after the client closed is already aborted", async () => {
+    const stored = deferred<Request>();
+    const closed = deferred();
+    const server = await start((request) => {
+      stored.resolve(request);
+      return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode("first")) }));
+    });
+    server.server.on("request", (_req: IncomingMessage, res) => res.on("close", () => closed.resolve()));
+    const raw = await rawRequest(server, "GET /open HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => raw.received().includes("first"), { what: "the first chunk" });
+    raw.socket.destroy();
+    await within(5000, closed.promise, "the response to close");
+    const request = await stored.promise;
+    expect(request.signal.aborted).toBe(true);
+    expect(String(request.signal.reason)).toContain("client closed the connection");
+  });
+
+  it("serve pauses a request body the handler does not read, and delivers all of it once read", async () => {
+    const size = 64 * 1024 * 1024; // more than loopback's kernel buffers (up to 32 MiB received, 4 MiB sent)
+    const release = deferred();
+    let incoming: IncomingMessage | undefined;
+    const server = await start(async (request) => {
+      const reader = (request.body as ReadableStream<Uint8Array>).getReader();
+      let bytes = (await reader.read()).value?.byteLength ?? 0;
+      await release.promise; // a handler busy elsewhere
+      for (let step = await reader.read(); !step.done; step = await reader.read()) bytes += step.value.byteLength;
+      return Response.json({ bytes });
+    });
+    server.server.on("request", (req: IncomingMessage) => (incoming = req));
+    const raw = await rawRequest(server, `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+    const chunk = new Uint8Array(64 * 1024).fill(120);
+    for (let sent = 0; sent < size; sent += chunk.byteLength) raw.socket.write(chunk);
+    // The server stops reading: what the client has handed to the kernel stops growing, short of the body.
+    let last = -1;
+    let stableSince = Date.now();
+    const stalled = await waitFor(
+      () => {
+        const handed = raw.socket.bytesWritten - raw.socket.writableLength; // not what waits in Node
+        if (handed !== last) {
+          last = handed;
+          stableSince = Date.now();
+          return false;
+        }
+        return Date.now() - stableSince >= 300 ? last : false;
+      },
+      { timeoutMs: 10_000, what: "the upload to stall" },
+    );
+    expect(stalled).toBeLessThan(size);
+    expect(incoming?.isPaused()).toBe(true);
+    release.resolve();
+    await waitFor(() => raw.received().includes("\r\n\r\n"), { what: "the answer" });
+    await waitFor(() => raw.received().includes(`{"bytes":${size}}`), { what: "the byte count" });
   });
 });
 

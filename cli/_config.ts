@@ -132,7 +132,7 @@ const OPTIONS: readonly Option[] = [
     env: "REDIS_URL",
     type: "string",
     value: "URL",
-    help: "redis:// or rediss:// URL: rooms live in Redis, shared by every instance using it (default: in memory)",
+    help: "redis:// or rediss:// URL: rooms live in Redis, shared by every instance using it; without it, in memory",
   },
   {
     flag: "redis-prefix",

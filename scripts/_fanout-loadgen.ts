@@ -31,7 +31,8 @@ import { DeliveryTracker } from "./_fanout-tracker.ts";
 
 export type LoadgenConfig = {
   host: string;
-  port: number;
+  /** The server's ports: one, or each instance's when several share the load (subscribers in turn). */
+  ports: number[];
   /** The server process we started: the root of the measured tree. */
   serverPid: number;
   connections: number;
@@ -150,9 +151,15 @@ async function startPublisher(
   };
 }
 
-/** Runs one measurement against a server already listening on `config.port`. */
+/** `GET /healthz` → `subscribers`, summed over every instance (null if one is unreachable). */
+async function totalSubscribers(host: string, ports: readonly number[]): Promise<number | null> {
+  const counts = await Promise.all(ports.map((port) => healthSubscribers(host, port)));
+  return counts.some((count) => count === null) ? null : counts.reduce<number>((sum, count) => sum + count!, 0);
+}
+
+/** Runs one measurement against a server already listening on `config.ports`. */
 export async function runLoadgen(config: LoadgenConfig): Promise<LoadgenResult> {
-  const { host, port, connections, rooms, messages, rate } = config;
+  const { host, ports, connections, rooms, messages, rate } = config;
   const tracker = new DeliveryTracker(connections, rooms, messages);
   const shared: SseShared = {
     tracker,
@@ -163,7 +170,7 @@ export async function runLoadgen(config: LoadgenConfig): Promise<LoadgenResult> 
     otherEvents: 0,
   };
   const roomNames = Array.from({ length: rooms }, (_, i) => (rooms === 1 ? "bench" : `r${i}`));
-  const publisher = await startPublisher({ role: "publisher", host, port, pool: config.publishPool });
+  const publisher = await startPublisher({ role: "publisher", host, ports, pool: config.publishPool });
 
   // 1. baseline
   const baseline = sampleTree(config.serverPid);
@@ -186,6 +193,7 @@ export async function runLoadgen(config: LoadgenConfig): Promise<LoadgenResult> 
         const a = Math.floor(index / config.perSourceAddress);
         const localAddress = `127.0.${10 + Math.floor(a / 250)}.${1 + (a % 250)}`;
         const path = `/rooms/${roomNames[index % rooms]}/events${config.streamQuery}`;
+        const port = ports[index % ports.length]!;
         const conn = new SseConnection(index, { host, port, path, localAddress }, shared);
         conns.push(conn);
         active++;
@@ -212,7 +220,7 @@ export async function runLoadgen(config: LoadgenConfig): Promise<LoadgenResult> 
   let subscribeMs: number | null = null;
   const subscribeDeadline = nowUs() + config.subscribeTimeoutMs * 1000;
   while (nowUs() < subscribeDeadline) {
-    subscribers = await healthSubscribers(host, port);
+    subscribers = await totalSubscribers(host, ports);
     if (subscribers !== null && subscribers >= connected) {
       subscribeMs = (nowUs() - startUs) / 1000;
       break;

@@ -18,7 +18,8 @@ import { connect, type Socket } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 import { nowUs, publishBody } from "./_fanout-message.ts";
 
-export type PublisherData = { role: "publisher"; host: string; port: number; pool: number };
+/** `ports`: the servers to post to; the pool's connections are spread over them in turn. */
+export type PublisherData = { role: "publisher"; host: string; ports: number[]; pool: number };
 
 export type PublishJob = {
   /** Echoed in the report (a late report of an abandoned job is told apart). */
@@ -49,11 +50,12 @@ export type PublishReport = {
   connections: number;
 };
 
-type Pending = { request: string; scheduledUs: number };
+type Pending = { room: string; body: string; scheduledUs: number };
 
 /** One keep-alive connection with at most one request in flight. */
 class PublishConnection {
   readonly socket: Socket;
+  readonly port: number;
   busy = false;
   closed = false;
   #response = "";
@@ -61,6 +63,7 @@ class PublishConnection {
 
   constructor(host: string, port: number, onAnswer: (connection: PublishConnection, status: number) => void) {
     this.#onAnswer = (status) => onAnswer(this, status);
+    this.port = port;
     this.socket = connect({ host, port });
     this.socket.setNoDelay(true);
     this.socket.setEncoding("latin1");
@@ -139,17 +142,22 @@ function runPublisher(data: PublisherData): void {
     const pump = () => {
       while (queue.length > 0) {
         pool = pool.filter((c) => !c.closed);
-        let connection = pool.find((c) => !c.busy);
+        // Posts go to the servers in turn (one server: always that one).
+        const port = data.ports[report.sent % data.ports.length]!;
+        let connection = pool.find((c) => !c.busy && c.port === port);
         if (!connection) {
-          if (pool.length >= data.pool) return;
-          connection = new PublishConnection(data.host, data.port, onAnswer);
+          if (pool.filter((c) => c.port === port).length >= Math.ceil(data.pool / data.ports.length)) return;
+          connection = new PublishConnection(data.host, port, onAnswer);
           pool.push(connection);
           report.connections++;
         }
         const pending = queue.shift()!;
         lags.push((nowUs() - pending.scheduledUs) / 1000);
         report.sent++;
-        connection.send(pending.request);
+        connection.send(
+          `POST /rooms/${pending.room}/messages HTTP/1.1\r\nHost: ${data.host}:${connection.port}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${pending.body.length}\r\n\r\n${pending.body}`,
+        );
       }
     };
 
@@ -161,12 +169,7 @@ function runPublisher(data: PublisherData): void {
         const seq = job.firstSeq + next;
         const room = job.rooms[next % job.rooms.length]!;
         const body = publishBody(seq, scheduledUs);
-        queue.push({
-          scheduledUs,
-          request:
-            `POST /rooms/${room}/messages HTTP/1.1\r\nHost: ${data.host}:${data.port}\r\n` +
-            `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-        });
+        queue.push({ scheduledUs, room, body });
         next++;
       }
       pump();

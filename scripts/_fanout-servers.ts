@@ -38,8 +38,16 @@ function startScript(eddyRoot: string, script: string): string[] {
 export type ServerSpec = {
   name: string;
   label: string;
-  /** The command line, listening on 127.0.0.1:`port`; eddy's files are taken from `eddyRoot`. */
-  command(port: number, eddyRoot: string): string[];
+  /**
+   * The command line, listening on 127.0.0.1:`port`; eddy's files are taken from `eddyRoot`.
+   * `ports` are all the ports taken for it: `port` first, then one per further instance, then
+   * `extraPorts` more (e.g. for its Redis).
+   */
+  command(port: number, eddyRoot: string, ports: readonly number[]): string[];
+  /** Instances serving on consecutive taken ports (default 1); subscribers and posts are spread over them. */
+  instances?: number;
+  /** Ports it needs besides its instances'. */
+  extraPorts?: number;
   /** Appended to each stream's path. */
   streamQuery: string;
 };
@@ -72,6 +80,26 @@ export const SERVERS: ServerSpec[] = [
     name: "eddy-deno",
     label: "eddy on Deno",
     command: (port, eddy) => [...startScript(eddy, "start:deno"), "--port", String(port), ...EDDY_FLAGS],
+    streamQuery: "?history=0",
+  },
+  {
+    name: "eddy-redis",
+    label: "eddy on Node, 2 instances + Redis",
+    command: (port, eddy, ports) => [
+      ...NODE_TS,
+      fileURLToPath(new URL("./fanout-peers/eddy-redis.ts", import.meta.url)),
+      "--eddy-root",
+      eddy,
+      "--redis-port",
+      String(ports[2]),
+      "--",
+      ...startScript(eddy, "start"),
+      ...EDDY_FLAGS,
+      "--port",
+      `${port},${ports[1]}`,
+    ],
+    instances: 2,
+    extraPorts: 1,
     streamQuery: "?history=0",
   },
   {
@@ -162,6 +190,8 @@ function healthy(port: number): Promise<boolean> {
 
 export type RunningServer = {
   port: number;
+  /** Every instance's port (`port` first). */
+  ports: number[];
   pid: number;
   /** Its stderr so far: a count of lines, the first 10 and the last 20. */
   stderr: { lines: number; head: string[]; tail: string[] };
@@ -172,11 +202,14 @@ export type RunningServer = {
 
 /** Starts `spec` on a fresh port; resolves once `/healthz` answers 200 (or rejects after 60 s). */
 export async function startServer(spec: ServerSpec, limit: number, eddyRoot: string): Promise<RunningServer> {
-  const port = takePort();
-  const child = spawnWithLimit(spec.command(port, eddyRoot), limit, "pipe");
+  const taken = Array.from({ length: (spec.instances ?? 1) + (spec.extraPorts ?? 0) }, takePort);
+  const port = taken[0]!;
+  const ports = taken.slice(0, spec.instances ?? 1);
+  const child = spawnWithLimit(spec.command(port, eddyRoot, taken), limit, "pipe");
   child.stdout!.resume();
   const server: RunningServer = {
     port,
+    ports,
     pid: child.pid!,
     stderr: { lines: 0, head: [], tail: [] },
     exit: null,
@@ -207,7 +240,7 @@ export async function startServer(spec: ServerSpec, limit: number, eddyRoot: str
   });
   child.once("exit", (code, signal) => (server.exit = signal ?? String(code)));
   const deadline = Date.now() + 60_000;
-  while (!(await healthy(port))) {
+  while (!(await Promise.all(ports.map(healthy))).every(Boolean)) {
     if (server.exit !== null || Date.now() > deadline) {
       await server.stop();
       throw new Error(

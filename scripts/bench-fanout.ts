@@ -129,7 +129,7 @@ async function runOne(point: Point, spec: (typeof SERVERS)[number]): Promise<Run
   }
   const config: LoadgenConfig = {
     host: "127.0.0.1",
-    port: server.port,
+    ports: server.ports,
     serverPid: server.pid,
     connections: point.connections,
     rooms: point.rooms,

@@ -103,6 +103,8 @@ export function createRedisHub(options: RedisHubOptions): Hub {
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** While Redis is unreachable, how often a room retries reading what it missed. */
 const RESYNC_RETRY_MS = 500;
+/** Notifications a room holds while it reads the stream; more are dropped and read back after. */
+const MAX_BUFFERED_NOTES = 10_000;
 /** Rooms `rooms()` lists at most: the most recently active ones. */
 const ROOMS_LISTED = 1000;
 const CURSOR = /^([^-\s]+)-(\d{1,16}-\d{1,16})$/;
@@ -134,6 +136,8 @@ type Snapshot = {
 /** A client being joined: live notifications collect here until its snapshot is in. */
 type Join = {
   readonly items: { n: number; frame: EventMessage }[];
+  /** More live events arrived than a subscriber may queue: it starts ended, and reconnects. */
+  overflow: boolean;
   snapshot: Snapshot | undefined;
   backlog: EventMessage[] | undefined;
   finish(subscription: Subscription): void;
@@ -268,7 +272,8 @@ class RedisHub implements Hub {
         input.replyId ?? "",
         String(this.#roomTtlMs),
       ]),
-      this.#command(["ZADD", `${this.#prefix}:rooms`, String(Date.now()), name]),
+      // The room list is an index, not the message: its failure must not turn a stored post into a 503.
+      this.#command(["ZADD", `${this.#prefix}:rooms`, String(Date.now()), name]).catch(() => {}),
     ]);
     const [epoch, entry] = reply as [string, string, number];
     if (input.replyId !== undefined) this.#ownReplies.delete(input.replyId);
@@ -303,6 +308,7 @@ class RedisHub implements Hub {
     const joined = new Promise<Subscription>((resolve) => (finish = resolve));
     const join: Join = {
       items: [],
+      overflow: false,
       snapshot: undefined,
       backlog: undefined,
       finish,
@@ -453,7 +459,7 @@ class RedisHub implements Hub {
       return;
     }
     room.joins.delete(join);
-    if (join.signal?.aborted || this.#closed) {
+    if (join.signal?.aborted || this.#closed || join.overflow) {
       join.finish(MemorySubscription.ended());
       this.#forget(room);
       return;
@@ -498,7 +504,8 @@ class RedisHub implements Hub {
       return;
     }
     if (room.syncing || room.lastN < 0) {
-      room.buffer.push(note);
+      // Bounded: what is dropped here is read back from the stream (its number leaves a gap).
+      if (room.buffer.length < MAX_BUFFERED_NOTES) room.buffer.push(note);
       return;
     }
     this.#apply(room, note);
@@ -533,6 +540,7 @@ class RedisHub implements Hub {
   #deliver(room: LocalRoom, n: number, frame: EventMessage): void {
     for (const join of room.joins) {
       if (join.items.length < this.#queueLimit) join.items.push({ n, frame });
+      else join.overflow = true;
     }
     this.#broadcast(room, frame);
   }

@@ -76,7 +76,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     pingInterval: 5000,
     socket: {
       connectTimeout,
-      reconnectStrategy: (retries) => Math.random() * Math.min(MAX_RECONNECT_DELAY_MS, 50 * 2 ** retries),
+      reconnectStrategy: (retries: number) => Math.random() * Math.min(MAX_RECONNECT_DELAY_MS, 50 * 2 ** retries),
     },
   });
   const subscriber = commands.duplicate({ disableOfflineQueue: false });

@@ -20,7 +20,7 @@ import { transform } from "esbuild";
 import { afterAll, expect, test } from "vitest";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const DIRS = ["core", "adapters", "cli"];
+const DIRS = ["core", "adapters", "redis", "cli"];
 /** Per run; a healthy example ends in well under a second, a loaded 2-core machine needs margin. */
 const RUN_TIMEOUT_MS = 15_000;
 

@@ -49,10 +49,10 @@ import { encodeRoomEvent } from "./wire.ts";
  * Options of {@link createRedisHub}.
  *
  * @example
- * ```ts
+ * ```ts no-run
  * import type { RedisHubOptions } from "./redis-hub.ts";
  * import type { RedisConnection } from "./redis-connection.ts";
- * declare const redis: RedisConnection;
+ * declare const redis: RedisConnection; // from `connectRedis(url)` of the package's `redis` entry
  * const options: RedisHubOptions = { redis, keyPrefix: "chat", historySize: 500 };
  * ```
  */
@@ -90,10 +90,10 @@ export type RedisHubOptions = Pick<
  *
  * @example
  * ```ts no-run
- * import { createChatApp, createRedisHub } from "./mod.ts";
- * import { connectRedis } from "../../redis/mod.ts";
- * const hub = createRedisHub({ redis: await connectRedis("redis://127.0.0.1:6379") });
- * const app = createChatApp({ hub });
+ * import { createChatApp, createRedisHub, type RedisConnection } from "./mod.ts";
+ * // The package's `redis` entry makes one: `await connectRedis("redis://127.0.0.1:6379")`.
+ * declare const redis: RedisConnection;
+ * const app = createChatApp({ hub: createRedisHub({ redis }) });
  * ```
  */
 export function createRedisHub(options: RedisHubOptions): Hub {

@@ -66,21 +66,19 @@ type Mode = typeof IDLE | typeof READABLE | typeof SINK | typeof DONE;
  */
 export function pushEventStream(source: PushSource, options: EventStreamOptions): ReadableStream<Uint8Array> {
   const stream = new PushStream(source, options);
-  const readable = new ReadableStream<Uint8Array>(
-    {
-      start: (controller) => stream.useController(controller),
-      // A read with nothing queued: the first one starts the stream; later ones mean the reader
-      // has caught up.
-      pull: () => stream.pulled(),
-      cancel: () => stream.cancel(),
-    },
-    // Nothing is pulled ahead: `desiredSize` is minus the bytes queued and unread.
-    { highWaterMark: 0, size: (chunk) => chunk.byteLength },
-  );
+  // The stream is its own underlying source (`start`, `pull`, `cancel`) and the strategy is
+  // shared: no closure per connection (each costs a few hundred bytes, more with names kept).
+  const readable = new ReadableStream<Uint8Array>(stream, BYTE_STRATEGY);
   // The stream does not hold `readable`: once a sink is attached, the readable side (and the
   // Response around it) can be collected, leaving only what writing to the sink needs.
   return markAttachable(readable, stream);
 }
+
+/** Nothing is pulled ahead: `desiredSize` is minus the bytes queued and unread. */
+const BYTE_STRATEGY: QueuingStrategy<Uint8Array> = Object.freeze({
+  highWaterMark: 0,
+  size: (chunk: Uint8Array) => chunk.byteLength,
+});
 
 /** What a stream keeps of its options: plain values, not the options object (nor its signal). */
 type Settings = {
@@ -100,7 +98,7 @@ type Settings = {
  * handle (`drained`/`cancel`) and its own abort listener (`handleEvent`), so a connection costs
  * this one object rather than a closure per role.
  */
-class PushStream implements PushConsumer, AttachedStream, Attachable {
+class PushStream implements PushConsumer, AttachedStream, Attachable, UnderlyingDefaultSource<Uint8Array> {
   readonly #source: PushSource;
   readonly #settings: Settings;
   #signal: AbortSignal | undefined;
@@ -138,17 +136,22 @@ class PushStream implements PushConsumer, AttachedStream, Attachable {
     }
   }
 
-  useController(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  /** From the readable side, as its underlying source: its controller. */
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.#controller = controller;
     if (this.#mode === DONE) this.#closeController(undefined); // aborted before it was built
   }
 
-  pulled(): void {
+  /**
+   * From the readable side: a read with nothing queued. The first one starts the stream; later
+   * ones mean the reader has caught up.
+   */
+  pull(): void {
     if (this.#mode === IDLE) this.#start(READABLE);
     else this.#caughtUp();
   }
 
-  /** The connection closed, or the reader cancelled: stop, and free the source. */
+  /** The connection closed, or the reader cancelled (also as the readable's source): stop, and free the source. */
   cancel(): void {
     this.#finish();
   }

@@ -46,7 +46,36 @@ export type EventStreamResponseInit = EventStreamOptions & {
  * ```
  */
 export function eventStreamResponse(source: MessageSource, init: EventStreamResponseInit = {}): Response {
-  const headers = new Headers(init.headers);
+  const response: ResponseInit = { status: init.status ?? 200, headers: streamHeaders(init.headers) };
+  if (init.statusText !== undefined) response.statusText = init.statusText;
+  return new Response(toEventStream(source, init), response);
+}
+
+/**
+ * The header list for `extra` as a frozen record, computed once per frozen plain object (such as
+ * `SECURITY_HEADERS`), which cannot change: a server answering every subscriber with the same
+ * extra headers builds no intermediate `Headers` per stream, and a record is the cheapest init
+ * for the `Response` to copy.
+ */
+const FROZEN_HEADERS = new WeakMap<object, Readonly<Record<string, string>>>();
+let defaultHeaders: Readonly<Record<string, string>> | undefined;
+
+function streamHeaders(extra: HeadersInit | undefined): HeadersInit {
+  if (extra === undefined) return (defaultHeaders ??= Object.freeze(Object.fromEntries(withStreamHeaders(undefined))));
+  const cacheable = Object.isFrozen(extra) && Object.getPrototypeOf(extra) === Object.prototype;
+  if (!cacheable) return withStreamHeaders(extra);
+  let record = FROZEN_HEADERS.get(extra);
+  if (record === undefined) {
+    const headers = withStreamHeaders(extra);
+    const asOne = asRecord(headers);
+    if (asOne === undefined) return headers; // several set-cookie values: a record holds one
+    FROZEN_HEADERS.set(extra, (record = asOne));
+  }
+  return record;
+}
+
+function withStreamHeaders(extra: HeadersInit | undefined): Headers {
+  const headers = new Headers(extra);
   for (const name of HOP_BY_HOP) {
     if (headers.has(name)) {
       throw new TypeError(
@@ -57,7 +86,11 @@ export function eventStreamResponse(source: MessageSource, init: EventStreamResp
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache, no-transform");
   headers.set("x-accel-buffering", "no");
-  const response: ResponseInit = { status: init.status ?? 200, headers };
-  if (init.statusText !== undefined) response.statusText = init.statusText;
-  return new Response(toEventStream(source, init), response);
+  return headers;
+}
+
+/** `headers` as a frozen record, or `undefined` if it has more than one `Set-Cookie`. */
+function asRecord(headers: Headers): Readonly<Record<string, string>> | undefined {
+  if (headers.getSetCookie().length > 1) return undefined;
+  return Object.freeze(Object.fromEntries(headers));
 }

@@ -442,6 +442,28 @@ test("eventStreamResponse passes status, statusText, extra headers and stream op
   expect(await response.text()).toBe("retry: 1000\ndata: a\n\n");
 });
 
+test("eventStreamResponse gives frozen extra headers (computed once) the same headers as unfrozen ones, every time", async () => {
+  const extra = { "X-Room": "lobby", "content-type": "text/plain", "set-cookie": "a=1" };
+  const frozen = Object.freeze({ ...extra });
+  const expected = [...eventStreamResponse([], { headers: extra }).headers];
+  for (let i = 0; i < 3; i++) {
+    const response = eventStreamResponse(["a"], { headers: frozen });
+    expect([...response.headers]).toEqual(expected);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(response.headers.getSetCookie()).toEqual(["a=1"]);
+    response.headers.set("x-changed", "1"); // each response has headers of its own
+    expect(await response.text()).toBe("data: a\n\n");
+  }
+  expect(eventStreamResponse([], { headers: frozen }).headers.has("x-changed")).toBe(false);
+  expect([...eventStreamResponse([]).headers]).toEqual([
+    ["cache-control", "no-cache, no-transform"],
+    ["content-type", "text/event-stream; charset=utf-8"],
+    ["x-accel-buffering", "no"],
+  ]);
+  const hopByHop = Object.freeze({ connection: "close" });
+  for (let i = 0; i < 2; i++) expect(() => eventStreamResponse([], { headers: hopByHop })).toThrow(TypeError);
+});
+
 test("eventStreamResponse rejects a hop-by-hop header with a TypeError", () => {
   for (const name of ["Connection", "keep-alive", "Transfer-Encoding", "upgrade", "proxy-connection"]) {
     expect(() => eventStreamResponse([], { headers: { [name]: "x" } }), name).toThrow(TypeError);

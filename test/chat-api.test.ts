@@ -80,7 +80,7 @@ describe("page and assets", () => {
 });
 
 describe("GET /healthz and GET /rooms", () => {
-  test("/healthz reports status, rooms, subscribers and uptime in seconds", async () => {
+  test("/healthz reports status, rooms, subscribers, retained history bytes and uptime in seconds", async () => {
     let now = new Date("2025-01-01T00:00:00Z");
     const app = makeApp({ now: () => now });
     await send(app, "a", "hi");
@@ -89,7 +89,11 @@ describe("GET /healthz and GET /rooms", () => {
     const response = await get(app, "/healthz");
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
-    expect(await response.json()).toEqual({ status: "ok", rooms: 2, subscribers: 1, uptime: 90 });
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toEqual({ status: "ok", rooms: 2, subscribers: 1, retainedBytes: body.retainedBytes, uptime: 90 });
+    // One stored message: its frame, its JSON text at two bytes per unit, a fixed overhead.
+    expect(body.retainedBytes).toBeGreaterThan(160);
+    expect(body.retainedBytes).toBeLessThan(1000);
     await watcher.cancel();
   });
 

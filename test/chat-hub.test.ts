@@ -193,3 +193,50 @@ describe("presence under mass disconnects", () => {
     await hub.close();
   });
 });
+
+describe("memory hub byte budget", () => {
+  /** Bytes the hub should count for what it holds: each message's frame, text and overhead. */
+  async function heldBytes(hub: Hub, rooms: readonly string[]): Promise<number> {
+    let total = 0;
+    for (const room of rooms) {
+      for (const message of await hub.history(room, 1_000_000)) {
+        const data = JSON.stringify(message);
+        const frame = `id: ${message.id}\ndata: ${data}\n\n`;
+        total += new TextEncoder().encode(frame).byteLength + 2 * data.length + 160;
+      }
+    }
+    return total;
+  }
+
+  test("the oldest messages of the whole server go first once the budget is reached", async () => {
+    const budget = 400_000;
+    const hub = createMemoryHub({ historySize: 50, historyBytes: budget, maxRooms: 100_000, epoch: "ep" });
+    const text = "😀".repeat(2000); // the longest text a post may carry: 4000 UTF-16 code units
+    const rooms = Array.from({ length: 300 }, (_, i) => `flood${i}`);
+    const first: ChatMessage[] = [];
+    for (const room of rooms) first.push(await hub.publish(room, input(text)));
+    const stats = await hub.stats();
+    expect(stats.retainedBytes).toBeLessThanOrEqual(budget);
+    expect(stats.retainedBytes).toBe(await heldBytes(hub, rooms));
+    // The earliest rooms lost their history, the latest kept theirs.
+    expect(await hub.history("flood0", 10)).toEqual([]);
+    expect(await hub.history("flood299", 10)).toEqual([first[299]]);
+    // A cursor from before what was dropped is told so (one at the dropped message lost nothing).
+    const reader = drain(await hub.subscribe("flood0", { after: first[0]!.id.replace(/-1$/, "-0") }));
+    await reader.waitFor((items) => items.length >= 1);
+    expect(JSON.parse(reader.items[0]!.data!)).toMatchObject({ reason: "history-truncated" });
+  });
+
+  test("the count stays exact through the per-room bound, eviction and the budget together", async () => {
+    const hub = createMemoryHub({ historySize: 3, historyBytes: 20_000, maxRooms: 5, epoch: "ep" });
+    const rooms = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const room = `r${(i * 7) % 11}`;
+      rooms.add(room);
+      await hub.publish(room, input("x".repeat((i * 37) % 500)));
+    }
+    const stats = await hub.stats();
+    expect(stats.retainedBytes).toBeLessThanOrEqual(20_000);
+    expect(stats.retainedBytes).toBe(await heldBytes(hub, [...rooms]));
+  });
+});

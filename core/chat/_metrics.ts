@@ -80,6 +80,11 @@ export class ChatMetrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
     metric("eddy_open_streams", "gauge", "Room event streams open now.", [`eddy_open_streams ${stats.subscribers}`]);
     metric("eddy_rooms", "gauge", "Rooms held now.", [`eddy_rooms ${stats.rooms}`]);
+    if (stats.retainedBytes !== undefined) {
+      metric("eddy_retained_bytes", "gauge", "Bytes of message history held in memory.", [
+        `eddy_retained_bytes ${stats.retainedBytes}`,
+      ]);
+    }
     metric("eddy_deliveries_total", "counter", "Events written to room event streams.", [
       `eddy_deliveries_total ${this.#deliveries}`,
     ]);

@@ -39,6 +39,32 @@ export class Ring<T> {
     }
   }
 
+  /** The oldest item held, or `undefined` when empty. */
+  oldest(): T | undefined {
+    return this.#length === 0 ? undefined : this.#items[this.#start];
+  }
+
+  /** Removes and returns the oldest item (`undefined` when empty). */
+  shift(): T | undefined {
+    if (this.#length === 0) return undefined;
+    const item = this.#items[this.#start];
+    this.#items[this.#start] = undefined;
+    this.#start = (this.#start + 1) % this.capacity;
+    this.#length--;
+    return item;
+  }
+
+  /**
+   * Adds `item` as the newest; when full, the oldest is overwritten and returned.
+   *
+   * @returns The item that fell out, if any.
+   */
+  add(item: T): T | undefined {
+    const dropped = this.#length === this.capacity ? this.#items[this.#start] : undefined;
+    this.push(item);
+    return dropped;
+  }
+
   /** The newest `count` items (clamped to what is held), oldest first. */
   latest(count: number): T[] {
     const n = Math.max(0, Math.min(count, this.#length));

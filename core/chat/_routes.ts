@@ -145,10 +145,18 @@ async function health(context: RouteContext): Promise<Response> {
   const stats = await context.hub.stats();
   const uptime = Math.max(0, Math.floor((context.now().getTime() - context.startedAt) / 1000));
   const { rooms, subscribers } = stats;
+  const retained = stats.retainedBytes === undefined ? {} : { retainedBytes: stats.retainedBytes };
   if (stats.unavailable !== undefined) {
-    return jsonResponse(503, { status: "unavailable", error: stats.unavailable, rooms, subscribers, uptime });
+    return jsonResponse(503, {
+      status: "unavailable",
+      error: stats.unavailable,
+      rooms,
+      subscribers,
+      ...retained,
+      uptime,
+    });
   }
-  return jsonResponse(200, { status: "ok", rooms, subscribers, uptime });
+  return jsonResponse(200, { status: "ok", rooms, subscribers, ...retained, uptime });
 }
 
 async function roomEvents(context: RouteContext, request: Request, segment: string, url: URL): Promise<Response> {

@@ -187,6 +187,8 @@ export type RoomInfo = {
 export type HubStats = {
   readonly rooms: number;
   readonly subscribers: number;
+  /** Bytes of message history held in this process (the in-memory hub; bounded by `historyBytes`). */
+  readonly retainedBytes?: number;
   /** Set while the hub cannot serve (e.g. its Redis is unreachable): why, for `/healthz`'s `503`. */
   readonly unavailable?: string;
 };

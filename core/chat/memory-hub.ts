@@ -50,7 +50,7 @@ import { encodeRoomEvent } from "./wire.ts";
  */
 export type MemoryHubOptions = Pick<
   ChatNumericOptions,
-  "historySize" | "replayCount" | "queueLimit" | "maxRooms" | "presenceIntervalMs"
+  "historySize" | "historyBytes" | "replayCount" | "queueLimit" | "maxRooms" | "presenceIntervalMs"
 > & {
   /** The id epoch prefix; default the hub's start time in base 36. Must not contain `-` or a line break. */
   epoch?: string;
@@ -112,6 +112,19 @@ class MemoryHub implements Hub {
   readonly #idle = new Map<string, Room>();
   readonly #listeners = new Set<(event: PresenceEvent) => void>();
   readonly #historySize: number;
+  readonly #historyBytes: number;
+  /** Bytes the rings hold, by {@link retainedCost}. */
+  #retained = 0;
+  /**
+   * Every stored message in publish order, server-wide: the budget drops from its front. An entry
+   * whose message its ring already let go (the per-room bound, an evicted room) is skipped, and
+   * the list is compacted once those outnumber the live ones.
+   */
+  #order: { room: Room; frame: EncodedEvent }[] = [];
+  #orderHead = 0;
+  /** The frames still held by a ring (and so still counted in `#retained`). */
+  readonly #held = new WeakSet<EncodedEvent>();
+  #heldCount = 0;
   readonly #replayCount: number;
   readonly #queueLimit: number;
   readonly #maxRooms: number;
@@ -132,6 +145,7 @@ class MemoryHub implements Hub {
   constructor(options: MemoryHubOptions) {
     const action = "Cannot create hub";
     this.#historySize = readOption(options, "historySize", action);
+    this.#historyBytes = readOption(options, "historyBytes", action);
     this.#replayCount = Math.min(readOption(options, "replayCount", action), this.#historySize);
     this.#queueLimit = readOption(options, "queueLimit", action);
     this.#maxRooms = readOption(options, "maxRooms", action);
@@ -160,7 +174,7 @@ class MemoryHub implements Hub {
       ...(input.error === true ? { error: true as const } : {}),
     });
     const frame = encodeRoomEvent({ type: "message", message });
-    room.ring.push(frame);
+    this.#retain(room, frame);
     if (input.replyId !== undefined) room.replies.delete(input.replyId);
     this.#touch(room);
     this.#broadcast(room, frame);
@@ -215,7 +229,7 @@ class MemoryHub implements Hub {
   }
 
   async stats(): Promise<HubStats> {
-    return { rooms: this.#rooms.size, subscribers: this.#subscribers };
+    return { rooms: this.#rooms.size, subscribers: this.#subscribers, retainedBytes: this.#retained };
   }
 
   onPresence(listener: (event: PresenceEvent) => void): () => void {
@@ -235,6 +249,9 @@ class MemoryHub implements Hub {
     this.#idle.clear();
     this.#listeners.clear();
     this.#subscribers = 0;
+    this.#order = [];
+    this.#orderHead = 0;
+    this.#retained = 0;
   }
 
   #assertOpen(): void {
@@ -258,9 +275,43 @@ class MemoryHub implements Hub {
       this.#idle.delete(room.name);
       this.#rooms.delete(room.name);
       room.presence.stop();
+      for (let frame = room.ring.shift(); frame !== undefined; frame = room.ring.shift()) this.#release(frame);
       return;
     }
     throw new RoomLimitError(this.#maxRooms);
+  }
+
+  /** Stores a message in its room's ring, within the room's bound and the server's byte budget. */
+  #retain(room: Room, frame: EncodedEvent): void {
+    const dropped = room.ring.add(frame);
+    if (dropped !== undefined) this.#release(dropped);
+    this.#retained += retainedCost(frame);
+    this.#held.add(frame);
+    this.#heldCount++;
+    this.#order.push({ room, frame });
+    // Over budget: the oldest messages of the whole server go first, whatever their room.
+    while (this.#retained > this.#historyBytes && this.#orderHead < this.#order.length) {
+      const { room: owner, frame: oldest } = this.#order[this.#orderHead]!;
+      this.#order[this.#orderHead++] = undefined as never;
+      // Still held means it is its room's oldest: each room's entries are in publish order too.
+      if (!this.#held.has(oldest)) continue;
+      owner.ring.shift();
+      this.#release(oldest);
+    }
+    if (this.#orderHead > 1024 && this.#orderHead > this.#order.length / 2) this.#compact();
+    else if (this.#order.length - this.#orderHead > 2 * this.#heldCount + 1024) this.#compact();
+  }
+
+  #release(frame: EncodedEvent): void {
+    if (!this.#held.delete(frame)) return;
+    this.#retained -= retainedCost(frame);
+    this.#heldCount--;
+  }
+
+  // Keeps the order list proportional to what is retained (each entry at most once more).
+  #compact(): void {
+    this.#order = this.#order.slice(this.#orderHead).filter(({ frame }) => this.#held.has(frame));
+    this.#orderHead = 0;
   }
 
   // Marks a room as just active: it moves to the back of the eviction order.
@@ -324,4 +375,15 @@ class MemoryHub implements Hub {
     for (const running of room.replies.values()) items.push(encodeRoomEvent({ ...running.start, text: running.text }));
     return items;
   }
+}
+
+/** Per stored message, besides its text and frame: the frame object, its slot, its order entry. */
+const ENTRY_OVERHEAD = 160;
+
+/**
+ * What a stored message costs in memory, as the byte budget counts it: its frame's UTF-8 bytes,
+ * its JSON text at two bytes per code unit (V8 may hold it in one), and a fixed overhead.
+ */
+function retainedCost(frame: EncodedEvent): number {
+  return frame.bytes.byteLength + 2 * (frame.data?.length ?? 0) + ENTRY_OVERHEAD;
 }

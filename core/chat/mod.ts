@@ -177,7 +177,14 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 }
 
 /** The numeric options the in-memory hub and the reply runner read themselves (and check). */
-const HUB_OPTIONS = ["historySize", "replayCount", "queueLimit", "maxRooms", "presenceIntervalMs"] as const;
+const HUB_OPTIONS = [
+  "historySize",
+  "historyBytes",
+  "replayCount",
+  "queueLimit",
+  "maxRooms",
+  "presenceIntervalMs",
+] as const;
 const REPLY_OPTIONS = ["replyTimeoutMs", "maxRepliesPerRoom", "maxReplyChars", "replyContextSize"] as const;
 
 /** The options named in `names` that are set (so `exactOptionalPropertyTypes` holds). */

@@ -52,6 +52,19 @@ export const CHAT_OPTIONS = {
     value: "N",
     help: "messages kept per room: how far back a client can resume",
   },
+  /**
+   * Bytes of message history the in-memory hub retains over all rooms together; past it, the
+   * oldest messages of the whole server are dropped first (a cursor into them gets `reset`).
+   * Default 256 MiB, sized for a small VM.
+   */
+  historyBytes: {
+    kind: "a positive safe integer",
+    default: 256 * 1024 * 1024,
+    flag: "history-bytes",
+    env: "EDDY_HISTORY_BYTES",
+    value: "N",
+    help: "bytes of history kept over all rooms; the oldest messages go first",
+  },
   /** Messages replayed to a stream opened without a cursor or `?history=`. Default 50. */
   replayCount: {
     kind: "a non-negative safe integer",

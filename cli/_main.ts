@@ -7,7 +7,6 @@
  */
 import process from "node:process";
 import type { Hub } from "../core/chat/mod.ts";
-import { connectRedis, createRedisHub } from "../redis/mod.ts";
 import { createAppFromConfig } from "./_app.ts";
 import { type Config, redacted, startupConfig } from "./_config.ts";
 
@@ -104,6 +103,8 @@ export async function runChatServer(serve: Mount): Promise<void> {
 /** The Redis hub when `--redis` is set (connected, so a wrong URL fails at start), else `undefined`. */
 async function redisHub(config: Config): Promise<Hub | undefined> {
   if (config.redis === undefined) return undefined;
+  // Loaded only when asked for: the Redis client costs the in-memory server memory it never uses.
+  const { connectRedis, createRedisHub } = await import("../redis/mod.ts");
   const redis = await connectRedis(config.redis.url, {
     onError: (error) =>
       process.stderr.write(

@@ -74,7 +74,15 @@ test("package ships dist/, README.md, LICENSE, CHANGELOG.md and package.json, an
 });
 
 test("package exports only subpaths, each with types and default, and no default export", () => {
-  expect(Object.keys(pkg.exports).sort()).toEqual(["./bun", "./chat", "./core", "./deno", "./node", "./package.json"]);
+  expect(Object.keys(pkg.exports).sort()).toEqual([
+    "./bun",
+    "./chat",
+    "./core",
+    "./deno",
+    "./node",
+    "./package.json",
+    "./redis",
+  ]);
   for (const [key, value] of Object.entries(pkg.exports)) {
     if (key === "./package.json") continue;
     expect(Object.keys(value as object).sort(), key).toEqual(["default", "types"]);
@@ -84,7 +92,7 @@ test("package exports only subpaths, each with types and default, and no default
 test("package subpaths import on Node with their named exports", () => {
   const script = `
     const names = {};
-    for (const sub of ["core", "chat", "node", "bun", "deno"]) {
+    for (const sub of ["core", "chat", "node", "bun", "deno", "redis"]) {
       const mod = await import("${pkg.name}/" + sub);
       if ("default" in mod) throw new Error(sub + " has a default export");
       names[sub] = Object.keys(mod).sort();
@@ -110,6 +118,8 @@ test("package subpaths import on Node with their named exports", () => {
   expect(names.node).toContain("serve");
   expect(names.bun).toContain("serve");
   expect(names.deno).toContain("serve");
+  // The Redis entry resolves its client from the consumer's install (a dependency, not bundled).
+  expect(names.redis).toEqual(["connectRedis", "createRedisHub"]);
 });
 
 test("package runs a five-line server from the tarball", () => {

@@ -49,8 +49,17 @@ export function listenAddress(host: string, port: number): ListenAddress {
   return { host, port, url: `http://${urlHost(host)}:${port}` };
 }
 
-/** Anything that answers a web `Request`, such as `createChatApp(...).fetch`. */
-export type Handler = (request: Request) => Response | Promise<Response>;
+/** What a mount knows of the connection a request came on. */
+export type ConnectionInfo = {
+  /** The peer's IP address (an IPv4-mapped IPv6 address as the runtime reports it), if known. */
+  readonly remoteAddress?: string;
+};
+
+/**
+ * Anything that answers a web `Request`, such as `createChatApp(...).fetch`; the mount passes
+ * what it knows of the connection as the second argument (the chat's rate limits use it).
+ */
+export type Handler = (request: Request, info: ConnectionInfo) => Response | Promise<Response>;
 
 /** Where a server listens. */
 export type ListenAddress = { host: string; port: number; url: string };

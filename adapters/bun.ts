@@ -22,7 +22,7 @@
 import { serverErrorResponse } from "../core/mod.ts";
 import { type Handler, listenAddress, type RuntimeServer, SHUTDOWN_TIMEOUT_MS, type ServeOptions } from "./_serve.ts";
 
-export type { Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
+export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
 
 // Only the Bun APIs this file uses, declared here so no runtime's types enter the compilation.
 type BunServer = {
@@ -30,6 +30,7 @@ type BunServer = {
   readonly hostname: string;
   stop(closeActiveConnections?: boolean): Promise<void>;
   timeout(request: Request, seconds: number): void;
+  requestIP(request: Request): { address: string } | null;
 };
 declare const Bun: {
   serve(options: {
@@ -63,7 +64,8 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     port: options.port ?? 0,
     hostname: options.host ?? "127.0.0.1",
     async fetch(request, server) {
-      const response = await handler(request);
+      const address = server.requestIP(request)?.address;
+      const response = await handler(request, address === undefined ? {} : { remoteAddress: address });
       // An event stream may be quiet for longer than Bun's idle timeout: never cut it.
       if (response.headers.get("content-type")?.startsWith("text/event-stream") === true) server.timeout(request, 0);
       return response;

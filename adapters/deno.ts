@@ -21,7 +21,7 @@
 import { serverErrorResponse } from "../core/mod.ts";
 import { type Handler, listenAddress, type RuntimeServer, type ServeOptions } from "./_serve.ts";
 
-export type { Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
+export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
 
 // Only the Deno APIs this file uses, declared here so no runtime's types enter the compilation.
 declare const Deno: {
@@ -33,7 +33,7 @@ declare const Deno: {
       onListen?(address: { hostname: string; port: number }): void;
       onError?(error: unknown): Response | Promise<Response>;
     },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { remoteAddr: { hostname?: string } }) => Response | Promise<Response>,
   ): { finished: Promise<void>; shutdown(): Promise<void> };
 };
 
@@ -67,7 +67,10 @@ export function serve(handler: Handler, options: ServeOptions = {}): Promise<Run
           return serverErrorResponse();
         },
       },
-      handler,
+      (request, info) => {
+        const address = info.remoteAddr.hostname;
+        return handler(request, address === undefined ? {} : { remoteAddress: address });
+      },
     );
     let closing: Promise<void> | undefined;
     // `shutdown` stops accepting and waits for open responses; the caller ends event streams first.

@@ -35,6 +35,7 @@ import { endDirectStream, sendWebResponse } from "./_node-response.ts";
 import { errorResponse, serverErrorResponse } from "../core/mod.ts";
 import {
   type ServeOptions as BaseServeOptions,
+  type ConnectionInfo,
   type Handler,
   type ListenAddress,
   listenAddress,
@@ -42,7 +43,7 @@ import {
   SHUTDOWN_TIMEOUT_MS,
 } from "./_serve.ts";
 
-export type { Handler, ListenAddress, RuntimeServer } from "./_serve.ts";
+export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer } from "./_serve.ts";
 
 /** Node's default listen backlog is 511; see {@link ServeOptions.backlog}. */
 const BACKLOG = 4096;
@@ -133,7 +134,13 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       const request = toWebRequest(req);
       open.set(res, request);
       if (hasBody(request)) res.once("finish", () => discardUnreadBody(request));
-      response = await answer(handler, forHandler(request), onError);
+      const address = req.socket.remoteAddress;
+      response = await answer(
+        handler,
+        forHandler(request),
+        address === undefined ? {} : { remoteAddress: address },
+        onError,
+      );
     } catch (error) {
       res.setHeader("connection", "close"); // whatever follows on this connection is suspect
       response = errorResponse(
@@ -181,9 +188,14 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
 }
 
 /** Calls the handler; a throw or a non-`Response` becomes a 500 (reported to `onError`). */
-async function answer(handler: Handler, request: Request, onError: (error: unknown) => void): Promise<Response> {
+async function answer(
+  handler: Handler,
+  request: Request,
+  info: ConnectionInfo,
+  onError: (error: unknown) => void,
+): Promise<Response> {
   try {
-    const response = await handler(request);
+    const response = await handler(request, info);
     if (response instanceof Response || isResponseLike(response)) return response;
     throw new TypeError(
       `Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`,

@@ -32,6 +32,8 @@ export type Config = Pick<ChatNumericOptions, FlaggedName> & {
   bot: BotKind;
   /** OpenAI-compatible endpoint; present exactly when `bot` is `"openai"`. */
   openai?: { baseUrl: string; model: string; apiKey?: string };
+  /** Per-client rate limits (`--rate-limit on|off`). */
+  rateLimit: boolean;
   /** The Redis hub's server and key prefix; absent: the embedded in-memory hub. */
   redis?: { url: string; prefix: string; replyLeaseMs?: number };
 };
@@ -64,14 +66,15 @@ type Option = {
   value?: string;
   default?: string;
   help: string;
-  /** For a chat option: its key in {@link CHAT_OPTIONS} and the least integer it takes. */
-  chat?: { name: FlaggedName; min: number };
+  /** For a chat option: its key in {@link CHAT_OPTIONS}, the least value it takes, whether only whole numbers. */
+  chat?: { name: FlaggedName; min: number; whole: boolean };
 };
 
 /** The chat options as flags, in {@link CHAT_OPTIONS} order. */
 const CHAT_FLAGS: readonly Option[] = Object.entries(CHAT_OPTIONS).flatMap(([name, option]) => {
   if (!("flag" in option)) return [];
-  const min = option.kind.startsWith("a positive") ? 1 : 0;
+  const whole = option.kind.endsWith("integer");
+  const min = option.kind.startsWith("a positive") && whole ? 1 : 0;
   const { flag, env, value, help } = option;
   return [
     {
@@ -81,7 +84,7 @@ const CHAT_FLAGS: readonly Option[] = Object.entries(CHAT_OPTIONS).flatMap(([nam
       value,
       default: String(option.default),
       help,
-      chat: { name: name as FlaggedName, min },
+      chat: { name: name as FlaggedName, min, whole },
     },
   ];
 });
@@ -126,6 +129,14 @@ const OPTIONS: readonly Option[] = [
     type: "string",
     value: "NAME",
     help: "model name (required with --bot openai); the key comes only from OPENAI_API_KEY",
+  },
+  {
+    flag: "rate-limit",
+    env: "EDDY_RATE_LIMIT",
+    type: "string",
+    value: "on|off",
+    default: "on",
+    help: "per-client limits on posts, new streams and new rooms (429 with Retry-After)",
   },
   {
     flag: "redis",
@@ -224,11 +235,14 @@ export function parseConfig(
     host,
     port: integer("port", pick("port") ?? "8080", 0, 65_535),
     bot: botKind(pick("bot") ?? "typewriter"),
+    rateLimit: onOff("rate-limit", pick("rate-limit") ?? "on"),
   };
   for (const option of CHAT_FLAGS) {
     const text = pick(option.flag);
     if (text !== undefined && option.chat !== undefined) {
-      config[option.chat.name] = integer(option.flag, text, option.chat.min, Number.MAX_SAFE_INTEGER);
+      config[option.chat.name] = option.chat.whole
+        ? integer(option.flag, text, option.chat.min, Number.MAX_SAFE_INTEGER)
+        : decimal(option.flag, text, CHAT_OPTIONS[option.chat.name].kind.startsWith("a positive"));
     }
   }
   if (config.bot === "openai") {
@@ -275,6 +289,20 @@ function parseFlags(argv: readonly string[]): Record<string, string | boolean | 
     // parseArgs' messages already name the flag ("Unknown option '--prot'..."); keep them.
     throw new ConfigError(`Invalid command line: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+function onOff(flag: string, text: string): boolean {
+  if (text === "on" || text === "off") return text === "on";
+  throw new ConfigError(`Invalid --${flag}: "${text}" is not on or off`);
+}
+
+/** A finite decimal such as `0.5` or `10`; above 0 when `positive`, else at least 0. */
+function decimal(flag: string, text: string, positive: boolean): number {
+  const value = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isFinite(value) || (positive && value === 0)) {
+    throw new ConfigError(`Invalid --${flag}: "${text}" is not a ${positive ? "positive" : "non-negative"} number`);
+  }
+  return value;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

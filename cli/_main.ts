@@ -12,7 +12,7 @@ import { type Config, redacted, startupConfig } from "./_config.ts";
 
 /** What the program needs of a runtime's mount: `serve` from `eddy-sse/node`, `/bun` or `/deno`. */
 export type Mount = (
-  handler: (request: Request) => Promise<Response>,
+  handler: (request: Request, info: { readonly remoteAddress?: string }) => Promise<Response>,
   options: { port: number; host: string; onError(error: unknown): void },
 ) => Promise<{ readonly url: string; close(): Promise<void> }>;
 

@@ -18,8 +18,11 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
 const NODE_TS = [process.execPath, "--import", "tsx"];
-/** eddy's chat server without the bot and without replay: only the benchmark's messages flow. */
-const EDDY_FLAGS = ["--bot", "off", "--history", "1", "--replay", "0"];
+/**
+ * eddy's chat server without the bot and without replay: only the benchmark's messages flow; no
+ * rate limits (one load generator posts and subscribes for thousands of clients).
+ */
+const EDDY_FLAGS = ["--bot", "off", "--history", "1", "--replay", "0", "--rate-limit", "off"];
 
 /**
  * eddy's command exactly as `npm start` / `npm run start:bun` / `start:deno` of the eddy at

@@ -12,7 +12,7 @@ import { ConfigError, helpText, parseConfig, startupConfig } from "../cli/_confi
 
 describe("parseConfig", () => {
   it("parseConfig uses safe defaults", () => {
-    expect(parseConfig([], {})).toEqual({ host: "127.0.0.1", port: 8080, bot: "typewriter" });
+    expect(parseConfig([], {})).toEqual({ host: "127.0.0.1", port: 8080, bot: "typewriter", rateLimit: true });
   });
 
   it("parseConfig reads HOST, PORT and the EDDY_* variables", () => {
@@ -37,6 +37,7 @@ describe("parseConfig", () => {
       maxRooms: 100,
       typewriterMs: 0,
       bot: "off",
+      rateLimit: true,
     });
   });
 
@@ -71,14 +72,16 @@ describe("parseConfig", () => {
       maxRooms: 9,
       typewriterMs: 1,
       bot: "typewriter",
+      rateLimit: true,
     });
   });
 
   it("parseConfig treats an empty variable as unset", () => {
-    expect(parseConfig([], { PORT: "", HOST: "", EDDY_BOT: "" })).toEqual({
+    expect(parseConfig([], { PORT: "", HOST: "", EDDY_BOT: "", EDDY_RATE_LIMIT: "" })).toEqual({
       host: "127.0.0.1",
       port: 8080,
       bot: "typewriter",
+      rateLimit: true,
     });
   });
 
@@ -141,6 +144,9 @@ describe("parseConfig", () => {
     [["--history", "0"], /Invalid --history: "0" is not an integer of at least 1/],
     [["--heartbeat", "fast"], /Invalid --heartbeat: "fast"/],
     [["--bot", "gpt"], /Invalid --bot: "gpt" is not one of typewriter, openai, off/],
+    [["--rate-limit", "no"], /Invalid --rate-limit: "no" is not on or off/],
+    [["--room-rate", "1/2"], /Invalid --room-rate: "1\/2" is not a positive number/],
+    [["--room-rate", "0"], /Invalid --room-rate: "0" is not a positive number/],
     [["--prot", "80"], /Invalid command line: .*--prot/],
     [["--port"], /Invalid command line: .*--port/],
     [["extra"], /Invalid command line: .*extra/],
@@ -167,7 +173,7 @@ describe("parseConfig", () => {
       stream: "stderr",
       text: 'eddy: Invalid --port: "99999" is not an integer from 0 to 65535\nRun with --help to see the options.\n',
     });
-    expect(startupConfig(["--port", "0"], {})).toEqual({ config: { host: "127.0.0.1", port: 0, bot: "typewriter" } });
+    expect(startupConfig(["--port", "0"], {})).toEqual({ config: { host: "127.0.0.1", port: 0, bot: "typewriter", rateLimit: true } });
   });
 });
 

@@ -329,8 +329,44 @@ describeMatrix("chat server", (runtime) => {
     expect(bystander.opens).toBe(1); // the bad requests never disturbed the stream
   });
 
+  it("limits posts per client by the connection's address, or by a trusted proxy's X-Forwarded-For", async () => {
+    const limited = await startServer(runtime, ["--bot", "off", "--post-burst", "2", "--post-rate", "0.01"]);
+    const proxied = await startServer(runtime, [
+      "--bot",
+      "off",
+      "--post-burst",
+      "1",
+      "--post-rate",
+      "0.01",
+      "--trust-proxy",
+      "1",
+    ]);
+    try {
+      const room = freshRoom("limits");
+      const send = (base: string, headers: Record<string, string> = {}) =>
+        fetch(`${base}/rooms/${room}/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({ user: "ann", text: "hi" }),
+        });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await send(limited.url)).status);
+      expect(statuses).toEqual([201, 201, 429]);
+      const refused = await send(limited.url);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/^Too many messages from this client/);
+      // Behind one trusted proxy, each forwarded client has its own bucket.
+      expect((await send(proxied.url, { "x-forwarded-for": "203.0.113.1" })).status).toBe(201);
+      expect((await send(proxied.url, { "x-forwarded-for": "203.0.113.2" })).status).toBe(201);
+      expect((await send(proxied.url, { "x-forwarded-for": "203.0.113.1" })).status).toBe(429);
+    } finally {
+      await Promise.all([limited.stop(), proxied.stop()]);
+    }
+  });
+
   it("answers 10 000 new rooms while another client keeps streaming", async () => {
-    const busy = await startServer(runtime, ["--max-rooms", "2000", "--bot", "off"]);
+    const busy = await startServer(runtime, ["--max-rooms", "2000", "--bot", "off", "--rate-limit", "off"]);
     try {
       const room = freshRoom("survivor");
       const bystander = watch(`/rooms/${room}/events`, busy.url);
@@ -504,7 +540,16 @@ describeMatrix("chat server", (runtime) => {
   });
 
   it("cuts off a client that stops reading at its queue limit; it resumes without loss", async () => {
-    const slow = await startServer(runtime, ["--queue", "8", "--history", "3000", "--bot", "off"]);
+    const slow = await startServer(runtime, [
+      "--queue",
+      "8",
+      "--history",
+      "3000",
+      "--bot",
+      "off",
+      "--rate-limit",
+      "off",
+    ]);
     try {
       const room = freshRoom("slow");
       // undici stops reading the socket while nobody reads the body, so the server's writes

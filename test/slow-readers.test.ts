@@ -24,7 +24,17 @@ const sockets: Socket[] = [];
 
 beforeAll(async () => {
   const node = RUNTIMES.find((runtime) => runtime.name === "node")!;
-  server = await startServer(node, ["--bot", "off", "--history", "2000", "--queue-bytes", String(QUEUE_BYTES)]);
+  // One test process plays 1 050 clients: no per-client limits.
+  server = await startServer(node, [
+    "--bot",
+    "off",
+    "--history",
+    "2000",
+    "--queue-bytes",
+    String(QUEUE_BYTES),
+    "--rate-limit",
+    "off",
+  ]);
 }, 30_000);
 
 afterAll(async () => {

@@ -9,6 +9,7 @@ import { errorResponse, type EventStreamOptions, eventStreamResponse, jsonRespon
 import { isForBot } from "./bot.ts";
 import { type Hub, HubClosedError, HubUnavailableError, type RoomInfo, RoomLimitError } from "./hub.ts";
 import type { ChatMetrics } from "./_metrics.ts";
+import type { RateLimiter } from "./_rate-limit.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import type { Route } from "./_router.ts";
 import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
@@ -46,6 +47,12 @@ export type RouteContext = {
     "heartbeat" | "maxBufferedBytes" | "maxBufferedEvents" | "writeTimeout" | "observer"
   >;
   readonly metrics: ChatMetrics;
+  /** Per-client buckets; `undefined` when rate limiting is off. */
+  readonly limits:
+    | { readonly posts: RateLimiter; readonly streams: RateLimiter; readonly rooms: RateLimiter }
+    | undefined;
+  /** The key a request's client is limited under (its address, or what a trusted proxy says). */
+  readonly clientOf: (request: Request) => string;
   readonly startedAt: number;
   readonly now: () => Date;
   readonly onError: (error: unknown) => void;
@@ -178,6 +185,8 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
   };
   // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
   if (request.method === "HEAD") return eventStreamResponse([], init);
+  const limited = await limit(context, request, room.value, "streams");
+  if (limited !== undefined) return limited;
   // EventSource sends Last-Event-ID on reconnect; a fresh page can pass ?lastEventId= itself.
   const header = request.headers.get("last-event-id");
   const cursor = header !== null && header !== "" ? header : url.searchParams.get("lastEventId") || undefined;
@@ -200,6 +209,11 @@ async function postMessage(context: RouteContext, request: Request, segment: str
     request.body?.cancel().catch(() => {});
     return errorResponse(room.problem.status, room.problem.error);
   }
+  const limited = await limit(context, request, room.value, "posts");
+  if (limited !== undefined) {
+    request.body?.cancel().catch(() => {});
+    return limited;
+  }
   const parsed = await readJsonBody(request);
   if (!parsed.ok) return errorResponse(parsed.problem.status, parsed.problem.error);
   const body = validateMessageBody(parsed.value);
@@ -217,6 +231,34 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   } catch (error) {
     return unavailable(error);
   }
+}
+
+const TOO_MANY = {
+  posts: "Too many messages from this client",
+  streams: "Too many event streams opened by this client",
+  rooms: "Too many new rooms created by this client",
+} as const;
+
+/**
+ * Takes a token from the client's `kind` bucket, and from its room bucket if `room` does not
+ * exist yet; the `429` answer (with `Retry-After`) when one is empty, else `undefined`.
+ */
+async function limit(
+  context: RouteContext,
+  request: Request,
+  room: string,
+  kind: "posts" | "streams",
+): Promise<Response | undefined> {
+  if (context.limits === undefined) return undefined;
+  const client = context.clientOf(request);
+  let wait = context.limits[kind].take(client);
+  let which: keyof typeof TOO_MANY = kind;
+  if (wait === 0 && (await context.hub.room(room)) === undefined) {
+    wait = context.limits.rooms.take(client);
+    which = "rooms";
+  }
+  if (wait === 0) return undefined;
+  return errorResponse(429, `${TOO_MANY[which]}; try again in ${wait} s`, { "retry-after": String(wait) });
 }
 
 // The hub's expected refusals become 503; anything else is a bug and propagates (500).

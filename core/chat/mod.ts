@@ -24,6 +24,7 @@ import { createMemoryHub } from "./memory-hub.ts";
 import { ChatMetrics } from "./_metrics.ts";
 import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
 import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
+import { clientKey, RateLimiter } from "./_rate-limit.ts";
 import { createRouter } from "./_router.ts";
 import { type Asset, chatRoutes } from "./_routes.ts";
 
@@ -74,6 +75,27 @@ export type ChatAppOptions = ChatNumericOptions & {
   now?: () => Date;
   /** Receives unexpected errors (handler bugs, stream sources, responders). Default `console.error`. */
   onError?(error: unknown): void;
+  /**
+   * Per-client rate limits on posts, new event streams and new rooms (`429` with `Retry-After`),
+   * sized by `postBurst`/`postRate`, `streamBurst`/`streamRate`, `roomBurst`/`roomRate`. Default
+   * `true`; `false` turns them off (a benchmark publishing from one client).
+   */
+  rateLimit?: boolean;
+};
+
+/**
+ * What the server knows of the connection a request came on, beyond the request itself: the mounts
+ * pass it as `fetch`'s second argument.
+ *
+ * @example
+ * ```ts
+ * import type { ClientInfo } from "./mod.ts";
+ * const info: ClientInfo = { remoteAddress: "203.0.113.7" };
+ * ```
+ */
+export type ClientInfo = {
+  /** The peer's IP address; absent when unknown (all such requests share one rate-limit bucket). */
+  readonly remoteAddress?: string;
 };
 
 /**
@@ -88,8 +110,11 @@ export type ChatAppOptions = ChatNumericOptions & {
  * ```
  */
 export type ChatApp = {
-  /** Answers one request. Never rejects: an unexpected error becomes a `500` (and goes to `onError`). */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Answers one request. Never rejects: an unexpected error becomes a `500` (and goes to
+   * `onError`). `info` names the client (the mounts pass it), for the rate limits.
+   */
+  fetch(request: Request, info?: ClientInfo): Promise<Response>;
   /**
    * Graceful shutdown: later requests get `503`, running bot replies stop and store what they
    * produced with a note, then the hub closes, which ends every open stream. The hub is closed
@@ -132,10 +157,25 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
     responder === null
       ? undefined
       : createReplyRunner({ ...pick(options, REPLY_OPTIONS), hub, responder, now, onError });
+  const clients = new WeakMap<Request, string>();
+  const trustProxy = readOption(options, "trustProxy", action);
+  const limits =
+    options.rateLimit === false
+      ? undefined
+      : {
+          posts: new RateLimiter(readOption(options, "postBurst", action), readOption(options, "postRate", action)),
+          streams: new RateLimiter(
+            readOption(options, "streamBurst", action),
+            readOption(options, "streamRate", action),
+          ),
+          rooms: new RateLimiter(readOption(options, "roomBurst", action), readOption(options, "roomRate", action)),
+        };
   const route = createRouter(
     chatRoutes({
       hub,
       replies,
+      limits,
+      clientOf: (request) => clients.get(request) ?? clientKey(undefined, null, 0),
       assets: options.assets ?? {},
       historySize,
       replayCount,
@@ -156,8 +196,12 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 
   return {
     hub,
-    async fetch(request) {
+    async fetch(request, info) {
       if (closing !== undefined) return errorResponse(503, "The server is shutting down");
+      if (limits !== undefined) {
+        const forwarded = trustProxy > 0 ? request.headers.get("x-forwarded-for") : null;
+        clients.set(request, clientKey(info?.remoteAddress, forwarded, trustProxy));
+      }
       try {
         return await route(request);
       } catch (error) {

@@ -151,6 +151,75 @@ export const CHAT_OPTIONS = {
    * and every presence event is a write to every subscriber of the room.
    */
   presenceIntervalMs: { kind: "a non-negative finite number", default: 1000, help: "ms between presence events" },
+  /** Posts one client may send at once (then `postRate` per second). Default 200. */
+  postBurst: {
+    kind: "a positive safe integer",
+    default: 200,
+    flag: "post-burst",
+    env: "EDDY_POST_BURST",
+    value: "N",
+    help: "posts one client may send at once before the steady rate applies",
+  },
+  /** Posts per second one client may keep sending after its burst. Default 10. */
+  postRate: {
+    kind: "a positive finite number",
+    default: 10,
+    flag: "post-rate",
+    env: "EDDY_POST_RATE",
+    value: "N",
+    help: "posts per second one client may keep sending",
+  },
+  /** Event streams one client may open at once (then `streamRate` per second). Default 100. */
+  streamBurst: {
+    kind: "a positive safe integer",
+    default: 100,
+    flag: "stream-burst",
+    env: "EDDY_STREAM_BURST",
+    value: "N",
+    help: "event streams one client may open at once",
+  },
+  /** Event streams per second one client may keep opening. Default 5. */
+  streamRate: {
+    kind: "a positive finite number",
+    default: 5,
+    flag: "stream-rate",
+    env: "EDDY_STREAM_RATE",
+    value: "N",
+    help: "event streams per second one client may keep opening",
+  },
+  /**
+   * Rooms one client may create at once (then `roomRate` per second), so that no client can
+   * crowd everyone's rooms out of the room limit. Default 20.
+   */
+  roomBurst: {
+    kind: "a positive safe integer",
+    default: 20,
+    flag: "room-burst",
+    env: "EDDY_ROOM_BURST",
+    value: "N",
+    help: "rooms one client may create at once",
+  },
+  /** Rooms per second one client may keep creating. Default 0.1 (one every 10 s). */
+  roomRate: {
+    kind: "a positive finite number",
+    default: 0.1,
+    flag: "room-rate",
+    env: "EDDY_ROOM_RATE",
+    value: "N",
+    help: "rooms per second one client may keep creating",
+  },
+  /**
+   * Proxies in front of the server whose `X-Forwarded-For` entries are believed: the client is the
+   * address that many hops from the right. Default 0: the connection's own address.
+   */
+  trustProxy: {
+    kind: "a non-negative safe integer",
+    default: 0,
+    flag: "trust-proxy",
+    env: "EDDY_TRUST_PROXY",
+    value: "N",
+    help: "proxies in front whose X-Forwarded-For is believed (0: none)",
+  },
 } as const satisfies Readonly<Record<string, NumericOption>>;
 
 /** The name of a numeric option. */

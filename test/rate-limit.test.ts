@@ -1,0 +1,125 @@
+/**
+ * Per-client rate limits: the token buckets themselves (fake clock), how a client is named (its
+ * address, a trusted proxy's view, an IPv6 /64), and the chat's `429` answers for posts, new
+ * streams and new rooms, per client, and switched off.
+ */
+import { describe, expect, test } from "vitest";
+import { createChatApp } from "../core/chat/mod.ts";
+import { clientKey, RateLimiter } from "../core/chat/_rate-limit.ts";
+import { BASE } from "./_chat.ts";
+
+describe("RateLimiter", () => {
+  test("a full bucket allows the burst, then the steady rate, and says how long to wait", () => {
+    let now = 0;
+    const limiter = new RateLimiter(3, 2, () => now); // 3 at once, then 2 per second
+    expect([1, 2, 3].map(() => limiter.take("a"))).toEqual([0, 0, 0]);
+    expect(limiter.take("a")).toBe(1); // a token comes back in 0.5 s: Retry-After rounds up
+    now = 500;
+    expect(limiter.take("a")).toBe(0);
+    expect(limiter.take("a")).toBe(1);
+    now = 10_000; // refilled, but never past the burst
+    expect([1, 2, 3, 4].map(() => limiter.take("a"))).toEqual([0, 0, 0, 1]);
+    expect(limiter.take("b")).toBe(0); // buckets are per key
+  });
+
+  test("a slow rate gives a long wait; a refused take costs nothing", () => {
+    let now = 0;
+    const limiter = new RateLimiter(1, 0.1, () => now); // one per 10 s
+    expect(limiter.take("a")).toBe(0);
+    expect(limiter.take("a")).toBe(10);
+    now = 5000;
+    expect(limiter.take("a")).toBe(5);
+    now = 10_000;
+    expect(limiter.take("a")).toBe(0);
+  });
+
+  test("at most maxKeys buckets are kept: the least recently used go first", () => {
+    const now = 0;
+    const limiter = new RateLimiter(1, 0.001, () => now, 2);
+    limiter.take("a");
+    limiter.take("b");
+    limiter.take("a"); // a is now the most recently used
+    limiter.take("c"); // forgets b
+    expect(limiter.take("a")).toBeGreaterThan(0); // still remembered: empty
+    expect(limiter.take("b")).toBe(0); // forgotten: a full bucket again
+  });
+});
+
+describe("clientKey", () => {
+  test("the connection's address, unless trusted proxies say otherwise", () => {
+    expect(clientKey("10.0.0.9", "203.0.113.7", 0)).toBe("10.0.0.9"); // not trusted: ignored
+    expect(clientKey("10.0.0.9", "203.0.113.7", 1)).toBe("203.0.113.7");
+    // Two proxies: the client is the second entry from the right, whatever it claimed before.
+    expect(clientKey("10.0.0.9", "6.6.6.6, 203.0.113.7, 10.0.0.8", 2)).toBe("203.0.113.7");
+    expect(clientKey("10.0.0.9", null, 1)).toBe("10.0.0.9");
+    expect(clientKey("10.0.0.9", "203.0.113.7", 3)).toBe("10.0.0.9"); // fewer hops than trusted
+    expect(clientKey(undefined, null, 0)).toBe("unknown");
+  });
+
+  test("IPv4-mapped addresses count as IPv4; IPv6 by its /64", () => {
+    expect(clientKey("::ffff:192.0.2.1", null, 0)).toBe("192.0.2.1");
+    expect(clientKey("2001:db8:0:1:aaaa:bbbb:cccc:dddd", null, 0)).toBe("2001:db8:0:1::/64");
+    expect(clientKey("2001:DB8:0:1::2", null, 0)).toBe("2001:db8:0:1::/64");
+    expect(clientKey("2001:db8::1", null, 0)).toBe("2001:db8:0:0::/64");
+    expect(clientKey("::1", null, 0)).toBe("0:0:0:0::/64");
+  });
+});
+
+describe("the chat's rate limits", () => {
+  const post = (app: ReturnType<typeof createChatApp>, room: string, address: string) =>
+    app.fetch(
+      new Request(`${BASE}/rooms/${room}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "ann", text: "hi" }),
+      }),
+      { remoteAddress: address },
+    );
+
+  test("posts past the burst get 429 JSON with Retry-After; another client is not affected", async () => {
+    const app = createChatApp({ responder: null, postBurst: 5, postRate: 0.5 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await post(app, "lobby", "198.51.100.1")).status);
+    expect(statuses).toEqual([201, 201, 201, 201, 201, 429, 429]);
+    const refused = await post(app, "lobby", "198.51.100.1");
+    expect(refused.headers.get("retry-after")).toBe("2");
+    expect(refused.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(refused.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await refused.json()).toEqual({ error: "Too many messages from this client; try again in 2 s" });
+    expect((await post(app, "lobby", "198.51.100.2")).status).toBe(201);
+    await app.close();
+  });
+
+  test("new rooms are limited per client, so nobody can crowd out everyone's rooms", async () => {
+    const app = createChatApp({ responder: null, roomBurst: 3, roomRate: 0.01 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await post(app, `new${i}`, "198.51.100.1")).status);
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const refused = await post(app, "new9", "198.51.100.1");
+    expect(await refused.json()).toEqual({ error: "Too many new rooms created by this client; try again in 100 s" });
+    expect((await post(app, "new0", "198.51.100.1")).status).toBe(201); // an existing room is fine
+    // Streams count too: opening a stream creates the room.
+    const stream = await app.fetch(new Request(`${BASE}/rooms/new8/events`), { remoteAddress: "198.51.100.1" });
+    expect(stream.status).toBe(429);
+    await stream.body?.cancel();
+    await app.close();
+  });
+
+  test("new event streams past the burst get 429", async () => {
+    const app = createChatApp({ responder: null, streamBurst: 2, streamRate: 0.5 });
+    const open = () => app.fetch(new Request(`${BASE}/rooms/lobby/events`), { remoteAddress: "198.51.100.1" });
+    const responses = [await open(), await open(), await open()];
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 429]);
+    expect(responses[2]!.headers.get("retry-after")).toBe("2");
+    for (const response of responses) await response.body?.cancel();
+    await app.close();
+  });
+
+  test("rateLimit: false turns every limit off", async () => {
+    const app = createChatApp({ responder: null, postBurst: 1, rateLimit: false });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await post(app, `room${i}`, "198.51.100.1")).status);
+    expect(statuses).toEqual([201, 201, 201, 201, 201]);
+    await app.close();
+  });
+});

@@ -33,8 +33,9 @@ export function createAppFromConfig(config: Config, warn: (message: string) => v
   const { assets, missing } = readAssets();
   if (missing.length > 0) warn(`page files not found, those paths will answer 404: ${missing.join(", ")}`);
   // The chat options are the config minus where to listen and which bot: pass them as they are.
-  const { host: _host, port: _port, bot, openai, redis: _redis, rateLimit, ...limits } = config;
+  const { host: _host, port: _port, bot, openai, redis: _redis, rateLimit, sessionSecret, ...limits } = config;
   const options: ChatAppOptions = { ...limits, assets, rateLimit };
+  if (sessionSecret !== undefined) options.sessionSecret = sessionSecret;
   if (hub !== undefined) options.hub = hub;
   if (bot === "off") options.responder = null;
   if (bot === "openai") {

@@ -34,6 +34,8 @@ export type Config = Pick<ChatNumericOptions, FlaggedName> & {
   openai?: { baseUrl: string; model: string; apiKey?: string };
   /** Per-client rate limits (`--rate-limit on|off`). */
   rateLimit: boolean;
+  /** Signs session cookies; from `EDDY_SESSION_SECRET` only (a secret does not belong in `ps`). */
+  sessionSecret?: string;
   /** The Redis hub's server and key prefix; absent: the embedded in-memory hub. */
   redis?: { url: string; prefix: string; replyLeaseMs?: number };
 };
@@ -195,7 +197,8 @@ export function helpText(program = "eddy"): string {
     "Options (a flag beats its environment variable):",
     ...rows,
     "",
-    "Environment only: OPENAI_API_KEY (sent as a bearer token to the OpenAI-compatible API).",
+    "Environment only: OPENAI_API_KEY (sent as a bearer token to the OpenAI-compatible API),",
+    "  EDDY_SESSION_SECRET (signs session cookies, 32+ characters; the same on every instance; default: random per start).",
     "",
   ].join("\n");
 }
@@ -258,6 +261,11 @@ export function parseConfig(
     }
     const apiKey = env.OPENAI_API_KEY;
     config.openai = apiKey === undefined || apiKey === "" ? { baseUrl, model } : { baseUrl, model, apiKey };
+  }
+  const secret = env.EDDY_SESSION_SECRET;
+  if (secret !== undefined && secret !== "") {
+    if (secret.length < 32) throw new ConfigError("Invalid EDDY_SESSION_SECRET: it must be at least 32 characters");
+    config.sessionSecret = secret;
   }
   const redis = pick("redis");
   if (redis !== undefined) {

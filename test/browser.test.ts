@@ -112,6 +112,10 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
       return {
         id: item.dataset.id ?? "",
         author: item.querySelector(".author")?.textContent ?? "",
+        tag:
+          (item.querySelector(".author-tag") as HTMLElement | null)?.hidden === false
+            ? (item.querySelector(".author-tag")?.textContent ?? "")
+            : "",
         own: item.classList.contains("own"),
         align: getComputedStyle(item).alignSelf,
         whiteSpace: getComputedStyle(item.querySelector(".text") as Element).whiteSpace,
@@ -155,6 +159,22 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
     await say(bob, "héllo alice, ça va ? — bob");
     expect(await waitForMessage(alice, "héllo alice, ça va ? — bob")).toMatchObject({ author: "bob", own: false });
     expect(await waitForMessage(bob, "héllo alice, ça va ? — bob")).toMatchObject({ author: "bob", own: true });
+  });
+
+  it("someone typing your name is not you: own is decided by the session, and a shared name is told apart", async () => {
+    await bob.fill("#name", "alice"); // bob pretends to be alice
+    await say(bob, "it's me, alice (not really)");
+    const seenByAlice = await waitForMessage(alice, "it's me, alice (not really)");
+    const seenByBob = await waitForMessage(bob, "it's me, alice (not really)");
+    expect(seenByAlice).toMatchObject({ author: "alice", own: false });
+    expect(seenByBob).toMatchObject({ author: "alice", own: true });
+    // Two different people now write as "alice": each message shows its author's short tag.
+    expect(seenByAlice.tag).toMatch(/^ #[A-Za-z0-9_-]{4}$/);
+    const alicesOwn = await waitForMessage(alice, "hi bob, it's alice");
+    expect(alicesOwn.own).toBe(true);
+    expect(alicesOwn.tag).toMatch(/^ #[A-Za-z0-9_-]{4}$/);
+    expect(alicesOwn.tag).not.toBe(seenByAlice.tag);
+    await bob.fill("#name", "bob");
   });
 
   it("shows the server's error inline when the name is refused", async () => {

@@ -175,18 +175,19 @@ describe("GET /metrics", () => {
 });
 
 describe("POST /rooms/:room/messages", () => {
-  test("stores the message and answers 201 with its id; the stream shows it", async () => {
+  test("stores the message and answers 201 with its id and author; the stream shows it", async () => {
     const app = makeApp({ now: () => new Date("2025-02-03T04:05:06.789Z") });
     const watcher = await watch(app, "/rooms/lobby/events");
     const response = await post(app, "lobby", { user: "  Zoë ", text: "hello\r\nworld\r!  \n\t" });
     expect(response.status).toBe(201);
-    const { id } = (await response.json()) as { id: string };
+    const { id, userId } = (await response.json()) as { id: string; userId: string };
     expect(id).toMatch(/^[0-9a-z]+\.1-1$/);
     await watcher.waitFor((events) => messagesOf(events).length === 1);
     expect(messagesOf(watcher.events)[0]).toEqual({
       id,
       room: "lobby",
       user: "Zoë",
+      userId,
       text: "hello\nworld\n!",
       time: "2025-02-03T04:05:06.789Z",
     });

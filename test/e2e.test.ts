@@ -382,7 +382,7 @@ describeMatrix("chat server", (runtime) => {
             body: JSON.stringify({ user: "flooder", text: `room ${i}` }),
           });
           const body = (await result.body.json()) as Record<string, unknown>;
-          expect(Object.keys(body), `room ${i}`).toEqual([result.statusCode === 201 ? "id" : "error"]);
+          expect(Object.keys(body), `room ${i}`).toEqual(result.statusCode === 201 ? ["id", "userId"] : ["error"]);
           statuses.set(result.statusCode, (statuses.get(result.statusCode) ?? 0) + 1);
         }
       };

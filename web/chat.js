@@ -47,6 +47,10 @@ const state = {
   seen: new Set(),
   /** Ids the server gave our own POSTs: "own" even if the name was changed since. */
   mine: new Set(),
+  /** Our user id, from the session the server keeps in an HttpOnly cookie (GET /session). */
+  me: "",
+  /** Display name -> the user ids seen posting under it: two people sharing a name are told apart. */
+  authors: new Map(),
   /** replyId -> the growing bot bubble (its <li>). */
   replies: new Map(),
   /** replyIds whose final message is already shown: a late reply-start must not resurrect them. */
@@ -94,7 +98,25 @@ function init() {
 
   const wanted = roomFromUrl() ?? storageGet("eddy.room") ?? DEFAULT_ROOM;
   joinRoom(ROOM_PATTERN.test(wanted) ? wanted : DEFAULT_ROOM);
+  void loadSession();
   (state.name ? ui.text : ui.name).focus();
+}
+
+/** Who we are: "mine" is decided by this id, never by the name in the box (anyone can type a name). */
+async function loadSession() {
+  try {
+    const response = await fetch("/session");
+    const body = await response.json();
+    if (typeof body?.userId === "string") setMe(body.userId);
+  } catch {
+    // Offline: own messages are still known by the ids our posts get back.
+  }
+}
+
+function setMe(userId) {
+  if (state.me === userId) return;
+  state.me = userId;
+  for (const item of ui.log.querySelectorAll(".msg")) markOwn(item);
 }
 
 /** The room named by the address: `?room=x`, `#x` or `#room=x`; null if none or invalid. */
@@ -310,7 +332,8 @@ function renderMessage(message) {
   if (message.id) item.dataset.id = message.id;
   if (message.replyId) item.dataset.replyId = message.replyId;
   item.dataset.user = String(message.user ?? "");
-  if (message.user === "bot") item.classList.add("bot");
+  item.dataset.userId = typeof message.userId === "string" ? message.userId : "";
+  if (message.user === "bot" && !item.dataset.userId) item.classList.add("bot");
   if (message.error === true) item.classList.add("failed");
   markOwn(item);
 
@@ -319,7 +342,10 @@ function renderMessage(message) {
   const author = document.createElement("span");
   author.className = "author";
   author.textContent = item.dataset.user;
-  meta.append(author, " ", renderTime(message.time));
+  const tag = document.createElement("span");
+  tag.className = "author-tag";
+  tag.hidden = true;
+  meta.append(author, tag, " ", renderTime(message.time));
 
   const body = document.createElement("p");
   body.className = "text";
@@ -354,15 +380,40 @@ function textNodeOf(item) {
   return body.firstChild;
 }
 
-/** Own messages: ids we posted, or the name currently in the name box (never the bot's). */
+/** Own messages: ids we posted, or our session's user id (never just the same name). */
 function markOwn(item) {
-  const user = item.dataset.user;
-  const own = state.mine.has(item.dataset.id) || (state.name !== "" && user === state.name && user !== "bot");
+  const own = state.mine.has(item.dataset.id) || (state.me !== "" && item.dataset.userId === state.me);
   item.classList.toggle("own", own);
+}
+
+/**
+ * Remembers who posted under a name; once two different user ids share one, every message of
+ * that name shows a short tag from its author's id, so they can be told apart.
+ */
+function noteAuthor(item) {
+  const { user, userId } = item.dataset;
+  if (!userId) return;
+  const ids = state.authors.get(user) ?? new Set();
+  state.authors.set(user, ids);
+  const before = ids.size;
+  ids.add(userId);
+  if (ids.size > 1 && before !== ids.size) {
+    for (const other of ui.log.querySelectorAll(".msg")) if (other.dataset.user === user) showTag(other);
+  }
+  if (ids.size > 1) showTag(item);
+}
+
+function showTag(item) {
+  const tag = item.querySelector(".author-tag");
+  if (!tag || !item.dataset.userId) return;
+  tag.textContent = ` #${item.dataset.userId.slice(0, 4)}`;
+  tag.title = "Another person uses the same name";
+  tag.hidden = false;
 }
 
 function append(item) {
   ui.log.append(item);
+  if (item.classList.contains("msg")) noteAuthor(item);
   updateEmpty();
   contentChanged();
 }
@@ -424,6 +475,7 @@ async function send() {
       showError(body?.error ?? `Could not send the message (HTTP ${response.status}).`);
       return;
     }
+    if (typeof body?.userId === "string") setMe(body.userId);
     if (typeof body?.id === "string") claimOwn(body.id);
     ui.text.value = "";
     clearError();
@@ -460,7 +512,6 @@ function clearError() {
 function onNameInput() {
   state.name = ui.name.value.trim();
   storageSet("eddy.name", state.name);
-  for (const item of ui.log.querySelectorAll(".msg")) markOwn(item);
   if (!ui.error.hidden) clearError();
 }
 

@@ -11,6 +11,7 @@ import { type Hub, HubClosedError, HubUnavailableError, type RoomInfo, RoomLimit
 import type { ChatMetrics } from "./_metrics.ts";
 import type { RateLimiter } from "./_rate-limit.ts";
 import type { ReplyRunner } from "./_reply.ts";
+import { type Sessions, sessionToken } from "./_session.ts";
 import type { Route } from "./_router.ts";
 import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
 
@@ -53,6 +54,10 @@ export type RouteContext = {
     | undefined;
   /** The key a request's client is limited under (its address, or what a trusted proxy says). */
   readonly clientOf: (request: Request) => string;
+  /** Signs and checks the session cookie that carries each client's user id. */
+  readonly sessions: Sessions;
+  /** Whether a request reached the server over TLS (the session cookie is then `Secure`). */
+  readonly secure: (request: Request) => boolean;
   readonly startedAt: number;
   readonly now: () => Date;
   readonly onError: (error: unknown) => void;
@@ -92,6 +97,7 @@ export function chatRoutes(context: RouteContext): Route[] {
     ...assets,
     { method: "GET", path: "/rooms", handler: (_request, _params, url) => listRooms(context, url) },
     { method: "GET", path: "/healthz", handler: () => health(context) },
+    { method: "GET", path: "/session", handler: (request) => session(context, request) },
     { method: "GET", path: "/metrics", handler: () => metrics(context) },
     {
       method: "GET",
@@ -220,17 +226,38 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
   try {
     const started = performance.now();
+    const author = await sessionOf(context, request);
     const message = await context.hub.publish(room.value, {
       user: body.value.user,
+      userId: author.userId,
       text: body.value.text,
       time: context.now().toISOString(),
     });
     context.metrics.publishTook(performance.now() - started);
     if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
-    return jsonResponse(201, { id: message.id });
+    // A client without a session (curl, a first post) gets one with its answer.
+    return jsonResponse(201, { id: message.id, userId: author.userId }, author.setCookie);
   } catch (error) {
     return unavailable(error);
   }
+}
+
+/** `GET /session`: the client's user id (a new session if it has none), for the page to know its own messages. */
+async function session(context: RouteContext, request: Request): Promise<Response> {
+  const author = await sessionOf(context, request);
+  return jsonResponse(200, { userId: author.userId }, author.setCookie);
+}
+
+/** The request's user id from its session cookie, or a new session (with the cookie to set). */
+async function sessionOf(
+  context: RouteContext,
+  request: Request,
+): Promise<{ userId: string; setCookie: Record<string, string> | undefined }> {
+  const token = sessionToken(request.headers.get("cookie"));
+  const known = token === undefined ? undefined : await context.sessions.verify(token);
+  if (known !== undefined) return { userId: known, setCookie: undefined };
+  const issued = await context.sessions.issue(context.secure(request));
+  return { userId: issued.userId, setCookie: { "set-cookie": issued.cookie } };
 }
 
 const TOO_MANY = {

@@ -25,7 +25,10 @@ export type ChatMessage = {
   /** `<epoch>-<seq>`, also the SSE `id:` of the event. */
   readonly id: string;
   readonly room: string;
+  /** The display name the author chose (anyone may choose any name). */
   readonly user: string;
+  /** Who really posted it: the id of the author's signed session. Absent on the bot's messages. */
+  readonly userId?: string;
   readonly text: string;
   /** ISO 8601. */
   readonly time: string;
@@ -46,6 +49,8 @@ export type ChatMessage = {
  */
 export type MessageInput = {
   readonly user: string;
+  /** The author's session id; absent for the bot. */
+  readonly userId?: string;
   readonly text: string;
   readonly time: string;
   readonly replyId?: string;

@@ -168,6 +168,7 @@ class MemoryHub implements Hub {
       id,
       room: name,
       user: input.user,
+      ...(input.userId === undefined ? {} : { userId: input.userId }),
       text: input.text,
       time: input.time,
       ...(input.replyId === undefined ? {} : { replyId: input.replyId }),

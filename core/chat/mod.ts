@@ -26,6 +26,7 @@ import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
 import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
 import { clientKey, RateLimiter } from "./_rate-limit.ts";
 import { createRouter } from "./_router.ts";
+import { Sessions } from "./_session.ts";
 import { type Asset, chatRoutes } from "./_routes.ts";
 
 export type { Asset } from "./_routes.ts";
@@ -81,6 +82,12 @@ export type ChatAppOptions = ChatNumericOptions & {
    * `true`; `false` turns them off (a benchmark publishing from one client).
    */
   rateLimit?: boolean;
+  /**
+   * The secret that signs session cookies (HMAC-SHA256). Set the same one on every instance of a
+   * chat (Redis), and keep it across restarts, or users get new ids. Default: a random one per
+   * process.
+   */
+  sessionSecret?: string;
 };
 
 /**
@@ -176,6 +183,11 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       replies,
       limits,
       clientOf: (request) => clients.get(request) ?? clientKey(undefined, null, 0),
+      sessions: new Sessions(options.sessionSecret),
+      // TLS here, or (behind trusted proxies) at the proxy the client reached.
+      secure: (request) =>
+        request.url.startsWith("https:") ||
+        (trustProxy > 0 && request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim() === "https"),
       assets: options.assets ?? {},
       historySize,
       replayCount,

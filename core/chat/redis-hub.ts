@@ -258,6 +258,7 @@ class RedisHub implements Hub {
     const d = JSON.stringify({
       room: name,
       user: input.user,
+      ...(input.userId === undefined ? {} : { userId: input.userId }),
       text: input.text,
       time: input.time,
       ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
@@ -805,6 +806,7 @@ function toMessage(epoch: string, entry: string, d: string): ChatMessage {
     id: `${epoch}-${entry}`,
     room: stored.room,
     user: stored.user,
+    ...(stored.userId === undefined ? {} : { userId: stored.userId }),
     text: stored.text,
     time: stored.time,
     ...(stored.replyId === undefined ? {} : { replyId: stored.replyId }),

@@ -1,0 +1,103 @@
+/**
+ * Private: who is posting. Each client gets a random user id in a signed session cookie, so the
+ * author of a message is the server's word, not whatever name the client typed. Signed with
+ * HMAC-SHA256 through Web Crypto (`crypto.subtle`), which every runtime has.
+ *
+ * @module
+ */
+
+/** The cookie's name. */
+export const SESSION_COOKIE = "eddy_session";
+/** A year: the id is an identity, not a login. */
+const MAX_AGE_S = 365 * 24 * 60 * 60;
+const ID_BYTES = 16;
+/** What a signed value is, so a signature can never be reused for another kind of value. */
+const PURPOSE = "eddy-session-v1.";
+
+/**
+ * Issues and verifies session ids.
+ *
+ * @example
+ * ```ts
+ * import { Sessions } from "./_session.ts";
+ * const sessions = new Sessions("a secret of at least 32 characters, from config");
+ * const { userId, cookie } = await sessions.issue(false);
+ * const token = cookie.split(";")[0]!.split("=")[1]!;
+ * console.log((await sessions.verify(token)) === userId); // true
+ * ```
+ */
+export class Sessions {
+  readonly #key: Promise<CryptoKey>;
+
+  /**
+   * @param secret The signing secret (the same on every instance of one chat); `undefined`: a
+   *   random one for this process, so sessions last until it restarts.
+   */
+  constructor(secret: string | undefined) {
+    const material = secret === undefined ? crypto.getRandomValues(new Uint8Array(32)) : UTF8.encode(secret);
+    this.#key = crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  }
+
+  /**
+   * A new user id and the `Set-Cookie` value that carries it.
+   *
+   * @param secure Whether the client reached us over TLS (the cookie then says `Secure`).
+   */
+  async issue(secure: boolean): Promise<{ userId: string; cookie: string }> {
+    const userId = base64url(crypto.getRandomValues(new Uint8Array(ID_BYTES)));
+    const signature = base64url(
+      new Uint8Array(await crypto.subtle.sign("HMAC", await this.#key, UTF8.encode(PURPOSE + userId))),
+    );
+    const attributes = `Path=/; Max-Age=${MAX_AGE_S}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
+    return { userId, cookie: `${SESSION_COOKIE}=${userId}.${signature}; ${attributes}` };
+  }
+
+  /**
+   * The user id a cookie value carries, if its signature is ours.
+   *
+   * @param token The cookie's value (`<userId>.<signature>`).
+   * @returns The user id, or `undefined` for anything forged, truncated or malformed.
+   */
+  async verify(token: string): Promise<string | undefined> {
+    const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(token);
+    if (match === null) return undefined;
+    const [, userId, signature] = match as unknown as [string, string, string];
+    const bytes = fromBase64url(signature);
+    // `verify` compares in constant time.
+    const valid = await crypto.subtle.verify("HMAC", await this.#key, bytes, UTF8.encode(PURPOSE + userId));
+    return valid ? userId : undefined;
+  }
+}
+
+/**
+ * The session cookie's value in a `Cookie` header (RFC 6265 "cookie-string"), if present.
+ *
+ * @example
+ * ```ts
+ * import { sessionToken } from "./_session.ts";
+ * sessionToken("theme=dark; eddy_session=abc.def"); // "abc.def"
+ * ```
+ */
+export function sessionToken(cookieHeader: string | null): string | undefined {
+  if (cookieHeader === null) return undefined;
+  for (const pair of cookieHeader.split(";")) {
+    const at = pair.indexOf("=");
+    if (at !== -1 && pair.slice(0, at).trim() === SESSION_COOKIE) return pair.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+const UTF8 = new TextEncoder();
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

@@ -87,15 +87,19 @@ export async function runChatServer(serve: Mount): Promise<void> {
       process.stderr.write(`eddy: shutdown took longer than ${SHUTDOWN_LIMIT_MS} ms; exiting anyway\n`);
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref?.();
-    // The app ends its event streams and stops bot replies; the server stops accepting and
-    // closes connections once their responses end.
-    Promise.all([app.close(), server.close()]).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error("eddy: shutdown failed:", error);
-        process.exit(1);
-      },
-    );
+    // The app first stops bot replies (each stores its final message, which every stream still
+    // delivers), then ends its event streams; only then does the server stop accepting and close
+    // connections. Closing both at once let Node's mount end the streams before the final messages.
+    app
+      .close()
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error("eddy: shutdown failed:", error);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", stop).on("SIGTERM", stop);
 }

@@ -581,31 +581,44 @@ describeMatrix("chat server", (runtime) => {
     }
   }, 90_000);
 
-  it.each(["SIGTERM", "SIGINT"] as const)("ends open streams and exits 0 on %s, within 5 s", async (signal) => {
-    const doomed = await startServer(runtime, ["--typewriter-ms", "500"]);
-    const room = freshRoom("sigterm");
-    const readers = await Promise.all(
-      [1, 2, 3].map(async () =>
-        ((await fetch(`${doomed.url}/rooms/${room}/events`)).body as ReadableStream<Uint8Array>).getReader(),
-      ),
-    );
-    await untilSubscribers(room, 3, doomed.url);
-    await send(room, "/bot help", "alice", doomed.url); // a slow bot reply is in progress
-    const ended = readers.map(async (reader) => {
-      try {
-        while (!(await reader.read()).done);
-        return "ended";
-      } catch {
-        return "cut";
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "ends open streams and exits 0 on %s, within 5 s, after the running reply's final message",
+    async (signal) => {
+      const doomed = await startServer(runtime, ["--typewriter-ms", "500"]);
+      const room = freshRoom("sigterm");
+      const seen: ServerSentEvent[][] = [[], [], []];
+      const ended = seen.map(async (events) => {
+        const body = (await fetch(`${doomed.url}/rooms/${room}/events`)).body as ReadableStream<Uint8Array>;
+        try {
+          for await (const event of parseEventStream(body)) events.push(event);
+          return "ended";
+        } catch {
+          return "cut";
+        }
+      });
+      await untilSubscribers(room, 3, doomed.url);
+      await send(room, "/bot help", "alice", doomed.url); // a slow bot reply is in progress
+      await waitFor(() => seen.every((events) => events.some((event) => event.type === "reply-delta")), {
+        what: "the reply to be streaming",
+      });
+      const started = Date.now();
+      const exit = await within(8000, doomed.stop(signal), "the server to exit");
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await within(2000, Promise.all(ended), "the streams to end")).toEqual(["ended", "ended", "ended"]);
+      // PROTOCOL.md: every streamed reply ends with a message carrying its replyId.
+      for (const events of seen) {
+        const replyId = JSON.parse(events.find((event) => event.type === "reply-start")!.data).replyId as string;
+        const final = events
+          .filter((event) => event.type === "message")
+          .map((event) => JSON.parse(event.data) as Message)
+          .find((message) => message.replyId === replyId);
+        expect(final, "the reply's final message").toMatchObject({ user: "bot", error: true });
+        expect(final!.text).toMatch(/\[Stopped: the server is shutting down\.\]$/);
       }
-    });
-    const started = Date.now();
-    const exit = await within(8000, doomed.stop(signal), "the server to exit");
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(Date.now() - started).toBeLessThan(5000);
-    expect(await within(2000, Promise.all(ended), "the streams to end")).toEqual(["ended", "ended", "ended"]);
-    expect(doomed.stderr()).not.toContain("exiting anyway");
-  });
+      expect(doomed.stderr()).not.toContain("exiting anyway");
+    },
+  );
 
   it("its npm start script forwards SIGTERM: npm and the server exit, nothing is left serving", async () => {
     const started = await startServer(throughNpm(runtime));

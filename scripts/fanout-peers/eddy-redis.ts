@@ -49,7 +49,6 @@ function stop(code: number): void {
     process.exit(code);
   });
 }
-process.on("SIGTERM", () => stop(0)).on("SIGINT", () => stop(0));
 
 const redis = spawn(
   "redis-server",
@@ -71,10 +70,13 @@ const redis = spawn(
     "--loglevel",
     "warning",
   ],
-  { stdio: "ignore" },
+  // Its own process group: the benchmark's SIGTERM to ours reaches the instances, and Redis
+  // only after them (above).
+  { stdio: "ignore", detached: true },
 );
 children.push(redis);
 redis.once("exit", () => stop(1));
+process.on("SIGTERM", () => stop(0)).on("SIGINT", () => stop(0));
 const deadline = Date.now() + 10_000;
 while (!(await pong())) {
   if (Date.now() > deadline) stop(1);

@@ -53,6 +53,9 @@ export type PublishReport = {
 type Pending = { room: string; body: string; scheduledUs: number };
 
 /** One keep-alive connection with at most one request in flight. */
+/** The `Cookie:` header line of the session the server gave the first answer, if any ("" until then). */
+let sessionCookie = "";
+
 class PublishConnection {
   readonly socket: Socket;
   readonly port: number;
@@ -86,6 +89,11 @@ class PublishConnection {
     const end = this.#response.indexOf("\r\n\r\n");
     if (end < 0) return;
     const head = this.#response.slice(0, end);
+    // Keep the session a server hands out, as a browser would: later posts send it back.
+    if (sessionCookie === "") {
+      const cookie = /\r\nset-cookie:[ \t]*([^;\r]+)/i.exec(head);
+      if (cookie) sessionCookie = `Cookie: ${cookie[1]}\r\n`;
+    }
     const body = this.#response.length - end - 4;
     const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
     if (length) {
@@ -155,7 +163,7 @@ function runPublisher(data: PublisherData): void {
         lags.push((nowUs() - pending.scheduledUs) / 1000);
         report.sent++;
         connection.send(
-          `POST /rooms/${pending.room}/messages HTTP/1.1\r\nHost: ${data.host}:${connection.port}\r\n` +
+          `POST /rooms/${pending.room}/messages HTTP/1.1\r\nHost: ${data.host}:${connection.port}\r\n${sessionCookie}` +
             `Content-Type: application/json\r\nContent-Length: ${pending.body.length}\r\n\r\n${pending.body}`,
         );
       }

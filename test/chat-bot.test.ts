@@ -17,8 +17,9 @@ import {
 import { dataOf, messagesOf, scriptedResponder, send, watch } from "./_chat.ts";
 
 const apps: ChatApp[] = [];
+/** The app, by default sending each responder chunk as its own reply-delta (no coalescing interval). */
 function makeApp(options: ChatAppOptions): ChatApp {
-  const app = createChatApp(options);
+  const app = createChatApp({ replyDeltaMs: 0, ...options });
   apps.push(app);
   return app;
 }
@@ -446,5 +447,37 @@ describe("bot replies through the app", () => {
     expect(final?.text).toBe("[I have no answer to that.]");
     expect(final?.error).toBeUndefined();
     await watcher.cancel();
+  });
+});
+
+describe("bounds on bot work", () => {
+  test("chunks arriving within replyDeltaMs go out as one reply-delta; the final message has every word", async () => {
+    const app = makeApp({ replyDeltaMs: 60_000, typewriterMs: 0 });
+    const watcher = await watch(app, "/rooms/r/events");
+    const words = Array.from({ length: 500 }, (_, i) => `w${i}`);
+    await send(app, "r", `/bot echo ${words.join(" ")}`);
+    await watcher.waitFor((events) => messagesOf(events).some((m) => m.user === "bot"));
+    const deltas = dataOf(watcher.events, "reply-delta").map((d) => d.delta as string);
+    // The first chunk at once, then everything that came within the (long) interval in one event.
+    expect(deltas.length).toBe(2);
+    expect(deltas.join("")).toBe(words.join(" "));
+    expect(messagesOf(watcher.events).find((m) => m.user === "bot")?.text).toBe(words.join(" "));
+  });
+
+  test("past maxReplies running on the whole server, a new question gets the busy note", async () => {
+    const scripted = scriptedResponder();
+    const app = makeApp({ responder: scripted.responder, maxReplies: 2, maxRepliesPerRoom: 5 });
+    const watchers = await Promise.all(["a", "b", "c"].map((room) => watch(app, `/rooms/${room}/events`)));
+    await send(app, "a", "/bot one");
+    await send(app, "b", "/bot two");
+    await send(app, "c", "/bot three"); // a third room, but the server already runs two
+    await watchers[2]!.waitFor((events) => messagesOf(events).some((m) => m.user === "bot"));
+    const busy = messagesOf(watchers[2]!.events).find((m) => m.user === "bot")!;
+    expect(busy).toMatchObject({
+      error: true,
+      text: "I'm answering too many messages right now; ask again in a moment.",
+    });
+    await scripted.called(2);
+    expect(scripted.requests.map((request) => request.text)).toEqual(["/bot one", "/bot two"]);
   });
 });

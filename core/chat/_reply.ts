@@ -28,7 +28,7 @@ import { type ChatNumericOptions, readOption } from "./options.ts";
  */
 export type ReplyRunnerOptions = Pick<
   ChatNumericOptions,
-  "replyTimeoutMs" | "maxRepliesPerRoom" | "maxReplyChars" | "replyContextSize"
+  "replyTimeoutMs" | "maxRepliesPerRoom" | "maxReplies" | "maxReplyChars" | "replyContextSize" | "replyDeltaMs"
 > & {
   hub: Hub;
   responder: Responder;
@@ -63,7 +63,9 @@ type Settings = {
   readonly responder: Responder;
   readonly timeoutMs: number;
   readonly maxPerRoom: number;
+  readonly maxReplies: number;
   readonly maxChars: number;
+  readonly deltaMs: number;
   readonly contextSize: number;
   readonly now: () => Date;
   onError(error: unknown): void;
@@ -112,12 +114,15 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
     responder: options.responder,
     timeoutMs: readOption(options, "replyTimeoutMs", ACTION),
     maxPerRoom: readOption(options, "maxRepliesPerRoom", ACTION),
+    maxReplies: readOption(options, "maxReplies", ACTION),
     maxChars: readOption(options, "maxReplyChars", ACTION),
+    deltaMs: readOption(options, "replyDeltaMs", ACTION),
     contextSize: readOption(options, "replyContextSize", ACTION),
     now: options.now ?? (() => new Date()),
     onError: options.onError ?? ((error: unknown) => console.error("eddy: bot reply failed:", error)),
   };
   const rooms = new Map<string, Set<Running>>();
+  let runningCount = 0;
   let closed = false;
   const stopPresence = settings.hub.onPresence((event) => {
     if (event.subscribers > 0) return;
@@ -130,16 +135,17 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
       const { room } = question;
       if (closed) return replyId;
       const set = rooms.get(room) ?? new Set<Running>();
-      if (set.size >= settings.maxPerRoom) {
-        void store(
-          settings,
-          room,
-          replyId,
-          `I'm already answering ${settings.maxPerRoom} messages in this room; ask again when I'm done.`,
-          true,
-        );
+      const busy =
+        set.size >= settings.maxPerRoom
+          ? `I'm already answering ${settings.maxPerRoom} messages in this room; ask again when I'm done.`
+          : runningCount >= settings.maxReplies
+            ? "I'm answering too many messages right now; ask again in a moment."
+            : undefined;
+      if (busy !== undefined) {
+        void store(settings, room, replyId, busy, true);
         return replyId;
       }
+      runningCount++;
       const controller = new AbortController();
       let reason: StopReason | undefined;
       const stop = (why: StopReason) => {
@@ -152,6 +158,7 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
         .catch(settings.onError)
         .finally(() => {
           clearTimeout(timer);
+          runningCount--;
           set.delete(running);
           if (set.size === 0 && rooms.get(room) === set) rooms.delete(room);
         });
@@ -210,6 +217,7 @@ async function pump(
   control: Control,
 ): Promise<Outcome> {
   const outcome: Outcome = { text: "", cut: false, failed: false };
+  const deltas = new DeltaBatcher(settings, request.room, replyId);
   let iterator: AsyncIterator<string> | undefined;
   let finished = false;
   try {
@@ -232,17 +240,69 @@ async function pump(
       }
       if (delta !== "") {
         outcome.text += delta;
-        await settings.hub.emit(request.room, { type: "reply-delta", replyId, delta });
+        await deltas.add(delta);
       }
       if (outcome.cut) break;
     }
   } catch (error) {
     outcome.failed = report(settings, control, error);
   }
+  // What is still held goes out before the final message (which carries the whole text anyway).
+  try {
+    await deltas.flush();
+  } catch (error) {
+    outcome.failed ||= report(settings, control, error);
+  }
   // Do not wait: an async generator's return() waits for its pending next(), which a hung
   // responder may never settle.
   if (iterator !== undefined && !finished) closeQuietly(iterator, settings.onError);
   return outcome;
+}
+
+/**
+ * Sends a reply's chunks as `reply-delta` events at most every `deltaMs`: the first at once, the
+ * ones arriving within the interval joined into one event when it ends. A responder that yields
+ * word by word, or all at once, then costs every subscriber a bounded number of events (at most
+ * 20 a second by default) instead of one per word. Emits run one at a time, in order.
+ */
+class DeltaBatcher {
+  readonly #settings: Settings;
+  readonly #room: string;
+  readonly #replyId: string;
+  #held = "";
+  #last = Number.NEGATIVE_INFINITY;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #sending: Promise<void> = Promise.resolve();
+
+  constructor(settings: Settings, room: string, replyId: string) {
+    this.#settings = settings;
+    this.#room = room;
+    this.#replyId = replyId;
+  }
+
+  /** Takes a chunk; resolves once it is sent or held for the next event. */
+  add(delta: string): Promise<void> {
+    this.#held += delta;
+    const wait = this.#last + this.#settings.deltaMs - performance.now();
+    if (wait <= 0) return this.flush();
+    // A failed timed send surfaces at the next add or at the final flush.
+    this.#timer ??= setTimeout(() => void this.flush().catch(() => {}), wait);
+    return this.#sending;
+  }
+
+  /** Sends whatever is held now. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#held === "") return this.#sending;
+    const delta = this.#held;
+    this.#held = "";
+    this.#last = performance.now();
+    this.#sending = this.#sending.then(() =>
+      this.#settings.hub.emit(this.#room, { type: "reply-delta", replyId: this.#replyId, delta }),
+    );
+    return this.#sending;
+  }
 }
 
 // Reports a failure; returns whether it counts as one. Once the reply was stopped, an abort

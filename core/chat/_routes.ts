@@ -226,7 +226,7 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
   try {
     const started = performance.now();
-    const author = await sessionOf(context, request);
+    const author = await authorOf(context, request);
     const message = await context.hub.publish(room.value, {
       user: body.value.user,
       userId: author.userId,
@@ -235,8 +235,12 @@ async function postMessage(context: RouteContext, request: Request, segment: str
     });
     context.metrics.publishTook(performance.now() - started);
     if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
-    // A client without a session (curl, a first post) gets one with its answer.
-    return jsonResponse(201, { id: message.id, userId: author.userId }, author.setCookie);
+    // A client without a session (curl, a first post) gets one with its answer; it is signed only
+    // now, so the message never waits for the signature.
+    const setCookie = author.known
+      ? undefined
+      : { "set-cookie": await context.sessions.cookie(author.userId, context.secure(request)) };
+    return jsonResponse(201, { id: message.id, userId: author.userId }, setCookie);
   } catch (error) {
     return unavailable(error);
   }
@@ -244,20 +248,18 @@ async function postMessage(context: RouteContext, request: Request, segment: str
 
 /** `GET /session`: the client's user id (a new session if it has none), for the page to know its own messages. */
 async function session(context: RouteContext, request: Request): Promise<Response> {
-  const author = await sessionOf(context, request);
-  return jsonResponse(200, { userId: author.userId }, author.setCookie);
+  const author = await authorOf(context, request);
+  const setCookie = author.known
+    ? undefined
+    : { "set-cookie": await context.sessions.cookie(author.userId, context.secure(request)) };
+  return jsonResponse(200, { userId: author.userId }, setCookie);
 }
 
-/** The request's user id from its session cookie, or a new session (with the cookie to set). */
-async function sessionOf(
-  context: RouteContext,
-  request: Request,
-): Promise<{ userId: string; setCookie: Record<string, string> | undefined }> {
+/** The user id of the request's valid session cookie (`known`), or a new one to give it. */
+async function authorOf(context: RouteContext, request: Request): Promise<{ userId: string; known: boolean }> {
   const token = sessionToken(request.headers.get("cookie"));
-  const known = token === undefined ? undefined : await context.sessions.verify(token);
-  if (known !== undefined) return { userId: known, setCookie: undefined };
-  const issued = await context.sessions.issue(context.secure(request));
-  return { userId: issued.userId, setCookie: { "set-cookie": issued.cookie } };
+  const userId = token === undefined ? undefined : await context.sessions.verify(token);
+  return userId === undefined ? { userId: context.sessions.newId(), known: false } : { userId, known: true };
 }
 
 const TOO_MANY = {

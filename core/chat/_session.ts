@@ -28,6 +28,12 @@ const PURPOSE = "eddy-session-v1.";
  */
 export class Sessions {
   readonly #key: Promise<CryptoKey>;
+  /**
+   * Tokens already verified, so a client's later posts need no signature check: Web Crypto is
+   * asynchronous (a thread-pool round trip on Node), and a post must not wait behind a busy event
+   * loop for it before it is published. Bounded; least recently used first.
+   */
+  readonly #verified = new Map<string, string>();
 
   /**
    * @param secret The signing secret (the same on every instance of one chat); `undefined`: a
@@ -38,18 +44,27 @@ export class Sessions {
     this.#key = crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
   }
 
+  /** A new random user id (not yet signed: {@link Sessions.cookie} makes its cookie). */
+  newId(): string {
+    return base64url(crypto.getRandomValues(new Uint8Array(ID_BYTES)));
+  }
+
   /**
-   * A new user id and the `Set-Cookie` value that carries it.
+   * The `Set-Cookie` value that carries `userId`.
    *
    * @param secure Whether the client reached us over TLS (the cookie then says `Secure`).
    */
-  async issue(secure: boolean): Promise<{ userId: string; cookie: string }> {
-    const userId = base64url(crypto.getRandomValues(new Uint8Array(ID_BYTES)));
-    const signature = base64url(
-      new Uint8Array(await crypto.subtle.sign("HMAC", await this.#key, UTF8.encode(PURPOSE + userId))),
-    );
+  async cookie(userId: string, secure: boolean): Promise<string> {
+    const token = `${userId}.${await this.#sign(userId)}`;
+    this.#remember(token, userId);
     const attributes = `Path=/; Max-Age=${MAX_AGE_S}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
-    return { userId, cookie: `${SESSION_COOKIE}=${userId}.${signature}; ${attributes}` };
+    return `${SESSION_COOKIE}=${token}; ${attributes}`;
+  }
+
+  /** A new user id and its cookie: {@link Sessions.newId} then {@link Sessions.cookie}. */
+  async issue(secure: boolean): Promise<{ userId: string; cookie: string }> {
+    const userId = this.newId();
+    return { userId, cookie: await this.cookie(userId, secure) };
   }
 
   /**
@@ -59,15 +74,39 @@ export class Sessions {
    * @returns The user id, or `undefined` for anything forged, truncated or malformed.
    */
   async verify(token: string): Promise<string | undefined> {
+    const cached = this.#verified.get(token);
+    if (cached !== undefined) {
+      this.#remember(token, cached);
+      return cached;
+    }
     const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(token);
     if (match === null) return undefined;
     const [, userId, signature] = match as unknown as [string, string, string];
-    const bytes = fromBase64url(signature);
     // `verify` compares in constant time.
-    const valid = await crypto.subtle.verify("HMAC", await this.#key, bytes, UTF8.encode(PURPOSE + userId));
-    return valid ? userId : undefined;
+    const valid = await crypto.subtle.verify(
+      "HMAC",
+      await this.#key,
+      fromBase64url(signature),
+      UTF8.encode(PURPOSE + userId),
+    );
+    if (!valid) return undefined;
+    this.#remember(token, userId);
+    return userId;
+  }
+
+  async #sign(userId: string): Promise<string> {
+    return base64url(new Uint8Array(await crypto.subtle.sign("HMAC", await this.#key, UTF8.encode(PURPOSE + userId))));
+  }
+
+  #remember(token: string, userId: string): void {
+    this.#verified.delete(token);
+    this.#verified.set(token, userId);
+    if (this.#verified.size > VERIFIED_MAX) this.#verified.delete(this.#verified.keys().next().value!);
   }
 }
+
+/** Verified tokens kept (about 100 bytes each). */
+const VERIFIED_MAX = 10_000;
 
 /**
  * The session cookie's value in a `Cookie` header (RFC 6265 "cookie-string"), if present.

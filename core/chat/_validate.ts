@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isInvisible, skeleton } from "./_confusables.ts";
 
 /**
  * What is wrong with a request: its status and a one-sentence message safe to show the client.
@@ -113,7 +114,8 @@ export function validateRoom(segment: string): Checked<string> {
 
 /**
  * Checks a user name: trimmed and NFC-normalised, 1–32 characters of Unicode letters, digits,
- * spaces, `_ - .`; `bot` in any case or width is reserved.
+ * spaces, `_ - .`, not only invisible ones; `bot` and anything that looks like it (UTS #39 skeleton,
+ * see `_confusables.ts`) is reserved.
  *
  * @param value The `user` field of the body.
  * @returns The normalised name, or a `400` problem.
@@ -132,8 +134,12 @@ function validateUser(value: unknown): Checked<string> {
   if (length === 0 || length > MAX_USER_CHARS)
     return fail(400, `The user name must be 1 to ${MAX_USER_CHARS} characters after trimming`);
   if (!USER.test(user)) return fail(400, "The user name may only hold letters, digits, spaces, _, - and .");
-  // NFKC folds look-alikes such as fullwidth letters, so "ｂｏｔ" cannot pose as the bot.
-  if (user.normalize("NFKC").toLowerCase() === "bot") return fail(400, 'The user name "bot" is reserved for the bot');
+  // Fillers such as U+3164 are letters to Unicode and show as nothing: no name at all.
+  if (isInvisible(user)) return fail(400, "The user name must contain visible characters");
+  // Look-alikes (fullwidth, Cyrillic or Greek letters, zero-width characters) cannot pose as the bot.
+  if (skeleton(user).replace(/\s+/g, "") === "bot") {
+    return fail(400, 'The user name "bot" (or one that looks like it) is reserved for the bot');
+  }
   return ok(user);
 }
 
@@ -155,6 +161,7 @@ function validateText(value: unknown): Checked<string> {
   if (typeof value !== "string") return fail(400, 'The "text" field must be a string');
   const text = value.replace(/\r\n?/g, "\n").trimEnd();
   if (text === "") return fail(400, "The text must not be empty");
+  if (isInvisible(text)) return fail(400, "The text must contain visible characters");
   if (TEXT_CONTROL.test(text))
     return fail(400, "The text must not contain control characters other than tab and line feed");
   if (LONE_SURROGATE.test(text)) return fail(400, "The text must not contain lone surrogates");

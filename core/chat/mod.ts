@@ -241,7 +241,14 @@ const HUB_OPTIONS = [
   "maxRooms",
   "presenceIntervalMs",
 ] as const;
-const REPLY_OPTIONS = ["replyTimeoutMs", "maxRepliesPerRoom", "maxReplyChars", "replyContextSize"] as const;
+const REPLY_OPTIONS = [
+  "replyTimeoutMs",
+  "maxRepliesPerRoom",
+  "maxReplies",
+  "maxReplyChars",
+  "replyContextSize",
+  "replyDeltaMs",
+] as const;
 
 /** The options named in `names` that are set (so `exactOptionalPropertyTypes` holds). */
 function pick<Name extends ChatOptionName>(

@@ -135,6 +135,25 @@ export const CHAT_OPTIONS = {
   replyTimeoutMs: { kind: "a positive finite number", default: 60_000, help: "the longest a bot reply may run" },
   /** Bot replies running at once per room; more are answered with a short "busy" note. Default 2. */
   maxRepliesPerRoom: { kind: "a positive safe integer", default: 2, help: "bot replies running at once per room" },
+  /** Bot replies running at once on the whole server; more get the "busy" note. Default 32. */
+  maxReplies: {
+    kind: "a positive safe integer",
+    default: 32,
+    flag: "max-replies",
+    env: "EDDY_MAX_REPLIES",
+    value: "N",
+    help: "bot replies running at once on the whole server",
+  },
+  /**
+   * The shortest time between two `reply-delta` events of one reply, in ms: chunks that arrive
+   * meanwhile go out together as one event. Default 50 (at most 20 events a second per reply,
+   * whatever the responder's pace; the first chunk goes out at once).
+   */
+  replyDeltaMs: {
+    kind: "a non-negative finite number",
+    default: 50,
+    help: "ms between two reply-delta events of one reply",
+  },
   /** The longest bot reply, in UTF-16 code units (a surrogate pair is never split). Default 4000. */
   maxReplyChars: {
     kind: "a positive safe integer",

@@ -173,7 +173,9 @@ describe("parseConfig", () => {
       stream: "stderr",
       text: 'eddy: Invalid --port: "99999" is not an integer from 0 to 65535\nRun with --help to see the options.\n',
     });
-    expect(startupConfig(["--port", "0"], {})).toEqual({ config: { host: "127.0.0.1", port: 0, bot: "typewriter", rateLimit: true } });
+    expect(startupConfig(["--port", "0"], {})).toEqual({
+      config: { host: "127.0.0.1", port: 0, bot: "typewriter", rateLimit: true },
+    });
   });
 });
 

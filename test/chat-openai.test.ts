@@ -326,7 +326,8 @@ describe("openAIResponder", () => {
 
   test("drives the chat app's bot: deltas stream to the room and the answer is stored", async () => {
     handler = streamAnswer(["Events ", "flow ", "one way."]);
-    const app = createChatApp({ responder: openAIResponder({ baseUrl, model: "test-model" }) });
+    // replyDeltaMs 0: each upstream chunk its own reply-delta, so the chunks can be compared one by one.
+    const app = createChatApp({ responder: openAIResponder({ baseUrl, model: "test-model" }), replyDeltaMs: 0 });
     try {
       const watcher = await watch(app, "/rooms/lobby/events");
       await send(app, "lobby", "hello", "carol");

@@ -266,6 +266,8 @@ describe.skipIf(!haveRedis())("redis hub across Redis restarts", () => {
     // The stream it delivered from is gone: its clients must reconnect and be told.
     await reader.waitFor(() => reader.done.value, "the stream to end");
     expect(messages(reader.items).map((m) => m.id)).not.toContain(fresh.id);
+    // Both of A's connections back (its stream may end on a notification before its command connection is).
+    await waitFor(async () => (await a.stats()).unavailable === undefined, { what: "A to see Redis back" });
     const resumed = drain(await a.subscribe("r", { after: old.id }));
     await resumed.waitFor((items) => messages(items).some((m) => m.id === fresh.id));
     expect(resumed.items[0]?.event).toBe("reset");

@@ -33,6 +33,7 @@ import {
   type Subscription,
 } from "./hub.ts";
 import { checkNumber } from "./_check.ts";
+import { broadcast, chatMessage, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import { Ring } from "./_ring.ts";
 import { MemorySubscription } from "./_subscription.ts";
@@ -164,16 +165,7 @@ class MemoryHub implements Hub {
     const room = this.#roomFor(name);
     const id = `${room.epoch}-${++room.seq}`;
     // Key order is the wire order documented in PROTOCOL.md.
-    const message: ChatMessage = Object.freeze({
-      id,
-      room: name,
-      user: input.user,
-      ...(input.userId === undefined ? {} : { userId: input.userId }),
-      text: input.text,
-      time: input.time,
-      ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
-      ...(input.error === true ? { error: true as const } : {}),
-    });
+    const message = chatMessage(id, name, input);
     const frame = encodeRoomEvent({ type: "message", message });
     this.#retain(room, frame);
     if (input.replyId !== undefined) room.replies.delete(input.replyId);
@@ -321,12 +313,7 @@ class MemoryHub implements Hub {
   }
 
   #broadcast(room: Room, frame: EventMessage): void {
-    let dropped: MemorySubscription<Room>[] | undefined;
-    for (const subscription of room.subscribers) {
-      if (!subscription.push(frame)) (dropped ??= []).push(subscription);
-    }
-    // Leaves are handled after the loop so their presence events follow `frame` for everyone.
-    if (dropped !== undefined) for (const subscription of dropped) this.#leave(room, subscription);
+    broadcast(room.subscribers, frame, (subscription) => this.#leave(room, subscription));
   }
 
   #leave(room: Room, subscription: MemorySubscription<Room>): void {
@@ -341,13 +328,7 @@ class MemoryHub implements Hub {
     room.presence.changed();
     // Listeners (the reply runner stops replies in an emptied room) hear every change at once.
     const event: PresenceEvent = { type: "presence", room: room.name, subscribers };
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#onError(error);
-      }
-    }
+    tellPresence(this.#listeners, event, this.#onError);
   }
 
   // What a new subscriber receives before live events: the reset (if any), the replayed messages,

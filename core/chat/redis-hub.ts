@@ -23,6 +23,7 @@
  */
 import type { EventMessage } from "../mod.ts";
 import { checkNumber } from "./_check.ts";
+import { broadcast, chatMessage, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import { EMIT_SCRIPT, PUBLISH_SCRIPT, SNAPSHOT_SCRIPT, TICK_SCRIPT } from "./_redis-scripts.ts";
 import { MemorySubscription } from "./_subscription.ts";
@@ -547,12 +548,7 @@ class RedisHub implements Hub {
   }
 
   #broadcast(room: LocalRoom, frame: EventMessage): void {
-    let dropped: MemorySubscription<LocalRoom>[] | undefined;
-    for (const subscription of room.subscribers) {
-      if (!subscription.push(frame)) (dropped ??= []).push(subscription);
-    }
-    // Leaves are handled after the loop so their presence events follow `frame` for everyone.
-    if (dropped !== undefined) for (const subscription of dropped) this.#leave(room, subscription);
+    broadcast(room.subscribers, frame, (subscription) => this.#leave(room, subscription));
   }
 
   /**
@@ -659,13 +655,7 @@ class RedisHub implements Hub {
     if (subscribers === room.told) return;
     room.told = subscribers;
     const event: PresenceEvent = { type: "presence", room: room.name, subscribers };
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#onError(error);
-      }
-    }
+    tellPresence(this.#listeners, event, this.#onError);
   }
 
   async #sync(): Promise<void> {
@@ -800,18 +790,8 @@ function newEpoch(): string {
 }
 
 function toMessage(epoch: string, entry: string, d: string): ChatMessage {
-  const stored = JSON.parse(d) as Omit<ChatMessage, "id">;
-  // Key order is the wire order documented in PROTOCOL.md.
-  return Object.freeze({
-    id: `${epoch}-${entry}`,
-    room: stored.room,
-    user: stored.user,
-    ...(stored.userId === undefined ? {} : { userId: stored.userId }),
-    text: stored.text,
-    time: stored.time,
-    ...(stored.replyId === undefined ? {} : { replyId: stored.replyId }),
-    ...(stored.error === true ? { error: true as const } : {}),
-  });
+  const stored = JSON.parse(d) as ChatMessage;
+  return chatMessage(`${epoch}-${entry}`, stored.room, stored);
 }
 
 function messageFrame(epoch: string, entry: string, d: string): EventMessage {

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseEventStream, type ServerSentEvent } from "../core/mod.ts";
-import type { ChatApp, ChatMessage, Responder, ResponderRequest, Subscription } from "../core/chat/mod.ts";
+import type { ChatApp, ChatMessage, Hub, Responder, ResponderRequest, Subscription } from "../core/chat/mod.ts";
 import type { EventMessage } from "../core/mod.ts";
 
 export const BASE = "http://chat.test";
@@ -235,4 +235,25 @@ export function scriptedResponder(): {
         },
       ),
   };
+}
+
+/** The chat messages among subscription items, parsed. */
+export function messagesIn(items: readonly EventMessage[]): ChatMessage[] {
+  return items.filter((item) => item.event === undefined).map((item) => JSON.parse(item.data!) as ChatMessage);
+}
+
+/** Publishes `count` messages "m<from>".."m<from+count-1>" as alice and returns them. */
+export async function publishMany(hub: Hub, room: string, count: number, from = 1): Promise<ChatMessage[]> {
+  const published: ChatMessage[] = [];
+  for (let i = from; i < from + count; i++) {
+    published.push(await hub.publish(room, { user: "alice", text: `m${i}`, time: "2025-01-01T00:00:00.000Z" }));
+  }
+  return published;
+}
+
+/** Publishes a sentinel and waits for it, so everything before it has surely been delivered. */
+export async function flushHub(hub: Hub, room: string, reader: ReturnType<typeof drain>): Promise<ChatMessage> {
+  const sentinel = await hub.publish(room, { user: "alice", text: "sentinel", time: "2025-01-01T00:00:00.000Z" });
+  await reader.waitFor((items) => messagesIn(items).some((m) => m.id === sentinel.id), "the sentinel");
+  return sentinel;
 }

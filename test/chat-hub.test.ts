@@ -5,29 +5,11 @@
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { createMemoryHub, RoomLimitError, type ChatMessage, type Hub } from "../core/chat/mod.ts";
-import { type EventMessage, PUSH_SOURCE, type PushSource } from "../core/mod.ts";
-import { drain } from "./_chat.ts";
+import { PUSH_SOURCE, type PushSource } from "../core/mod.ts";
+import { drain, flushHub as flush, messagesIn as messages, publishMany } from "./_chat.ts";
 
 const TIME = "2025-01-01T00:00:00.000Z";
 const input = (text: string, user = "alice") => ({ user, text, time: TIME });
-
-/** The chat messages among subscription items, parsed. */
-function messages(items: readonly EventMessage[]): ChatMessage[] {
-  return items.filter((item) => item.event === undefined).map((item) => JSON.parse(item.data!) as ChatMessage);
-}
-
-/** Publishes `count` messages "m1".."m<count>" and returns them. */
-async function publishMany(hub: Hub, room: string, count: number, from = 1): Promise<ChatMessage[]> {
-  const published: ChatMessage[] = [];
-  for (let i = from; i < from + count; i++) published.push(await hub.publish(room, input(`m${i}`)));
-  return published;
-}
-
-/** Publishes a sentinel and waits for it, so everything before it has surely been delivered. */
-async function flush(hub: Hub, room: string, reader: ReturnType<typeof drain>): Promise<void> {
-  const sentinel = await hub.publish(room, input("sentinel"));
-  await reader.waitFor((items) => messages(items).some((m) => m.id === sentinel.id), "the sentinel");
-}
 
 afterEach(() => {
   vi.restoreAllMocks();

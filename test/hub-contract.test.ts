@@ -7,17 +7,10 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  type ChatMessage,
-  createMemoryHub,
-  createRedisHub,
-  type Hub,
-  HubClosedError,
-  type MemoryHubOptions,
-} from "../core/chat/mod.ts";
+import { createMemoryHub, createRedisHub, type Hub, HubClosedError, type MemoryHubOptions } from "../core/chat/mod.ts";
 import type { EventMessage } from "../core/mod.ts";
 import { connectRedis } from "../redis/mod.ts";
-import { drain } from "./_chat.ts";
+import { drain, flushHub as flush, messagesIn as messages, publishMany } from "./_chat.ts";
 import { haveRedis, type RedisServer, removeRedis, startRedis } from "./_redis.ts";
 
 const TIME = "2025-01-01T00:00:00.000Z";
@@ -61,24 +54,6 @@ afterAll(async () => {
   await Promise.allSettled(opened.map((hub) => hub.close()));
   await removeRedis(redis);
 });
-
-/** The chat messages among subscription items, parsed. */
-function messages(items: readonly EventMessage[]): ChatMessage[] {
-  return items.filter((item) => item.event === undefined).map((item) => JSON.parse(item.data!) as ChatMessage);
-}
-
-async function publishMany(hub: Hub, room: string, count: number, from = 1): Promise<ChatMessage[]> {
-  const published: ChatMessage[] = [];
-  for (let i = from; i < from + count; i++) published.push(await hub.publish(room, input(`m${i}`)));
-  return published;
-}
-
-/** Publishes a sentinel and waits for it, so everything before it has surely been delivered. */
-async function flush(hub: Hub, room: string, reader: ReturnType<typeof drain>): Promise<ChatMessage> {
-  const sentinel = await hub.publish(room, input("sentinel"));
-  await reader.waitFor((items) => messages(items).some((m) => m.id === sentinel.id), "the sentinel");
-  return sentinel;
-}
 
 const presenceCounts = (items: readonly EventMessage[]): number[] =>
   items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers as number);

@@ -256,15 +256,9 @@ class RedisHub implements Hub {
 
   async publish(name: string, input: MessageInput): Promise<ChatMessage> {
     this.#assertOpen();
-    const d = JSON.stringify({
-      room: name,
-      user: input.user,
-      ...(input.userId === undefined ? {} : { userId: input.userId }),
-      text: input.text,
-      time: input.time,
-      ...(input.replyId === undefined ? {} : { replyId: input.replyId }),
-      ...(input.error === true ? { error: true as const } : {}),
-    });
+    // Stored without its id, which Redis assigns (the entry id) and every reader prefixes.
+    const { id: _id, ...stored } = chatMessage("", name, input);
+    const d = JSON.stringify(stored);
     const [reply] = await Promise.all([
       this.#run(PUBLISH_SCRIPT, roomKeys(this.#prefix, name), [
         newEpoch(),

@@ -46,7 +46,9 @@ const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", 
  * });
  * ```
  */
-export class NodeRequest implements Request {
+// Not `implements Request`: every runtime's `Request` type has its own extra members (Deno's
+// `textStream`, ...); its prototype chain ends at `Request.prototype`, which is what counts at run time.
+export class NodeRequest {
   readonly #method: string;
   readonly #url: string;
   /** `IncomingMessage.rawHeaders`: names and values in the order they came, `Headers` made from them when read. */
@@ -254,7 +256,7 @@ function prepare(): boolean {
   }
   try {
     const probe = new NodeRequest("POST", "http://localhost/", ["x-probe", "1"], undefined);
-    const copy = new Request(probe);
+    const copy = new Request(probe as unknown as Request);
     return copy.method === "POST" && copy.headers.get("x-probe") === "1";
   } catch {
     return false;
@@ -317,7 +319,7 @@ export function forHandler(request: NodeRequest): Request {
       throw error;
     }
   }
-  return request;
+  return request as unknown as Request;
 }
 
 /**

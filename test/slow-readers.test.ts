@@ -64,13 +64,16 @@ function subscribe(
     socket.setEncoding("latin1"); // ids are ASCII; the emoji bytes just pass through
     socket.on("data", (chunk: string) => {
       const text = tail + chunk;
+      let counted = 0; // where the last counted id line ends: never scan it again
       for (let at = text.indexOf("\nid: "); at !== -1; at = text.indexOf("\nid: ", at + 5)) {
         const end = text.indexOf("\n", at + 5);
         if (end === -1) break;
         count++;
         last = text.slice(at + 5, end);
+        counted = end;
       }
-      tail = text.slice(-64);
+      // Keep enough of the end for an id line split across reads, but nothing already counted.
+      tail = text.slice(Math.max(counted, text.length - 64));
     });
     socket.on("close", () => (closed = true));
     socket.on("error", () => {});

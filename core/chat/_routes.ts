@@ -81,9 +81,11 @@ const ROOMS_MAX = 1000;
  * import { ChatMetrics } from "./_metrics.ts";
  * import { createRouter } from "./_router.ts";
  * import { chatRoutes } from "./_routes.ts";
+ * import { Sessions } from "./_session.ts";
  * const route = createRouter(chatRoutes({
  *   hub: createMemoryHub(), replies: undefined, assets: {}, historySize: 500, replayCount: 50,
- *   stream: { heartbeat: 15_000 }, metrics: new ChatMetrics(), startedAt: Date.now(), now: () => new Date(),
+ *   stream: { heartbeat: 15_000 }, metrics: new ChatMetrics(), limits: undefined, clientOf: () => "local",
+ *   sessions: new Sessions(undefined), secure: () => false, startedAt: Date.now(), now: () => new Date(),
  *   onError: console.error,
  * }));
  * const response = await route(new Request("http://chat.test/healthz"));

@@ -213,17 +213,12 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
 
 async function postMessage(context: RouteContext, request: Request, segment: string): Promise<Response> {
   const room = validateRoom(segment);
-  if (!room.ok) {
-    request.body?.cancel().catch(() => {});
-    return errorResponse(room.problem.status, room.problem.error);
-  }
+  if (!room.ok) return unread(request, errorResponse(room.problem.status, room.problem.error));
   const limited = await limit(context, request, room.value, "posts");
-  if (limited !== undefined) {
-    request.body?.cancel().catch(() => {});
-    return limited;
-  }
+  if (limited !== undefined) return unread(request, limited);
   const parsed = await readJsonBody(request);
-  if (!parsed.ok) return errorResponse(parsed.problem.status, parsed.problem.error);
+  // A refused body (too large, not JSON) is not read to its end: the connection goes with it.
+  if (!parsed.ok) return errorResponse(parsed.problem.status, parsed.problem.error, CLOSE);
   const body = validateMessageBody(parsed.value);
   if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
   try {
@@ -262,6 +257,16 @@ async function authorOf(context: RouteContext, request: Request): Promise<{ user
   const token = sessionToken(request.headers.get("cookie"));
   const userId = token === undefined ? undefined : await context.sessions.verify(token);
   return userId === undefined ? { userId: context.sessions.newId(), known: false } : { userId, known: true };
+}
+
+/** Sent with an answer given before the request's body was read: the rest of it is not wanted. */
+const CLOSE = { connection: "close" } as const;
+
+/** Cancels the unread body and answers `response`, closing the connection after it. */
+function unread(request: Request, response: Response): Response {
+  request.body?.cancel().catch(() => {});
+  response.headers.set("connection", "close");
+  return response;
 }
 
 const TOO_MANY = {

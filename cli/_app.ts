@@ -33,8 +33,19 @@ export function createAppFromConfig(config: Config, warn: (message: string) => v
   const { assets, missing } = readAssets();
   if (missing.length > 0) warn(`page files not found, those paths will answer 404: ${missing.join(", ")}`);
   // The chat options are the config minus where to listen and which bot: pass them as they are.
-  const { host: _host, port: _port, bot, openai, redis: _redis, rateLimit, sessionSecret, ...limits } = config;
+  const {
+    host: _host,
+    port: _port,
+    bot,
+    openai,
+    redis: _redis,
+    rateLimit,
+    sessionSecret,
+    corsOrigins,
+    ...limits
+  } = config;
   const options: ChatAppOptions = { ...limits, assets, rateLimit };
+  if (corsOrigins !== undefined) options.corsOrigins = corsOrigins;
   if (sessionSecret !== undefined) options.sessionSecret = sessionSecret;
   if (hub !== undefined) options.hub = hub;
   if (bot === "off") options.responder = null;

@@ -34,6 +34,8 @@ export type Config = Pick<ChatNumericOptions, FlaggedName> & {
   openai?: { baseUrl: string; model: string; apiKey?: string };
   /** Per-client rate limits (`--rate-limit on|off`). */
   rateLimit: boolean;
+  /** Origins allowed to use the API cross-origin (`--cors-origin`, comma-separated). */
+  corsOrigins?: string[];
   /** Signs session cookies; from `EDDY_SESSION_SECRET` only (a secret does not belong in `ps`). */
   sessionSecret?: string;
   /** The Redis hub's server and key prefix; absent: the embedded in-memory hub. */
@@ -139,6 +141,13 @@ const OPTIONS: readonly Option[] = [
     value: "on|off",
     default: "on",
     help: "per-client limits on posts, new streams and new rooms (429 with Retry-After)",
+  },
+  {
+    flag: "cors-origin",
+    env: "EDDY_CORS_ORIGIN",
+    type: "string",
+    value: "ORIGINS",
+    help: "comma-separated origins (https://app.example) whose pages may use the API; default: same origin only",
   },
   {
     flag: "redis",
@@ -262,6 +271,9 @@ export function parseConfig(
     const apiKey = env.OPENAI_API_KEY;
     config.openai = apiKey === undefined || apiKey === "" ? { baseUrl, model } : { baseUrl, model, apiKey };
   }
+  // Each origin is checked by the chat app (an invalid one stops the start with exit 2).
+  const cors = pick("cors-origin");
+  if (cors !== undefined) config.corsOrigins = cors.split(",").map((origin) => origin.trim());
   const secret = env.EDDY_SESSION_SECRET;
   if (secret !== undefined && secret !== "") {
     if (secret.length < 32) throw new ConfigError("Invalid EDDY_SESSION_SECRET: it must be at least 32 characters");

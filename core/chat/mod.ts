@@ -24,6 +24,7 @@ import { createMemoryHub } from "./memory-hub.ts";
 import { ChatMetrics } from "./_metrics.ts";
 import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
 import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
+import { Cors, checkOrigin } from "./_cors.ts";
 import { clientKey, RateLimiter } from "./_rate-limit.ts";
 import { createRouter } from "./_router.ts";
 import { Sessions } from "./_session.ts";
@@ -88,6 +89,11 @@ export type ChatAppOptions = ChatNumericOptions & {
    * process.
    */
   sessionSecret?: string;
+  /**
+   * Origins (`https://app.example`) whose pages may use the API and streams cross-origin (CORS,
+   * with preflight answers). Default none: same origin only.
+   */
+  corsOrigins?: readonly string[];
 };
 
 /**
@@ -204,6 +210,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       onError,
     }),
   );
+  const cors = options.corsOrigins === undefined ? undefined : new Cors(options.corsOrigins.map(checkOrigin));
   let closing: Promise<void> | undefined;
 
   return {
@@ -215,7 +222,8 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
         clients.set(request, clientKey(info?.remoteAddress, forwarded, trustProxy));
       }
       try {
-        return await route(request);
+        if (cors === undefined) return await route(request);
+        return cors.preflight(request) ?? cors.decorate(request, await route(request));
       } catch (error) {
         onError(error);
         return serverErrorResponse();

@@ -42,10 +42,12 @@ export function createAppFromConfig(config: Config, warn: (message: string) => v
     rateLimit,
     sessionSecret,
     corsOrigins,
+    privateRooms,
     ...limits
   } = config;
   const options: ChatAppOptions = { ...limits, assets, rateLimit };
   if (corsOrigins !== undefined) options.corsOrigins = corsOrigins;
+  if (privateRooms !== undefined) options.privateRooms = privateRooms;
   if (sessionSecret !== undefined) options.sessionSecret = sessionSecret;
   if (hub !== undefined) options.hub = hub;
   if (bot === "off") options.responder = null;

@@ -34,6 +34,8 @@ export type Config = Pick<ChatNumericOptions, FlaggedName> & {
   openai?: { baseUrl: string; model: string; apiKey?: string };
   /** Per-client rate limits (`--rate-limit on|off`). */
   rateLimit: boolean;
+  /** Private rooms (`--private-rooms REGEX`, keys from `EDDY_JWT_SECRET` / `EDDY_JWT_PUBLIC_KEY`). */
+  privateRooms?: { pattern: RegExp; secret?: string; publicKey?: JsonWebKey };
   /** Origins allowed to use the API cross-origin (`--cors-origin`, comma-separated). */
   corsOrigins?: string[];
   /** Signs session cookies; from `EDDY_SESSION_SECRET` only (a secret does not belong in `ps`). */
@@ -143,6 +145,13 @@ const OPTIONS: readonly Option[] = [
     help: "per-client limits on posts, new streams and new rooms (429 with Retry-After)",
   },
   {
+    flag: "private-rooms",
+    env: "EDDY_PRIVATE_ROOMS",
+    type: "string",
+    value: "REGEX",
+    help: "rooms matching it need a JWT (HS256 key from EDDY_JWT_SECRET, ES256 JWK from EDDY_JWT_PUBLIC_KEY)",
+  },
+  {
     flag: "cors-origin",
     env: "EDDY_CORS_ORIGIN",
     type: "string",
@@ -207,7 +216,8 @@ export function helpText(program = "eddy"): string {
     ...rows,
     "",
     "Environment only: OPENAI_API_KEY (sent as a bearer token to the OpenAI-compatible API),",
-    "  EDDY_SESSION_SECRET (signs session cookies, 32+ characters; the same on every instance; default: random per start).",
+    "  EDDY_SESSION_SECRET (signs session cookies, 32+ characters; the same on every instance; default: random per start),",
+    "  EDDY_JWT_SECRET / EDDY_JWT_PUBLIC_KEY (the HS256 secret or ES256 public JWK that private rooms' tokens are checked with).",
     "",
   ].join("\n");
 }
@@ -270,6 +280,35 @@ export function parseConfig(
     }
     const apiKey = env.OPENAI_API_KEY;
     config.openai = apiKey === undefined || apiKey === "" ? { baseUrl, model } : { baseUrl, model, apiKey };
+  }
+  const privateRooms = pick("private-rooms");
+  if (privateRooms !== undefined) {
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(privateRooms);
+    } catch {
+      throw new ConfigError(`Invalid --private-rooms: "${privateRooms}" is not a regular expression`);
+    }
+    const secret = env.EDDY_JWT_SECRET || undefined;
+    const jwk = env.EDDY_JWT_PUBLIC_KEY || undefined;
+    if (secret === undefined && jwk === undefined) {
+      throw new ConfigError(
+        "Invalid --private-rooms: set EDDY_JWT_SECRET (HS256) or EDDY_JWT_PUBLIC_KEY (ES256, a JWK)",
+      );
+    }
+    let publicKey: JsonWebKey | undefined;
+    if (jwk !== undefined) {
+      try {
+        publicKey = JSON.parse(jwk) as JsonWebKey;
+      } catch {
+        throw new ConfigError("Invalid EDDY_JWT_PUBLIC_KEY: it must be a JSON Web Key (JSON)");
+      }
+    }
+    config.privateRooms = {
+      pattern,
+      ...(secret === undefined ? {} : { secret }),
+      ...(publicKey === undefined ? {} : { publicKey }),
+    };
   }
   // Each origin is checked by the chat app (an invalid one stops the start with exit 2).
   const cors = pick("cors-origin");

@@ -12,6 +12,7 @@ import type { ChatMetrics } from "./_metrics.ts";
 import type { RateLimiter } from "./_rate-limit.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import { type Sessions, sessionToken } from "./_session.ts";
+import { allows, requestToken, type Tokens } from "./_tokens.ts";
 import type { Route } from "./_router.ts";
 import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
 
@@ -58,6 +59,8 @@ export type RouteContext = {
   readonly sessions: Sessions;
   /** Whether a request reached the server over TLS (the session cookie is then `Secure`). */
   readonly secure: (request: Request) => boolean;
+  /** Private rooms: those matching `pattern` need a token allowing them; `undefined`: none. */
+  readonly access?: { readonly pattern: RegExp; readonly tokens: Tokens };
   readonly startedAt: number;
   readonly now: () => Date;
   readonly onError: (error: unknown) => void;
@@ -193,6 +196,8 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
   };
   // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
   if (request.method === "HEAD") return eventStreamResponse([], init);
+  const access = await authorize(context, request, room.value, "subscribe");
+  if (access instanceof Response) return access;
   const limited = await limit(context, request, room.value, "streams");
   if (limited !== undefined) return limited;
   // EventSource sends Last-Event-ID on reconnect; a fresh page can pass ?lastEventId= itself.
@@ -205,6 +210,11 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
       ...(cursor === undefined ? {} : { after: cursor }),
     });
     context.metrics.replayedEvents(subscription.replayed ?? 0);
+    // A stream lives no longer than the token that opened it.
+    if (access !== undefined && Number.isFinite(access)) {
+      const timer = setTimeout(() => void subscription.return(), Math.max(0, access - Date.now()));
+      (timer as { unref?: () => void }).unref?.();
+    }
     return eventStreamResponse(subscription, init);
   } catch (error) {
     return unavailable(error);
@@ -214,6 +224,8 @@ async function roomEvents(context: RouteContext, request: Request, segment: stri
 async function postMessage(context: RouteContext, request: Request, segment: string): Promise<Response> {
   const room = validateRoom(segment);
   if (!room.ok) return unread(request, errorResponse(room.problem.status, room.problem.error));
+  const access = await authorize(context, request, room.value, "publish");
+  if (access instanceof Response) return unread(request, access);
   const limited = await limit(context, request, room.value, "posts");
   if (limited !== undefined) return unread(request, limited);
   const parsed = await readJsonBody(request);
@@ -257,6 +269,28 @@ async function authorOf(context: RouteContext, request: Request): Promise<{ user
   const token = sessionToken(request.headers.get("cookie"));
   const userId = token === undefined ? undefined : await context.sessions.verify(token);
   return userId === undefined ? { userId: context.sessions.newId(), known: false } : { userId, known: true };
+}
+
+/**
+ * For a private room: the `401` (no valid token) or `403` (the token does not list the room)
+ * answer, else when the token expires (ms). `undefined` for a public room.
+ */
+async function authorize(
+  context: RouteContext,
+  request: Request,
+  room: string,
+  action: "subscribe" | "publish",
+): Promise<Response | number | undefined> {
+  if (context.access === undefined || !context.access.pattern.test(room)) return undefined;
+  const token = requestToken(request);
+  const grant = token === undefined ? undefined : await context.access.tokens.verify(token);
+  if (grant === undefined) {
+    return errorResponse(401, "This room is private: send a valid, unexpired token", {
+      "www-authenticate": 'Bearer realm="eddy"',
+    });
+  }
+  if (!allows(grant[action], room)) return errorResponse(403, `The token does not allow you to ${action} in this room`);
+  return grant.expires;
 }
 
 /** Sent with an answer given before the request's body was read: the rest of it is not wanted. */

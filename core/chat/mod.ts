@@ -28,6 +28,7 @@ import { Cors, checkOrigin } from "./_cors.ts";
 import { clientKey, RateLimiter } from "./_rate-limit.ts";
 import { createRouter } from "./_router.ts";
 import { Sessions } from "./_session.ts";
+import { Tokens } from "./_tokens.ts";
 import { type Asset, chatRoutes } from "./_routes.ts";
 
 export type { Asset } from "./_routes.ts";
@@ -94,6 +95,13 @@ export type ChatAppOptions = ChatNumericOptions & {
    * with preflight answers). Default none: same origin only.
    */
   corsOrigins?: readonly string[];
+  /**
+   * Private rooms: rooms whose name matches `pattern` need a JWT (HS256 with `secret`, ES256 with
+   * `publicKey`) whose claim `eddy` lists them under `subscribe` / `publish`, sent as
+   * `Authorization: Bearer` or the `eddy_token` cookie; `401` / `403` otherwise, and a stream ends
+   * when its token expires. Default: every room is public.
+   */
+  privateRooms?: { pattern: RegExp; secret?: string; publicKey?: JsonWebKey };
 };
 
 /**
@@ -190,6 +198,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       limits,
       clientOf: (request) => clients.get(request) ?? clientKey(undefined, null, 0),
       sessions: new Sessions(options.sessionSecret),
+      ...(options.privateRooms === undefined ? {} : { access: privateAccess(options.privateRooms) }),
       // TLS here, or (behind trusted proxies) at the proxy the client reached.
       secure: (request) =>
         request.url.startsWith("https:") ||
@@ -238,6 +247,20 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       return closing;
     },
   };
+}
+
+function privateAccess(rooms: NonNullable<ChatAppOptions["privateRooms"]>): { pattern: RegExp; tokens: Tokens } {
+  if (rooms.secret === undefined && rooms.publicKey === undefined) {
+    throw new RangeError('Cannot create chat app: "privateRooms" needs a "secret" (HS256) or a "publicKey" (ES256)');
+  }
+  if (rooms.secret !== undefined && rooms.secret.length < 32) {
+    throw new RangeError('Cannot create chat app: "privateRooms.secret" must be at least 32 characters');
+  }
+  const keys = {
+    ...(rooms.secret === undefined ? {} : { hs256: rooms.secret }),
+    ...(rooms.publicKey === undefined ? {} : { es256: rooms.publicKey }),
+  };
+  return { pattern: rooms.pattern, tokens: new Tokens(keys) };
 }
 
 /** The numeric options the in-memory hub and the reply runner read themselves (and check). */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { base64url, fromBase64url } from "./_base64url.ts";
 
 /** The cookie's name. */
 export const SESSION_COOKIE = "eddy_session";
@@ -127,16 +128,3 @@ export function sessionToken(cookieHeader: string | null): string | undefined {
 }
 
 const UTF8 = new TextEncoder();
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { fromBase64url } from "./_base64url.ts";
 
 /** What a valid token allows, and until when (ms since the epoch; `Infinity` without `exp`). */
 export type Grant = {
@@ -108,16 +109,4 @@ function parseJson(part: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(
-    text
-      .replace(/-/g, "+")
-      .replace(/_/g, "/")
-      .padEnd(Math.ceil(text.length / 4) * 4, "="),
-  );
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }

@@ -391,3 +391,15 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
     },
   };
 }
+
+/** A TCP port free on 127.0.0.1 right now (the kernel picks it; a race is possible but rare). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

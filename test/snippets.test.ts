@@ -5,11 +5,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { parseEventStream } from "../core/mod.ts";
-import { ROOT, waitFor } from "./_server.ts";
+import { freePort, ROOT, waitFor } from "./_server.ts";
 
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 const scratch = join(ROOT, "test-output", "snippets"); // inside the repo, so `hono` resolves
@@ -61,15 +60,4 @@ for (const snippet of SNIPPETS) {
       break; // cancels the body: the snippet's generator stops
     }
   }, 60_000);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -21,7 +21,6 @@ import type { EventMessage } from "./types.ts";
  * ```
  */
 export class EncodedEvent implements EventMessage {
-  declare readonly data?: string;
   declare readonly event?: string;
   declare readonly id?: string;
   declare readonly retry?: number;
@@ -34,12 +33,45 @@ export class EncodedEvent implements EventMessage {
 
   /**
    * @param message The message to frame; its fields are copied.
+   * @param options `keepData: false` keeps the frame only, not a second copy of `data`: a store
+   *   of many events (a chat history) then holds each text once, as the bytes it sends. `data`
+   *   is then read back from the frame when asked for (as a client receives it: each CR or CRLF
+   *   in it reads back as LF) and is not an own property, so a spread copy has no `data`.
    * @throws {TypeError | RangeError} As {@link encodeEvent} does, at construction.
+   *
+   * @example Hold the frame only
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { EncodedEvent } from "./mod.ts";
+   * const stored = new EncodedEvent({ id: "1", data: '{"text":"안녕"}' }, { keepData: false });
+   * assert.equal(stored.data, '{"text":"안녕"}'); // decoded from stored.bytes on demand
+   * ```
    */
-  constructor(message: EventMessage) {
+  constructor(message: EventMessage, options?: EncodedEventOptions) {
     Object.defineProperty(this, "bytes", { value: UTF8.encode(encodeEvent(message)) });
-    Object.assign(this, pick(message));
+    const fields = pick(message);
+    if (options?.keepData === false) delete fields.data;
+    // Defined, not assigned: assigning `data` would hit the read-only accessor below.
+    for (const [key, value] of Object.entries(fields)) {
+      Object.defineProperty(this, key, { value, enumerable: true, writable: true, configurable: true });
+    }
     Object.freeze(this);
+  }
+
+  /**
+   * Without `keepData: false` this is shadowed by the own `data` copied at construction; with it,
+   * the data lines of the frame, joined by LF, as the parser's "process the field" step for
+   * `data` builds them (`undefined` if the frame has none).
+   */
+  get data(): string | undefined {
+    const lines = this.frame.split("\n");
+    let data: string | undefined;
+    for (const line of lines) {
+      if (!line.startsWith("data:")) continue;
+      const value = line.startsWith("data: ") ? line.slice(6) : line.slice(5);
+      data = data === undefined ? value : `${data}\n${value}`;
+    }
+    return data;
   }
 
   /** The frame's text, as {@link encodeEvent} returned it (not enumerable: a copy is a plain message). */
@@ -48,6 +80,20 @@ export class EncodedEvent implements EventMessage {
     return UTF8_DECODER.decode(this.bytes);
   }
 }
+
+/**
+ * How an {@link EncodedEvent} keeps what it was made from.
+ *
+ * @example
+ * ```ts
+ * import type { EncodedEventOptions } from "./mod.ts";
+ * const frameOnly: EncodedEventOptions = { keepData: false };
+ * ```
+ */
+export type EncodedEventOptions = {
+  /** Keep a copy of `data` besides the frame (default `true`); `false`: read it back from the frame. */
+  readonly keepData?: boolean;
+};
 
 const UTF8 = new TextEncoder();
 const UTF8_DECODER = new TextDecoder();

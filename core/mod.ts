@@ -25,7 +25,7 @@ export type {
   StreamObserver,
 } from "./types.ts";
 export { encodeComment, encodeData, encodeEvent } from "./encode.ts";
-export { EncodedEvent } from "./encoded-event.ts";
+export { EncodedEvent, type EncodedEventOptions } from "./encoded-event.ts";
 export { EventStreamEncoder } from "./event-stream-encoder.ts";
 export { toEventStream } from "./to-event-stream.ts";
 export {

@@ -21,6 +21,29 @@ test("EncodedEvent holds encodeEvent's frame and the message's fields, frozen", 
   expect(() => ((encoded as { data?: string }).data = "x")).toThrow(TypeError);
 });
 
+test("with keepData: false it holds the frame only and reads data back from it", () => {
+  const cases: [string | undefined, string | undefined][] = [
+    ['{"text":"안녕 😀"}', '{"text":"안녕 😀"}'],
+    ["two\nlines\n", "two\nlines\n"],
+    ["cr\rand\r\ncrlf", "cr\nand\ncrlf"], // as a client receives it
+    ["", ""],
+    ["data: inside", "data: inside"],
+    [undefined, undefined],
+  ];
+  for (const [data, readBack] of cases) {
+    const message = data === undefined ? { id: "1", event: "e" } : { id: "1", event: "e", data };
+    const lean = new EncodedEvent(message, { keepData: false });
+    expect(lean.frame).toBe(encodeEvent(message));
+    expect(Object.hasOwn(lean, "data")).toBe(false);
+    expect(lean.data).toBe(readBack);
+    expect({ ...lean }).toEqual({ id: "1", event: "e" });
+    expect(Object.isFrozen(lean)).toBe(true);
+  }
+  // The default keeps the copy, as an own field.
+  expect(Object.hasOwn(new EncodedEvent({ data: "x" }), "data")).toBe(true);
+  expect(new EncodedEvent({ data: "x" }, { keepData: true }).data).toBe("x");
+});
+
 test("EncodedEvent rejects what encodeEvent rejects, at construction", () => {
   expect(() => new EncodedEvent({ event: "a\nb" })).toThrow(TypeError);
   expect(() => new EncodedEvent({ retry: -1 })).toThrow(RangeError);

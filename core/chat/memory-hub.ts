@@ -359,13 +359,17 @@ class MemoryHub implements Hub {
   }
 }
 
-/** Per stored message, besides its text and frame: the frame object, its slot, its order entry. */
-const ENTRY_OVERHEAD = 160;
+/**
+ * Per stored message, besides its frame's bytes: the frame object with its id and buffer, its
+ * ring slot, its order entry.
+ */
+const ENTRY_OVERHEAD = 240;
 
 /**
- * What a stored message costs in memory, as the byte budget counts it: its frame's UTF-8 bytes,
- * its JSON text at two bytes per code unit (V8 may hold it in one), and a fixed overhead.
+ * What a stored message costs in memory, as the byte budget counts it: its frame's UTF-8 bytes
+ * (the only copy of its text: message frames keep no `data` string, see `wire.ts`) and a fixed
+ * overhead.
  */
 function retainedCost(frame: EncodedEvent): number {
-  return frame.bytes.byteLength + 2 * (frame.data?.length ?? 0) + ENTRY_OVERHEAD;
+  return frame.bytes.byteLength + ENTRY_OVERHEAD;
 }

@@ -45,6 +45,8 @@ export type RoomEvent =
   | ReplyStartEvent
   | ReplyDeltaEvent;
 
+const FRAME_ONLY = { keepData: false } as const;
+
 /** Longest cursor echoed back in a `reset` event. */
 const MAX_ECHOED_CURSOR = 128;
 
@@ -66,7 +68,8 @@ const MAX_ECHOED_CURSOR = 128;
 export function encodeRoomEvent(event: RoomEvent): EncodedEvent {
   switch (event.type) {
     case "message":
-      return new EncodedEvent({ id: event.message.id, data: JSON.stringify(event.message) });
+      // Frame only: a history holds each message once, as the bytes it sends (`data` reads back).
+      return new EncodedEvent({ id: event.message.id, data: JSON.stringify(event.message) }, FRAME_ONLY);
     case "presence":
       return named("presence", { room: event.room, subscribers: event.subscribers });
     case "reset":

@@ -42,6 +42,16 @@ export { EventStreamParser } from "./event-stream-parser.ts";
 export { parseEventStream } from "./parse-event-stream.ts";
 export { EventStreamSizeError } from "./errors.ts";
 export {
+  defineEvents,
+  type EncodeFields,
+  type EventCodec,
+  type EventSchema,
+  type EventTypes,
+  json,
+  type PayloadOf,
+  type TypedEvent,
+} from "./event-types.ts";
+export {
   CONTENT_SECURITY_POLICY,
   errorResponse,
   jsonResponse,

@@ -51,7 +51,7 @@ export { HubClosedError, HubUnavailableError, RoomLimitError } from "./hub.ts";
 export { createMemoryHub, type MemoryHubOptions } from "./memory-hub.ts";
 export { createRedisHub, type RedisHubOptions } from "./redis-hub.ts";
 export type { RedisConnection } from "./redis-connection.ts";
-export { encodeRoomEvent, type ResetEvent, type RoomEvent } from "./wire.ts";
+export { CHAT_EVENTS, encodeRoomEvent, type ResetEvent, type RoomEvent } from "./wire.ts";
 export { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName, type NumericOption } from "./options.ts";
 export { OpenAIError, openAIResponder, type OpenAIResponderOptions } from "./openai.ts";
 // Kept here too: the chat page is what this policy was written for.

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { EncodedEvent } from "../mod.ts";
+import { defineEvents, EncodedEvent, type EventMessage, json } from "../mod.ts";
 import type { ChatMessage, PresenceEvent, ReplyDeltaEvent, ReplyStartEvent } from "./hub.ts";
 
 /**
@@ -45,10 +45,37 @@ export type RoomEvent =
   | ReplyStartEvent
   | ReplyDeltaEvent;
 
-const FRAME_ONLY = { keepData: false } as const;
-
 /** Longest cursor echoed back in a `reset` event. */
 const MAX_ECHOED_CURSOR = 128;
+
+/**
+ * The chat's event types, declared once: each name and its JSON payload. The server frames with
+ * it ({@link encodeRoomEvent}); a client decodes with it (`CHAT_EVENTS.decode(event)`), so both
+ * ends share one type per event. `message` is the default event type (no `event:` line).
+ *
+ * @example Read a room with typed events
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CHAT_EVENTS } from "./mod.ts";
+ * const event = CHAT_EVENTS.decode({ type: "presence", data: '{"room":"lobby","subscribers":2}', lastEventId: "" });
+ * if (event?.type === "presence") assert.equal(event.data.subscribers, 2);
+ * assert.deepEqual(CHAT_EVENTS.names, ["message", "presence", "reset", "reply-start", "reply-delta"]);
+ * ```
+ */
+export const CHAT_EVENTS = defineEvents({
+  /** A stored message; its `id` is also the event's `id:` (the resume cursor). */
+  message: json<ChatMessage>(),
+  /** How many subscribers the room has now. */
+  presence: json<Omit<PresenceEvent, "type">>(),
+  /** The cursor could not be resumed from exactly: the history follows, replace what you show. */
+  reset: json<Omit<ResetEvent, "type">>(),
+  /** The bot started a reply: a bubble with `text` so far. */
+  "reply-start": json<Omit<ReplyStartEvent, "type">>(),
+  /** More text for the reply `replyId`. */
+  "reply-delta": json<Omit<ReplyDeltaEvent, "type">>(),
+});
+
+const FRAME_ONLY = { keepData: false } as const;
 
 /**
  * The SSE frame of a room event: a message has its id as `id:` (the resume cursor) and its JSON
@@ -67,26 +94,27 @@ const MAX_ECHOED_CURSOR = 128;
  */
 export function encodeRoomEvent(event: RoomEvent): EncodedEvent {
   switch (event.type) {
-    case "message":
+    case "message": {
+      const { message } = event;
       // Frame only: a history holds each message once, as the bytes it sends (`data` reads back).
-      return new EncodedEvent({ id: event.message.id, data: JSON.stringify(event.message) }, FRAME_ONLY);
+      return new EncodedEvent(CHAT_EVENTS.encode("message", message, { id: message.id }), FRAME_ONLY);
+    }
     case "presence":
-      return named("presence", { room: event.room, subscribers: event.subscribers });
-    case "reset":
-      return named("reset", {
-        reason: event.reason,
-        lastEventId: event.lastEventId.slice(0, MAX_ECHOED_CURSOR),
-        oldestId: event.oldestId,
-      });
+      return framed(CHAT_EVENTS.encode("presence", { room: event.room, subscribers: event.subscribers }));
+    case "reset": {
+      const { reason, oldestId } = event;
+      const lastEventId = event.lastEventId.slice(0, MAX_ECHOED_CURSOR);
+      return framed(CHAT_EVENTS.encode("reset", { reason, lastEventId, oldestId }));
+    }
     case "reply-start": {
       const { replyId, room, user, inReplyTo, time, text } = event;
-      return named("reply-start", { replyId, room, user, inReplyTo, time, text });
+      return framed(CHAT_EVENTS.encode("reply-start", { replyId, room, user, inReplyTo, time, text }));
     }
     case "reply-delta":
-      return named("reply-delta", { replyId: event.replyId, delta: event.delta });
+      return framed(CHAT_EVENTS.encode("reply-delta", { replyId: event.replyId, delta: event.delta }));
   }
 }
 
-function named(event: string, payload: object): EncodedEvent {
-  return new EncodedEvent({ event, data: JSON.stringify(payload) });
+function framed(message: EventMessage): EncodedEvent {
+  return new EncodedEvent(message);
 }

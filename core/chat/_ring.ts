@@ -5,7 +5,9 @@
  */
 
 /**
- * A fixed-capacity ring: `push` overwrites the oldest item once full.
+ * A bounded ring: `push` overwrites the oldest item once full. Its array grows by doubling up to
+ * `capacity` as items arrive, so 10 000 rooms with a message each cost 10 000 small arrays, not
+ * 10 000 arrays of `capacity` slots (at 500 slots, 40 MB of empty slots).
  *
  * @example
  * ```ts
@@ -16,14 +18,24 @@
  * ```
  */
 export class Ring<T> {
-  readonly #items: Array<T | undefined>;
+  #items: Array<T | undefined>;
   #start = 0;
   #length = 0;
   readonly capacity: number;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#items = new Array<T | undefined>(capacity);
+    this.#items = new Array<T | undefined>(Math.min(capacity, 4));
+  }
+
+  /** Makes room for one more item while below capacity: a doubled array, oldest item first. */
+  #grow(): void {
+    const size = this.#items.length;
+    if (this.#length < size || size === this.capacity) return;
+    const items = new Array<T | undefined>(Math.min(this.capacity, size * 2));
+    for (let i = 0; i < this.#length; i++) items[i] = this.#items[(this.#start + i) % size];
+    this.#items = items;
+    this.#start = 0;
   }
 
   get length(): number {
@@ -32,7 +44,8 @@ export class Ring<T> {
 
   push(item: T): void {
     if (this.#length < this.capacity) {
-      this.#items[(this.#start + this.#length++) % this.capacity] = item;
+      this.#grow();
+      this.#items[(this.#start + this.#length++) % this.#items.length] = item;
     } else {
       this.#items[this.#start] = item;
       this.#start = (this.#start + 1) % this.capacity;
@@ -49,7 +62,7 @@ export class Ring<T> {
     if (this.#length === 0) return undefined;
     const item = this.#items[this.#start];
     this.#items[this.#start] = undefined;
-    this.#start = (this.#start + 1) % this.capacity;
+    this.#start = (this.#start + 1) % this.#items.length;
     this.#length--;
     return item;
   }
@@ -69,7 +82,8 @@ export class Ring<T> {
   latest(count: number): T[] {
     const n = Math.max(0, Math.min(count, this.#length));
     const out: T[] = new Array<T>(n);
-    for (let i = 0; i < n; i++) out[i] = this.#items[(this.#start + this.#length - n + i) % this.capacity]!;
+    const size = this.#items.length;
+    for (let i = 0; i < n; i++) out[i] = this.#items[(this.#start + this.#length - n + i) % size]!;
     return out;
   }
 }

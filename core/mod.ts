@@ -16,11 +16,15 @@
  * @module
  */
 export type {
+  BackoffOptions,
+  ConnectBody,
+  ConnectOptions,
   EventMessage,
   EventStreamOptions,
   MessageSource,
   ParserCallbacks,
   ParserOptions,
+  RetryInfo,
   ServerSentEvent,
   StreamObserver,
 } from "./types.ts";
@@ -40,6 +44,7 @@ export { eventStreamResponse, type EventStreamResponseInit } from "./event-strea
 export { createParser, DEFAULT_MAX_EVENT_SIZE, type EventStreamPushParser, type Parser } from "./create-parser.ts";
 export { EventStreamParser } from "./event-stream-parser.ts";
 export { parseEventStream } from "./parse-event-stream.ts";
+export { ConnectError, connect, type EventStreamConnection } from "./connect.ts";
 export { EventStreamSizeError } from "./errors.ts";
 export {
   defineEvents,

@@ -159,3 +159,114 @@ export type MessageSource =
   | AsyncIterable<EventMessage | EncodedEvent | string>
   | Iterable<EventMessage | EncodedEvent | string>
   | PushSource;
+
+/**
+ * A request body {@link connect} can send again on every reconnect: anything the platform turns
+ * into bytes afresh for each request. A `ReadableStream` is read once, so it is not one of them.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectBody } from "./mod.ts";
+ * const body: ConnectBody = JSON.stringify({ room: "lobby" });
+ * ```
+ */
+export type ConnectBody = string | ArrayBuffer | ArrayBufferView<ArrayBuffer> | Blob | FormData | URLSearchParams;
+
+/**
+ * What {@link connect}'s `onRetry` hook is told before each wait to reconnect.
+ *
+ * @example
+ * ```ts
+ * import type { RetryInfo } from "./mod.ts";
+ * const status = ({ delay, attempt, reason }: RetryInfo) => `retry #${attempt} in ${delay} ms (${reason})`;
+ * ```
+ */
+export type RetryInfo = {
+  /** Milliseconds until the next attempt starts. */
+  delay: number;
+  /**
+   * Counts the attempts since the connection was last announced (opened): 1 for the first
+   * reconnect, 2 if that one failed too, and so on.
+   */
+  attempt: number;
+  /**
+   * Why: `"end"` the body ended; `"network"` the fetch or a read of the body failed; `"idle"`
+   * nothing arrived for `idleTimeout` ms; `"status"` a 502, 503 or 504 answer (with `backoff` only).
+   */
+  reason: "end" | "network" | "idle" | "status";
+};
+
+/**
+ * The opt-in reconnect policy of {@link connect}. Each wait is the reconnection time (what a
+ * server's `retry` field sets) plus a random share of a window that doubles with every failed
+ * attempt: `reconnectionTime + random() * min(maxDelay, initialDelay * 2 ** (attempt - 1))`
+ * ("full jitter"), and never less than a 502/503/504 answer's `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import type { BackoffOptions } from "./mod.ts";
+ * const backoff: BackoffOptions = { initialDelay: 500, maxDelay: 60_000, maxRetries: 20 };
+ * ```
+ */
+export type BackoffOptions = {
+  /** The jitter window of the first attempt, in ms. Default 1000. */
+  initialDelay?: number | undefined;
+  /** The largest jitter window, in ms. Default 30 000. */
+  maxDelay?: number | undefined;
+  /**
+   * How many attempts in a row may fail (no connection announced between them) before the
+   * connection fails with a {@link ConnectError} of reason `"attempts"`. Default `Infinity`.
+   */
+  maxRetries?: number | undefined;
+  /** The source of jitter, returning a number in [0, 1). Default `Math.random`; inject one in tests. */
+  random?: (() => number) | undefined;
+};
+
+/**
+ * Options of {@link connect}. Every field is optional; a field set to `undefined` counts as absent.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "./mod.ts";
+ * const options: ConnectOptions = {
+ *   headers: { authorization: "Bearer token" },
+ *   backoff: { maxRetries: 10 },
+ *   idleTimeout: 45_000,
+ *   onRetry: ({ delay, reason }) => console.log(`reconnecting in ${delay} ms (${reason})`),
+ * };
+ * ```
+ */
+export type ConnectOptions = {
+  /** The request method. Default: the `Request`'s, else `GET`. */
+  method?: string | undefined;
+  /** Request headers; they replace a `Request`'s own, as `new Request(input, { headers })` does. */
+  headers?: HeadersInit | undefined;
+  /** The request body, sent again on every reconnect (so not a `ReadableStream`). Not with GET or HEAD. */
+  body?: ConnectBody | undefined;
+  /** Aborting it closes the connection, as `close()` does. */
+  signal?: AbortSignal | undefined;
+  /** The `fetch` to use, e.g. a stub in tests or an app's `fetch` handler. Default `globalThis.fetch`. */
+  fetch?: ((request: Request) => Promise<Response>) | undefined;
+  /** The last event ID to resume from: sent as `Last-Event-ID` from the first request on. */
+  lastEventId?: string | undefined;
+  /** The reconnection time until the server sets one with a `retry` field, in ms. Default 3000. */
+  reconnectionTime?: number | undefined;
+  /** The parser's bound on a pending line or event, as in {@link ParserOptions}. Default 16 MiB. */
+  maxEventSize?: number | undefined;
+  /** Retry with growing, jittered waits, also on 502/503/504 answers: `true` for the defaults. Default: off. */
+  backoff?: BackoffOptions | boolean | undefined;
+  /**
+   * Milliseconds without a byte (a heartbeat comment counts) while waiting for the response or
+   * for the body, after which the connection counts as dead: it is dropped and reopened with
+   * `Last-Event-ID`. Set it above the server's heartbeat interval. Default: off.
+   */
+  idleTimeout?: number | undefined;
+  /** Called when the connection is announced: a 200 `text/event-stream` response arrived. */
+  onOpen?: ((response: Response) => void) | undefined;
+  /** Called before each wait to reconnect. */
+  onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** Called with each error: those the connection recovers from by reconnecting, and the one that fails it. */
+  onError?: ((error: unknown) => void) | undefined;
+  /** Called with the text of each comment line (heartbeats), one leading space removed. */
+  onComment?: ((text: string) => void) | undefined;
+};

@@ -19,6 +19,7 @@ const CORE_TESTS = [
   "test/parse-event-stream.test.ts",
   "test/to-event-stream.test.ts",
   "test/encoded-event.test.ts",
+  "test/connect.test.ts",
 ];
 
 const root = new URL("..", import.meta.url).pathname;

@@ -28,10 +28,13 @@ export const ENTRIES = {
  * statically imports, each gzipped. Set at 8.5 KiB when core measured 7.0 KiB (7 187 bytes), and
  * 7.4 KiB (7 579 bytes) with the entry renames then in progress: 15-20% headroom. Raised to 12 KiB
  * when the push path for fan-out (push sources, attachSink, the shared heartbeat timer, slow-reader
- * bounds) and the JSON answers came in at 10.0 KiB (10 201 bytes). Raise it only on purpose, in its
- * own commit saying why.
+ * bounds) and the JSON answers came in at 10.0 KiB (10 201 bytes). Raised to 21 KiB when the
+ * client came in (`connect`: reconnects, backoff, watchdog, ~4.9 KiB) with the typed events
+ * (`defineEvents`) and the direct write path of the fan-out work, at 18.2 KiB (18 603 bytes):
+ * core is now both ends of the protocol. A bundler that tree-shakes (the package has no side
+ * effects) still takes only what is imported. Raise it only on purpose, in its own commit saying why.
  */
-export const CORE_GZIP_BUDGET = 12 * 1024;
+export const CORE_GZIP_BUDGET = 21 * 1024;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

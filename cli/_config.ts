@@ -196,7 +196,7 @@ const OPTIONS: readonly Option[] = [
  * console.log(helpText("npm start --"));
  * ```
  */
-export function helpText(program = "eddy"): string {
+export function helpText(program = "eddy serve"): string {
   const rows = OPTIONS.map((option) => {
     const name = `${option.short === undefined ? "    " : `-${option.short}, `}--${option.flag}${option.value === undefined ? "" : ` ${option.value}`}`;
     const notes = [

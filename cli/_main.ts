@@ -24,6 +24,7 @@ const SHUTDOWN_LIMIT_MS = 5000;
  * than 5 s). `--help` prints the options and exits 0; an invalid option exits 2.
  *
  * @param serve The runtime's mount (`serve` from `adapters/node.ts`, `bun.ts` or `deno.ts`).
+ * @param args The server's flags (default: the process's arguments; `eddy serve` passes those after `serve`).
  * @returns Resolves once the server listens (the process then lives on its signal handlers).
  *
  * @example
@@ -33,8 +34,8 @@ const SHUTDOWN_LIMIT_MS = 5000;
  * await runChatServer(serve); // what `npm start` runs: cli/node.ts
  * ```
  */
-export async function runChatServer(serve: Mount): Promise<void> {
-  const startup = startupConfig(process.argv.slice(2), process.env);
+export async function runChatServer(serve: Mount, args: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const startup = startupConfig(args, process.env);
   if ("exitCode" in startup) {
     process[startup.stream].write(startup.text);
     process.exitCode = startup.exitCode;

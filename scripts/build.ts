@@ -59,6 +59,29 @@ export async function bundle(outdir: string): Promise<Metafile> {
   return result.metafile;
 }
 
+/** The `eddy` command (package.json `bin`): the program of cli/, for Node, in one file. */
+export const BIN = { source: "cli/eddy.ts", output: "eddy.js" } as const;
+
+/**
+ * The `eddy` command bundled for Node into `outdir`/eddy.js, with its shebang. It finds the page
+ * (`web/`, shipped in the package) by walking up from itself, as the program does from `cli/`.
+ */
+export async function bundleBin(outdir: string): Promise<void> {
+  await build({
+    absWorkingDir: root,
+    entryPoints: [BIN.source],
+    outfile: join(outdir, BIN.output),
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: ["@redis/client"],
+    banner: { js: "#!/usr/bin/env node" },
+    legalComments: "none",
+    logLevel: "warning",
+  });
+}
+
 /**
  * The whole build into `outdir` (default dist/), which it empties first.
  *
@@ -68,6 +91,7 @@ export async function bundle(outdir: string): Promise<Metafile> {
 export async function buildDist(outdir = join(root, "dist"), coreBudget = CORE_GZIP_BUDGET): Promise<number> {
   rmSync(outdir, { recursive: true, force: true });
   const metafile = await bundle(outdir);
+  await bundleBin(outdir);
 
   // Fail fast, before the declarations: the budget is about the JavaScript a user downloads.
   const coreOutput = relative(root, join(outdir, "core.js")).split("\\").join("/");
@@ -94,7 +118,10 @@ export async function buildDist(outdir = join(root, "dist"), coreBudget = CORE_G
   }
 
   // The exports map must name exactly the entries built here, each with types and default.
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { exports: Record<string, unknown> };
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    exports: Record<string, unknown>;
+    bin?: Record<string, string>;
+  };
   const problems: string[] = [];
   for (const [name, source] of Object.entries(ENTRIES)) {
     const entry = pkg.exports[`./${name}`] as { types?: string; default?: string } | undefined;
@@ -106,6 +133,9 @@ export async function buildDist(outdir = join(root, "dist"), coreBudget = CORE_G
       problems.push(`exports["./${name}"].types must be "./dist/types/${declaration}"`);
     }
     if (!exists(join(types, declaration))) problems.push(`types/${declaration} was not emitted`);
+  }
+  if (pkg.bin?.eddy !== `./dist/${BIN.output}` && pkg.bin?.eddy !== `dist/${BIN.output}`) {
+    problems.push(`bin.eddy must be "./dist/${BIN.output}"`);
   }
   for (const key of Object.keys(pkg.exports)) {
     if (key !== "./package.json" && !(key.slice(2) in ENTRIES)) {
@@ -121,6 +151,8 @@ export async function buildDist(outdir = join(root, "dist"), coreBudget = CORE_G
   for (const [file, output] of outputs) {
     console.log(`${file.padEnd(28)} ${(output.bytes / 1024).toFixed(1).padStart(7)} KiB`);
   }
+  const bin = statSync(join(outdir, BIN.output)).size;
+  console.log(`${relative(root, join(outdir, BIN.output)).padEnd(28)} ${(bin / 1024).toFixed(1).padStart(7)} KiB  (the eddy command)`);
   const where = relative(root, outdir);
   console.log(`build: ${outputs.length} JavaScript files, ${declarations} declaration files in ${where}/`);
   return 0;

@@ -5,7 +5,7 @@
  * type-check a consumer against the shipped declarations, and run a five-line server with it.
  * The clone holds only committed files: uncommitted changes are not part of what is tested.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -20,12 +20,15 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { waitFor } from "./_server.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   name: string;
+  version: string;
   exports: Record<string, unknown>;
 };
+const version = pkg.version;
 let work = ""; // holds clone/ (the fresh clone), the tarball, and consumer/
 let scratch = ""; // the empty project the tarball is installed into
 let distBeforePack = true;
@@ -61,15 +64,24 @@ test("package builds itself: npm pack in a fresh clone runs the build, with the 
   expect(packOutput).toMatch(/^build: \d+ JavaScript files, \d+ declaration files in dist\/$/m);
 });
 
-// web/ is read only by the chat server program (cli/), which is not part of the package.
-test("package ships dist/, README.md, LICENSE, CHANGELOG.md and package.json, and no TypeScript sources", () => {
+// web/ is the page the `eddy serve` command serves.
+test("package ships dist/, web/, README.md, LICENSE, CHANGELOG.md and package.json, and no TypeScript sources", () => {
   const installed = join(scratch, "node_modules", pkg.name);
   const files = [...walk(installed)].map((file) => relative(installed, file).split("\\").join("/"));
-  const shipped = /^(dist\/.+\.(js|js\.map|d\.ts)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/;
+  const shipped =
+    /^(dist\/.+\.(js|js\.map|d\.ts)|web\/(index\.html|chat\.js|chat\.css)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/;
   const unexpected = files.filter((file) => !shipped.test(file));
   expect(unexpected).toEqual([]);
   expect(files).toEqual(
-    expect.arrayContaining(["dist/core.js", "dist/chat.js", "README.md", "LICENSE", "CHANGELOG.md"]),
+    expect.arrayContaining([
+      "dist/core.js",
+      "dist/chat.js",
+      "dist/eddy.js",
+      "web/index.html",
+      "README.md",
+      "LICENSE",
+      "CHANGELOG.md",
+    ]),
   );
 });
 
@@ -131,6 +143,44 @@ test("package runs a five-line server from the tarball", () => {
     await server.close();`;
   writeFileSync(join(scratch, "server.mjs"), server);
   expect(run(process.execPath, ["server.mjs"], scratch)).toBe("event: hi\ndata: from the package\n\n\n");
+});
+
+test("npx eddy serve from the installed tarball serves the page and a room", async () => {
+  const bin = join(scratch, "node_modules", ".bin", "eddy");
+  expect(run(bin, ["--version"], scratch).trim()).toBe(version);
+  const child = spawn(bin, ["serve", "--port", "0", "--rate-limit", "off"], { cwd: scratch, env, stdio: "pipe" });
+  try {
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const url = await waitFor(() => /eddy listening on (http:\S+)/.exec(output)?.[1], {
+      timeoutMs: 20_000,
+      what: "eddy serve's listening line",
+    });
+    const page = await fetch(url);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await page.text()).toContain("<script");
+    const posted = await fetch(new URL("/rooms/pkg/messages", url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "ann", text: "from the tarball" }),
+    });
+    expect(posted.status).toBe(201);
+    const events = await fetch(new URL("/rooms/pkg/events", url));
+    expect(events.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = events.body!.getReader();
+    let text = "";
+    while (!text.includes("from the tarball")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    expect(text).toContain('"text":"from the tarball"');
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+  }
 });
 
 test("package declarations type-check a consumer", () => {

@@ -1,9 +1,16 @@
 /**
- * eddy on Deno: {@link serve} mounts any `(Request) => Response` on `Deno.serve`. (The chat
+ * eddy on Deno: {@link serve} mounts any `(Request) => Response` on Deno's `node:http`. (The chat
  * server program that runs on it is `cli/deno.ts`: `npm run start:deno`.)
  *
- * Deno already aborts `request.signal` when a client disconnects and never times out a
- * response that is still streaming, so the mount only adds a clean shutdown.
+ * Why not `Deno.serve`: it has no deadlines (denoland/deno#3515, #25433), so a client that sends
+ * its headers a byte a second, or never finishes a body, holds its connection forever; and after
+ * an answer with `Connection: close` it keeps the connection and reads the rest of the upload.
+ * Deno has no public way to serve HTTP on a connection accepted by hand (`Deno.serveHttp` is
+ * deprecated and gone from Deno 2's types), and a proxy in front would copy every event. Deno's
+ * `node:http` is Node's server ported (llhttp, the same deadlines, `Connection: close` honoured),
+ * so this mount is the Node mount (`node.ts`) with the deadlines as options, and refusals answered
+ * with the security headers. A deadline bounds *receiving* a request: an event stream is never
+ * cut, however quiet.
  *
  * @example Mount a handler
  * ```ts
@@ -18,65 +25,56 @@
  * ```
  * @module
  */
-import { serverErrorResponse } from "../core/mod.ts";
-import { type Handler, listenAddress, type RuntimeServer, type ServeOptions } from "./_serve.ts";
+import { answerClientErrors, httpDeadlines } from "./_deno-http.ts";
+import type { ServeOptions as BaseServeOptions, Handler, RuntimeServer } from "./_serve.ts";
+import { serve as serveNode } from "./node.ts";
 
-export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
+export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer } from "./_serve.ts";
 
-// Only the Deno APIs this file uses, declared here so no runtime's types enter the compilation.
-declare const Deno: {
-  serve(
-    options: {
-      port: number;
-      hostname: string;
-      signal?: AbortSignal;
-      onListen?(address: { hostname: string; port: number }): void;
-      onError?(error: unknown): Response | Promise<Response>;
-    },
-    handler: (request: Request, info: { remoteAddr: { hostname?: string } }) => Response | Promise<Response>,
-  ): { finished: Promise<void>; shutdown(): Promise<void> };
+/**
+ * Options of {@link serve}: those of every mount (`port`, `host`, `onError`), plus the deadlines
+ * of receiving a request, in milliseconds (`0` turns one off). A connection past one is answered
+ * `408` and closed; a request whose body was cut sees its body stream error and its `signal` abort.
+ */
+export type ServeOptions = BaseServeOptions & {
+  /** The request's headers must have arrived within this (from its first byte, or from the connection). Default 60 000. */
+  headersTimeoutMs?: number;
+  /** The whole request, headers and body, must have arrived within this. Default 300 000. */
+  requestTimeoutMs?: number;
+  /** A keep-alive connection may wait this long for its next request. Default 5000. */
+  keepAliveTimeoutMs?: number;
 };
 
 /**
- * Serves `handler` with `Deno.serve`.
+ * Serves `handler` with Deno's `node:http`, as the Node mount does (streamed bodies, backpressure,
+ * `request.signal` aborted when the client leaves, a `500` for a handler that throws), with
+ * deadlines for receiving requests. Checked every quarter of the shortest one.
  *
  * @param handler Answers each request.
- * @param options Port (default 0: a free one), host (default `127.0.0.1`), `onError`.
+ * @param options Port (default 0: a free one), host (default `127.0.0.1`), `onError`, deadlines.
  * @returns The running server, once it listens.
+ * @throws {RangeError} On a deadline that is not a whole number of milliseconds, 0 or more, or a
+ *   headers deadline longer than the request deadline.
+ * @throws {Error} If listening fails (e.g. `EADDRINUSE`).
  *
- * @example
+ * @example Short deadlines
  * ```ts
  * import assert from "node:assert/strict";
  * import { serve } from "./deno.ts";
- * const server = await serve(() => Response.json({ ok: true }), { port: 0 }); // 0: a free port
+ * const server = await serve(() => Response.json({ ok: true }), {
+ *   port: 0, // a free port
+ *   headersTimeoutMs: 5_000, // slow headers: 408, closed
+ *   requestTimeoutMs: 30_000, // an unfinished body: 408, closed, the handler's body stream errors
+ *   keepAliveTimeoutMs: 2_000, // an idle keep-alive connection: closed
+ * });
  * const response = await fetch(server.url);
  * assert.deepEqual(await response.json(), { ok: true });
  * await server.close();
  * ```
  */
-export function serve(handler: Handler, options: ServeOptions = {}): Promise<RuntimeServer> {
-  const onError = options.onError ?? ((error: unknown) => console.error("eddy:", error));
-  return new Promise((resolve) => {
-    const server = Deno.serve(
-      {
-        port: options.port ?? 0,
-        hostname: options.host ?? "127.0.0.1",
-        onListen: ({ hostname, port }) => resolve({ ...listenAddress(hostname, port), close }),
-        onError(error) {
-          onError(error);
-          return serverErrorResponse();
-        },
-      },
-      (request, info) => {
-        const address = info.remoteAddr.hostname;
-        return handler(request, address === undefined ? {} : { remoteAddress: address });
-      },
-    );
-    let closing: Promise<void> | undefined;
-    // `shutdown` stops accepting and waits for open responses; the caller ends event streams first.
-    function close(): Promise<void> {
-      closing ??= server.shutdown();
-      return closing;
-    }
-  });
+export async function serve(handler: Handler, options: ServeOptions = {}): Promise<RuntimeServer> {
+  const { headersTimeoutMs: _h, requestTimeoutMs: _r, keepAliveTimeoutMs: _k, ...base } = options;
+  const { host, port, url, server, close } = await serveNode(handler, { ...base, http: httpDeadlines(options) });
+  answerClientErrors(server); // before any connection is read: no I/O ran since it listened
+  return { host, port, url, close };
 }

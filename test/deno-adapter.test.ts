@@ -1,0 +1,250 @@
+/**
+ * The Deno mount's deadlines, on Deno: a small server script (written to a temporary directory)
+ * calls `serve` from adapters/deno.ts with short deadlines, and raw sockets play the clients a
+ * server must not keep forever (slow headers, an unfinished body, an idle keep-alive connection,
+ * an upload answered before it was read) next to event streams that must never be cut.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpDeadlines } from "../adapters/_deno-http.ts";
+import { SECURITY_HEADERS } from "../core/mod.ts";
+import { ROOT, waitFor, within } from "./_server.ts";
+
+const DENO = join(ROOT, "node_modules/.bin/deno");
+const HEADERS_MS = 600;
+const REQUEST_MS = 1200;
+const KEEP_ALIVE_MS = 400;
+/** The server checks every quarter of the shortest deadline; this covers that and a busy machine. */
+const SLACK_MS = 2500;
+
+/** The server: quiet event streams (pulled and pushed), an upload that reads its body, a refusing one. */
+const SCRIPT = (root: URL) => `
+import { serve } from "${new URL("adapters/deno.ts", root).href}";
+import { errorResponse, eventStreamResponse, PUSH_SOURCE } from "${new URL("core/mod.ts", root).href}";
+const consumers = new Set();
+const stats = { bodyErrors: 0, refusedReads: 0 };
+const pushed = { [PUSH_SOURCE](consumer) {
+  consumers.add(consumer);
+  consumer.push({ data: "hello" });
+  return () => consumers.delete(consumer);
+} };
+async function* pulled(signal) {
+  yield "hello";
+  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+}
+const [headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs] = Deno.args.map(Number);
+const server = await serve(async (request) => {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/pushed") return eventStreamResponse(pushed);
+  if (pathname === "/pulled") return eventStreamResponse(pulled(request.signal), { signal: request.signal });
+  if (pathname === "/publish") {
+    for (const consumer of consumers) consumer.push({ data: "later" });
+    return Response.json({ consumers: consumers.size });
+  }
+  if (pathname === "/stats") return Response.json(stats);
+  if (pathname === "/upload") {
+    try {
+      return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
+    } catch {
+      stats.bodyErrors++;
+      return errorResponse(400, "The body did not arrive");
+    }
+  }
+  if (pathname === "/refuse") {
+    request.body?.cancel().catch(() => {});
+    return errorResponse(413, "The body is too large", { connection: "close" });
+  }
+  return Response.json({ ok: true });
+}, { port: 0, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, onError: (error) => console.error(error) });
+console.log("listening " + server.url);
+`;
+
+/** A raw TCP client that collects what the server sends and notes when the connection closed. */
+type Client = {
+  socket: Socket;
+  received(): string;
+  /** When the last bytes arrived (ms since the epoch). */
+  lastDataAt(): number;
+  /** Resolves with when the connection closed. */
+  closed: Promise<number>;
+  openedAt: number;
+};
+
+let child: ChildProcess;
+let base: URL;
+let scratch: string;
+let output = "";
+const clients: Socket[] = [];
+
+async function open(): Promise<Client> {
+  const socket = connect(Number(base.port), base.hostname);
+  clients.push(socket);
+  let received = "";
+  let lastDataAt = 0;
+  socket.setEncoding("latin1").on("data", (chunk: string) => {
+    received += chunk;
+    lastDataAt = Date.now();
+  });
+  socket.on("error", () => {});
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+  await within(5000, new Promise((resolve) => socket.once("connect", resolve)), "the connection");
+  return { socket, received: () => received, lastDataAt: () => lastDataAt, closed, openedAt: Date.now() };
+}
+
+/** Sends `text` a character every `everyMs` until the connection closes. */
+async function trickle(client: Client, text: string, everyMs: number): Promise<void> {
+  for (const character of text) {
+    if (client.socket.destroyed) return;
+    client.socket.write(character);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** Opens an event stream on a raw socket and waits for its first event. */
+async function stream(path: string): Promise<Client> {
+  const client = await open();
+  client.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${base.host}\r\nAccept: text/event-stream\r\n\r\n`);
+  await waitFor(() => client.received().includes("data: hello\n\n"), { what: `the first event of ${path}` });
+  return client;
+}
+
+function expectSecurityHeaders(answer: string): void {
+  const head = answer.slice(0, answer.indexOf("\r\n\r\n")).toLowerCase();
+  for (const [name, value] of Object.entries(SECURITY_HEADERS))
+    expect(head).toContain(`${name}: ${value.toLowerCase()}`);
+}
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), "eddy-deno-adapter-"));
+  const script = join(scratch, "server.ts");
+  writeFileSync(script, SCRIPT(pathToFileURL(ROOT)));
+  child = spawn(
+    DENO,
+    ["run", "--allow-net", "--allow-read", script, String(HEADERS_MS), String(REQUEST_MS), String(KEEP_ALIVE_MS)],
+    { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout?.setEncoding("utf8").on("data", (text: string) => (output += text));
+  child.stderr?.setEncoding("utf8").on("data", (text: string) => (output += text));
+  const url = await waitFor(() => /^listening (\S+)$/m.exec(output)?.[1], {
+    timeoutMs: 30_000,
+    what: `the Deno server to listen (output: ${output})`,
+  });
+  base = new URL(url);
+});
+
+afterAll(() => {
+  for (const socket of clients) socket.destroy();
+  child?.kill("SIGKILL");
+  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe("the Deno mount's deadlines [deno]", () => {
+  it("cuts slow headers, an unfinished body and an idle keep-alive connection, never a quiet event stream", async () => {
+    // The streams come first: quiet from here on, they are older than every connection cut below.
+    const quiet = [await stream("/pushed"), await stream("/pulled")];
+
+    const slow = await open();
+    void trickle(slow, `GET / HTTP/1.1\r\nHost: ${base.host}\r\nX-Slow: ${"a".repeat(200)}`, 50);
+
+    const unfinished = await open();
+    unfinished.socket.write(
+      `POST /upload HTTP/1.1\r\nHost: ${base.host}\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n`,
+    );
+    void trickle(unfinished, "x".repeat(1000), 50); // 20 bytes a second: 50 s for the body
+
+    const idle = await open();
+    idle.socket.write(`GET /ok HTTP/1.1\r\nHost: ${base.host}\r\n\r\n`);
+    await waitFor(() => idle.received().includes('{"ok":true}'), { what: "the keep-alive answer" });
+
+    const [slowClosed, unfinishedClosed, idleClosed] = await within(
+      REQUEST_MS + SLACK_MS * 2,
+      Promise.all([slow.closed, unfinished.closed, idle.closed]),
+      "the three connections to be closed",
+    );
+    // Not cut early (half the deadline: a busy client may see events late, never early).
+    expect(slowClosed - slow.openedAt).toBeGreaterThanOrEqual(HEADERS_MS / 2);
+    expect(slowClosed - slow.openedAt).toBeLessThan(HEADERS_MS + SLACK_MS);
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expectSecurityHeaders(slow.received());
+    expect(slow.received()).toContain('{"error":"The request did not arrive in time"}');
+
+    expect(unfinishedClosed - unfinished.openedAt).toBeGreaterThanOrEqual(REQUEST_MS / 2);
+    expect(unfinishedClosed - unfinished.openedAt).toBeLessThan(REQUEST_MS + SLACK_MS);
+    expect(unfinished.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expectSecurityHeaders(unfinished.received());
+    // The handler's body stream errored: it did not wait for bytes that were never going to come.
+    const stats = (await (await fetch(new URL("/stats", base))).json()) as { bodyErrors: number };
+    expect(stats.bodyErrors).toBe(1);
+
+    expect(idleClosed - idle.lastDataAt()).toBeGreaterThanOrEqual(KEEP_ALIVE_MS / 2);
+    expect(idleClosed - idle.lastDataAt()).toBeLessThan(KEEP_ALIVE_MS + SLACK_MS);
+
+    // Quiet for longer than every deadline, the streams are open and still deliver.
+    for (const client of quiet) expect(Date.now() - client.lastDataAt()).toBeGreaterThan(REQUEST_MS);
+    for (const client of quiet) expect(client.socket.destroyed).toBe(false);
+    const published = (await (await fetch(new URL("/publish", base))).json()) as { consumers: number };
+    expect(published.consumers).toBe(1);
+    await waitFor(() => quiet[0]?.received().includes("data: later\n\n"), { what: "the later event" });
+    for (const client of quiet) expect(client.socket.destroyed).toBe(false);
+  });
+
+  it("closes the connection after answering an upload it did not read, instead of reading the rest", async () => {
+    const client = await open();
+    let sent = 0;
+    let closed = false;
+    void client.closed.then(() => (closed = true));
+    client.socket.write(
+      `POST /refuse HTTP/1.1\r\nHost: ${base.host}\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n`,
+    );
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    // Upload as fast as the server takes it until it answers and closes, or 32 MiB went.
+    while (!closed && sent < 32 * 1024 * 1024) {
+      if (!client.socket.write(chunk)) {
+        await Promise.race([new Promise((resolve) => client.socket.once("drain", resolve)), client.closed]);
+      }
+      sent += chunk.length;
+    }
+    await within(5000, client.closed, "the server to close the connection");
+    expect(sent).toBeLessThan(32 * 1024 * 1024);
+    // A reset that beats our read of the answer discards it (TCP): check it when it arrived.
+    if (client.received() !== "") {
+      expect(client.received()).toMatch(/^HTTP\/1\.1 413 /);
+      expect(client.received().toLowerCase()).toContain("connection: close");
+      expectSecurityHeaders(client.received());
+    }
+  });
+
+  it("answers a request it cannot parse 400 with the security headers and no parser detail, then closes", async () => {
+    const client = await open();
+    client.socket.write("NOT HTTP AT ALL\r\n\r\n");
+    await within(5000, client.closed, "the server to close the connection");
+    expect(client.received()).toMatch(/^HTTP\/1\.1 400 /);
+    expectSecurityHeaders(client.received());
+    expect(client.received()).toContain('{"error":"The request is not valid HTTP"}');
+    expect(client.received().toLowerCase()).toContain("connection: close");
+  });
+});
+
+describe("the Deno mount's deadline options", () => {
+  it("default to Node's (60 s headers, 300 s request, 5 s idle), checked every quarter of the shortest", () => {
+    expect(httpDeadlines({})).toEqual({
+      headersTimeout: 60_000,
+      requestTimeout: 300_000,
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 15_000,
+    });
+    expect(httpDeadlines({ requestTimeoutMs: 10_000 }).headersTimeout).toBe(10_000);
+    expect(httpDeadlines({ headersTimeoutMs: 0, requestTimeoutMs: 0 }).connectionsCheckingInterval).toBe(30_000);
+  });
+
+  it("refuse a negative or fractional deadline, and headers allowed longer than the request", () => {
+    expect(() => httpDeadlines({ headersTimeoutMs: -1 })).toThrow(RangeError);
+    expect(() => httpDeadlines({ keepAliveTimeoutMs: 1.5 })).toThrow(/keepAliveTimeoutMs must be a whole number/);
+    expect(() => httpDeadlines({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 })).toThrow(/must not be longer/);
+  });
+});

@@ -24,6 +24,8 @@ export type ConnectSettings = {
   readonly maxEventSize: number | undefined;
   readonly idleTimeout: number | undefined;
   readonly backoff: BackoffPolicy | undefined;
+  /** `false`: one request only; its end ends the iteration and a network error fails it. */
+  readonly reconnect: boolean;
   readonly onOpen: ((response: Response) => void) | undefined;
   readonly onRetry: ((info: RetryInfo) => void) | undefined;
   readonly onError: ((error: unknown) => void) | undefined;
@@ -67,7 +69,13 @@ export function connectSettings(input: string | URL | Request, options: ConnectO
       throw new TypeError(`${ACTION}: "${name}" must be a function, received ${describe(hook)}`);
     }
   }
-  const { method, body, signal, lastEventId = "" } = options;
+  const { method, body, signal, lastEventId = "", reconnect = true } = options;
+  if (typeof reconnect !== "boolean") {
+    throw new TypeError(`${ACTION}: "reconnect" must be a boolean, received ${describe(reconnect)}`);
+  }
+  if (!reconnect && options.backoff !== undefined && options.backoff !== false) {
+    throw new TypeError(`${ACTION}: "backoff" needs "reconnect"; it is false`);
+  }
   // Checked here, not left to Request: Bun's takes any method name.
   if (method !== undefined && (typeof method !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method))) {
     throw new TypeError(`${ACTION}: "method" must be an HTTP method name (a token), received ${describe(method)}`);
@@ -126,6 +134,7 @@ export function connectSettings(input: string | URL | Request, options: ConnectO
     maxEventSize: optional(options.maxEventSize, "maxEventSize", "a positive number"),
     idleTimeout: optional(options.idleTimeout, "idleTimeout", "a positive finite number"),
     backoff: backoffPolicy(options.backoff),
+    reconnect,
     onOpen: options.onOpen,
     onRetry: options.onRetry,
     onError: options.onError,

@@ -373,6 +373,12 @@ class Connection implements EventStreamConnection {
     // The end of a stream discards an unterminated event; the last event ID string stays.
     this.#parser.end();
     this.#lastEventId = this.#parser.lastEventId;
+    if (!this.#settings.reconnect) {
+      // One request only: its end is the end (the queued events are still delivered), and what
+      // would have reconnected fails the connection instead.
+      if (reason === "end") return this.#stop();
+      return this.#fail(error);
+    }
     this.#retry = { reason, error, retryAfter };
     this.#state = "connecting";
     if (reason !== "end") this.#settings.onError?.(error);

@@ -256,6 +256,12 @@ export type ConnectOptions = {
   /** Retry with growing, jittered waits, also on 502/503/504 answers: `true` for the defaults. Default: off. */
   backoff?: BackoffOptions | boolean | undefined;
   /**
+   * `false`: never reconnect, for a request that must not be sent twice (a POST that starts an
+   * LLM completion): the end of the body ends the iteration, a network error or the idle
+   * watchdog fails it. Default `true`, as `EventSource`.
+   */
+  reconnect?: boolean | undefined;
+  /**
    * Milliseconds without a byte (a heartbeat comment counts) while waiting for the response or
    * for the body, after which the connection counts as dead: it is dropped and reopened with
    * `Last-Event-ID`. Set it above the server's heartbeat interval. Default: off.

@@ -315,13 +315,14 @@ describe("openAIResponder", () => {
     handler = streamAnswer(["via custom fetch"]);
     const calls: string[] = [];
     const custom: typeof fetch = (input, init) => {
-      calls.push(String(input));
+      // Called with one POST Request (connect() builds it), never again for the same reply.
+      calls.push(input instanceof Request ? `${input.method} ${input.url}` : String(input));
       return fetch(input, init);
     };
     expect(await chunksOf(openAIResponder({ baseUrl, model: "m", fetch: custom })(ask()))).toEqual([
       "via custom fetch",
     ]);
-    expect(calls).toEqual([`${baseUrl}/v1/chat/completions`]);
+    expect(calls).toEqual([`POST ${baseUrl}/v1/chat/completions`]);
   });
 
   test("drives the chat app's bot: deltas stream to the room and the answer is stored", async () => {

@@ -386,6 +386,58 @@ describe("reconnecting as EventSource does", () => {
   });
 });
 
+describe("reconnect: false (one request only)", () => {
+  test("the end of the body ends the iteration after its events; nothing is fetched again", async () => {
+    const only = body();
+    const { fetch, requests } = server(only, body());
+    const seen = hooks();
+    const events = connect(URL_, { fetch, reconnect: false, method: "POST", body: "{}", ...seen.options });
+    only.send("data: a\n\ndata: b\n\n");
+    only.end();
+    expect(await events.next()).toEqual(event(message("a")));
+    expect(await events.next()).toEqual(event(message("b")));
+    expect(await events.next()).toEqual(DONE);
+    await tick(10_000);
+    expect(requests).toHaveLength(1);
+    expect(events.readyState).toBe("closed");
+    expect(seen.calls).toEqual(["open 200"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test("a network error or a failed body fails the iteration with that error instead of reconnecting", async () => {
+    const cut = new Error("socket hang up");
+    const refused = connect(URL_, { fetch: server(new TypeError("fetch failed")).fetch, reconnect: false });
+    expect(await rejection(refused.next())).toEqual(new TypeError("fetch failed"));
+    const broken = body();
+    const { fetch, requests } = server(broken);
+    const events = connect(URL_, { fetch, reconnect: false });
+    broken.send("data: before\n\n");
+    expect(await events.next()).toEqual(event(message("before")));
+    broken.fail(cut);
+    expect(await rejection(events.next())).toBe(cut);
+    expect(requests).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test("the idle watchdog fails it too", async () => {
+    const silent = body();
+    const events = connect(URL_, { fetch: server(silent).fetch, reconnect: false, idleTimeout: 1000 });
+    const pending = rejection(events.next());
+    await tick(1000);
+    expect(await pending).toMatchObject({ name: "ConnectError", reason: "idle" });
+    expect(silent.cancelled).toBe(true);
+  });
+
+  test("reconnect must be a boolean, and backoff needs it", () => {
+    expect(() => connect(URL_, { reconnect: "no" as unknown as boolean })).toThrow(
+      new TypeError('Cannot connect: "reconnect" must be a boolean, received "no"'),
+    );
+    expect(() => connect(URL_, { reconnect: false, backoff: true })).toThrow(
+      new TypeError('Cannot connect: "backoff" needs "reconnect"; it is false'),
+    );
+  });
+});
+
 describe("backoff", () => {
   /** A `random` returning `shares` in turn. */
   const sequence = (...shares: number[]) => {

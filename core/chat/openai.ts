@@ -6,7 +6,7 @@
  * @see https://platform.openai.com/docs/api-reference/chat-streaming
  * @module
  */
-import { parseEventStream } from "../mod.ts";
+import { connect } from "../mod.ts";
 import type { Responder, ResponderRequest } from "./bot.ts";
 
 /**
@@ -24,7 +24,7 @@ export type OpenAIResponderOptions = {
   model: string;
   /** Sent as `Authorization: Bearer <apiKey>` when given. */
   apiKey?: string;
-  /** The fetch to use. Default the global `fetch`. */
+  /** The fetch to use, called with one `Request` per reply (by `connect`). Default the global `fetch`. */
   fetch?: typeof fetch;
   /** The longest the whole request may take, first byte to `[DONE]`, in ms. Default 60 000. */
   timeoutMs?: number;
@@ -117,23 +117,30 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
     // Rethrows the abort reason (our timeout, or the caller's) in place of fetch's AbortError.
     const aborted = (error: unknown): unknown => (controller.signal.aborted ? controller.signal.reason : error);
     try {
-      let response: Response;
-      try {
-        const body = JSON.stringify({
-          model: options.model,
-          stream: true,
-          messages: contextOf(request, options.systemPrompt),
-        });
-        response = await doFetch(endpoint, { method: "POST", headers, body, signal: controller.signal });
-      } catch (error) {
-        throw aborted(error);
-      }
-      await checkResponse(response);
+      const body = JSON.stringify({
+        model: options.model,
+        stream: true,
+        messages: contextOf(request, options.systemPrompt),
+      });
+      // One request, never repeated: a reconnect would start a second completion. The answer is
+      // checked before connect() sees it, so a refusal keeps the upstream's own words.
+      const events = connect(endpoint, {
+        method: "POST",
+        headers,
+        body,
+        signal: controller.signal,
+        reconnect: false,
+        fetch: async (upstream) => {
+          const response = await doFetch(upstream);
+          await checkResponse(response);
+          return response;
+        },
+      });
       let finished = false;
-      // Leaving this loop early (an error, or the consumer stopping the reply) cancels the body
-      // through parseEventStream's return(), which releases the upstream connection.
+      // Leaving this loop early (an error, or the consumer stopping the reply) closes the
+      // connection, which cancels the body and releases the upstream connection.
       try {
-        for await (const event of parseEventStream(response.body!, { signal: controller.signal })) {
+        for await (const event of events) {
           // The OpenAI stream's terminator; the data is not JSON.
           if (event.data === "[DONE]") return;
           const chunk = parseChunk(event.data);
@@ -145,7 +152,7 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
       } catch (error) {
         throw aborted(error);
       }
-      // parseEventStream ends quietly when its signal aborts: report why.
+      // connect() ends quietly when its signal aborts: report why.
       if (controller.signal.aborted) throw controller.signal.reason;
       // Some compatible servers omit [DONE] after the final chunk; without either, the answer was cut.
       if (!finished) throw new OpenAIError("protocol", "The OpenAI-compatible stream ended before [DONE]");

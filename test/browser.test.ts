@@ -13,9 +13,10 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import process from "node:process";
+import { build } from "esbuild";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, RUNTIMES, startServer, type RunningServer, type Runtime } from "./_server.ts";
+import { ROOT, RUNTIMES, startServer, type RunningServer, type Runtime, waitFor } from "./_server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -335,6 +336,62 @@ describe.skipIf(skip || missing)("chat page in Chromium [node]", () => {
       WAIT,
     );
     await alice.screenshot({ path: `${OUTPUT}chat-desktop-after-restart.png` });
+  });
+
+  it("connect() from eddy's core runs in the page (web APIs only) and reads a room", async () => {
+    // The core bundled as the package ships it, evaluated in the page (the page's CSP allows
+    // only its own scripts, and DevTools evaluation is not a page script).
+    const bundled = await build({
+      entryPoints: [`${ROOT}core/mod.ts`],
+      bundle: true,
+      write: false,
+      format: "iife",
+      globalName: "eddyCore",
+      footer: { js: "globalThis.eddyCore = eddyCore;" }, // evaluation may scope the var
+      platform: "browser",
+      target: "es2022",
+    });
+    await bob.evaluate(bundled.outputFiles[0]!.text);
+    const reading = bob.evaluate(async (room) => {
+      const { connect } = (globalThis as unknown as { eddyCore: typeof import("../core/mod.ts") }).eddyCore;
+      const texts: string[] = [];
+      let opened = 0;
+      const events = connect(`${location.origin}/rooms/${room}/events?history=0`, {
+        onOpen: () => opened++,
+        idleTimeout: 60_000,
+      });
+      for await (const event of events) {
+        if (event.type !== "message") continue;
+        texts.push((JSON.parse(event.data) as { text: string }).text);
+        if (texts.length === 2) break;
+      }
+      return { texts, opened, readyState: events.readyState, lastEventId: events.lastEventId };
+    }, `${ROOM}-client`);
+    // The page's client is subscribed once the room counts it; then two messages arrive.
+    await waitFor(
+      async () => {
+        const rooms = (await (await fetch(`${server.url}/rooms`)).json()) as {
+          rooms: { room: string; subscribers: number }[];
+        };
+        return rooms.rooms.some((room) => room.room === `${ROOM}-client` && room.subscribers > 0);
+      },
+      { what: "the page's connect() to subscribe" },
+    );
+    const ids: string[] = [];
+    for (const text of ["브라우저에서 읽기", "second"]) {
+      const response = await fetch(`${server.url}/rooms/${ROOM}-client/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: "carol", text }),
+      });
+      ids.push(((await response.json()) as { id: string }).id);
+    }
+    expect(await reading).toEqual({
+      texts: ["브라우저에서 읽기", "second"],
+      opened: 1,
+      readyState: "closed",
+      lastEventId: ids[1],
+    });
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {

@@ -151,6 +151,7 @@ class Connection implements EventStreamConnection {
   #wake: (() => void) | undefined; // ends the reconnect wait early
   #idle = false; // the watchdog dropped the current attempt
   #busy: Promise<unknown> = Promise.resolve(); // one next() at a time
+  #pulling = 0; // next() calls not yet settled
   readonly #onAbort = (): void => this.close();
 
   constructor(settings: ConnectSettings) {
@@ -197,10 +198,19 @@ class Connection implements EventStreamConnection {
   }
 
   next(): Promise<IteratorResult<ServerSentEvent, undefined>> {
+    // Fast path: an event already parsed, and no earlier next() still pending to go first.
+    if (this.#pulling === 0 && this.#head < this.#queue.length) {
+      return Promise.resolve({ done: false, value: this.#shift() });
+    }
+    this.#pulling++;
     const result = this.#busy.then(() => this.#pull());
-    this.#busy = result.catch(ignore);
+    this.#busy = result.then(this.#settled, this.#settled);
     return result;
   }
+
+  readonly #settled = (): void => {
+    this.#pulling--;
+  };
 
   async return(): Promise<IteratorResult<ServerSentEvent, undefined>> {
     this.close();

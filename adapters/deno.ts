@@ -25,7 +25,7 @@
  * ```
  * @module
  */
-import { answerClientErrors, httpDeadlines } from "./_deno-http.ts";
+import { httpDeadlines } from "./_http-limits.ts";
 import type { ServeOptions as BaseServeOptions, Handler, RuntimeServer } from "./_serve.ts";
 import { serve as serveNode } from "./node.ts";
 
@@ -74,7 +74,7 @@ export type ServeOptions = BaseServeOptions & {
  */
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<RuntimeServer> {
   const { headersTimeoutMs: _h, requestTimeoutMs: _r, keepAliveTimeoutMs: _k, ...base } = options;
-  const { host, port, url, server, close } = await serveNode(handler, { ...base, http: httpDeadlines(options) });
-  answerClientErrors(server); // before any connection is read: no I/O ran since it listened
+  // The Node mount answers node:http's own refusals (408, 400, 431) with the security headers.
+  const { host, port, url, close } = await serveNode(handler, { ...base, http: httpDeadlines(options) });
   return { host, port, url, close };
 }

@@ -22,6 +22,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
+import { answerClientErrors, httpDeadlines } from "./_http-limits.ts";
 import type { AddressInfo } from "node:net";
 import {
   abortRequest,
@@ -111,7 +112,17 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   // and its signal are let go; shutdown ends the stream itself).
   const open = new Map<ServerResponse, NodeRequest | undefined>();
   let closing: Promise<void> | undefined;
-  const server = createServer(options.http ?? {}, (req, res) => void respond(req, res));
+  // Deadlines for receiving a request (headers 60 s, whole request 300 s, or `http`'s own), checked
+  // every quarter of the shortest (so a slow client is cut within 125% of it); node:http's own
+  // refusals (408, 400, 431) answered as every eddy error is, with the security headers.
+  const http = options.http ?? {};
+  const deadlines = httpDeadlines({
+    headersTimeoutMs: http.headersTimeout,
+    requestTimeoutMs: http.requestTimeout,
+    keepAliveTimeoutMs: http.keepAliveTimeout,
+  });
+  const server = createServer({ ...deadlines, ...http }, (req, res) => void respond(req, res));
+  answerClientErrors(server);
   server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
 
   // One listener for every response (`this` is the response), not a closure per request: an

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpDeadlines } from "../adapters/_deno-http.ts";
+import { httpDeadlines } from "../adapters/_http-limits.ts";
 import { SECURITY_HEADERS } from "../core/mod.ts";
 import { ROOT, waitFor, within } from "./_server.ts";
 

@@ -130,6 +130,25 @@ describe("serve request mapping", () => {
     }
   });
 
+  it("serve answers what node:http refuses itself (malformed, oversized headers, a deadline) as JSON with the security headers", async () => {
+    const server = await start(echo, { http: { headersTimeout: 300, requestTimeout: 600, maxHeaderSize: 1024 } });
+    const cases: [string, number, string][] = [
+      ["GARBAGE\r\n\r\n", 400, "The request is not valid HTTP"],
+      [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(2048)}\r\n\r\n`, 431, "The request headers are too large"],
+      ["GET / HTTP/1.1\r\nHost: x\r\n", 408, "The request did not arrive in time"], // headers never end
+    ];
+    for (const [head, status, error] of cases) {
+      const raw = await rawRequest(server, head);
+      await within(5000, raw.closed, `the answer ${status}`);
+      const [headers = "", body = ""] = raw.received().split("\r\n\r\n");
+      expect(headers).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(headers.toLowerCase()).toContain("x-content-type-options: nosniff");
+      expect(headers.toLowerCase()).toContain("content-security-policy:");
+      expect(headers.toLowerCase()).toContain("connection: close");
+      expect(JSON.parse(body)).toEqual({ error });
+    }
+  });
+
   it("serve keeps a target like //host/x a path of this server", async () => {
     const server = await start(echo);
     const raw = await rawRequest(

@@ -1,6 +1,6 @@
 /**
- * Private to `adapters/deno.ts`: what the Deno mount adds to the Node mount it runs on Deno's
- * `node:http`. The request deadlines as `node:http` server options (checked, with Node's
+ * Private to the mounts on `node:http` (`adapters/node.ts`, and `deno.ts` which runs it on Deno's
+ * `node:http`): the request deadlines as `node:http` server options (checked, with Node's
  * defaults), and answers with the security headers to the requests `node:http` refuses before
  * any handler sees them (a deadline passed, malformed or oversized headers).
  *
@@ -12,9 +12,9 @@ import { errorResponse } from "../core/mod.ts";
 
 /** How long a request may take to arrive, and a connection may stay idle; see `ServeOptions` in `deno.ts`. */
 type Deadlines = {
-  headersTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  keepAliveTimeoutMs?: number;
+  headersTimeoutMs?: number | undefined;
+  requestTimeoutMs?: number | undefined;
+  keepAliveTimeoutMs?: number | undefined;
 };
 
 /** Node's defaults, which the Node mount keeps: 60 s for the headers, 300 s for the whole request, 5 s idle. */
@@ -37,7 +37,7 @@ const MIN_CHECK_INTERVAL_MS = 50;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { httpDeadlines } from "./_deno-http.ts";
+ * import { httpDeadlines } from "./_http-limits.ts";
  * assert.deepEqual(httpDeadlines({ headersTimeoutMs: 2000, requestTimeoutMs: 4000 }), {
  *   headersTimeout: 2000,
  *   requestTimeout: 4000,
@@ -92,7 +92,7 @@ const BAD_REQUEST = [400, "Bad Request", "The request is not valid HTTP"] as con
  * @example
  * ```ts
  * import { createServer } from "node:http";
- * import { answerClientErrors } from "./_deno-http.ts";
+ * import { answerClientErrors } from "./_http-limits.ts";
  * const server = createServer((_req, res) => res.end("ok"));
  * answerClientErrors(server);
  * ```

@@ -407,8 +407,44 @@ function requestUrl(req: IncomingMessage): string {
   if (host === "" || /[\s/?#@\\]/.test(host)) {
     throw new TypeError(`Cannot build request URL: the Host header "${host}" is not a host`);
   }
-  // Concatenate rather than `new URL(target, base)`: a target like `//evil/x` must stay a path.
-  return new URL(`${scheme}://${host}${target.startsWith("/") ? target : `/${target}`}`).href;
+  const url = `${scheme}://${host}${target.startsWith("/") ? target : `/${target}`}`;
+  // What the URL parser would give back unchanged needs no parsing (and no URL object per
+  // request); anything else is parsed. Concatenate rather than `new URL(target, base)`: a target
+  // like `//evil/x` must stay a path.
+  return isCanonical(host, target, scheme) ? url : new URL(url).href;
+}
+
+/**
+ * A host the URL parser keeps as it is: a lower-case name whose last label does not start with a
+ * digit (else the parser reads it as an IPv4 address), with or without a port.
+ */
+const CANONICAL_HOST = /^(?:[a-z0-9-]+\.)*[a-z-][a-z0-9-]*(?::[1-9][0-9]{0,4})?$/;
+/** A dotted-quad IPv4 address as the URL parser writes it, with a port. */
+const CANONICAL_IPV4 =
+  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?::[1-9][0-9]{0,4})?$/;
+/**
+ * A path and query the URL parser keeps as they are: characters it neither percent-encodes nor
+ * rewrites (no `\\`, `'`, `#`, spaces or controls), and no dot segment (`.`, `..`, `%2e`) to resolve.
+ */
+const CANONICAL_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*$/;
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e)/i;
+
+/**
+ * Whether `scheme://host` + `target` is already what `new URL(...).href` would return: then the
+ * string is the URL. Conservative: anything unusual is left to the parser.
+ */
+function isCanonical(host: string, target: string, scheme: string): boolean {
+  if (!CANONICAL_TARGET.test(target)) return false;
+  const query = target.indexOf("?");
+  if (DOT_SEGMENT.test(query < 0 ? target : target.slice(0, query))) return false;
+  const port = host.lastIndexOf(":");
+  if (port >= 0) {
+    const number = Number(host.slice(port + 1));
+    if (number > 65535 || number === (scheme === "https" ? 443 : 80)) return false; // dropped by the parser
+  }
+  const name = port < 0 ? host : host.slice(0, port);
+  if (name.startsWith("xn--") || name.includes(".xn--")) return false; // checked as IDNA by the parser
+  return CANONICAL_IPV4.test(host) || CANONICAL_HOST.test(host);
 }
 
 /** A request's body: the stream, and what the mount calls once the response is sent. */

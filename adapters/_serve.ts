@@ -53,6 +53,15 @@ export function listenAddress(host: string, port: number): ListenAddress {
 export type ConnectionInfo = {
   /** The peer's IP address (an IPv4-mapped IPv6 address as the runtime reports it), if known. */
   readonly remoteAddress?: string;
+  /**
+   * `true` when the mount writes an event stream over a push source straight to the connection
+   * and ends it when the client leaves, even one that leaves before the response is sent (the
+   * Node mount): the handler may then answer with `eventStreamResponse(source, { direct: true })`
+   * (no body stream or `Response` is built for it unless read) and need not pass it
+   * `request.signal`. Set by the Node mount (and so the Deno mount, built on it); absent on
+   * mounts that need a real `Response` (Bun's).
+   */
+  readonly directStreams?: boolean;
 };
 
 /**

@@ -23,7 +23,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
 import { answerClientErrors, httpDeadlines } from "./_http-limits.ts";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import {
   abortRequest,
   discardUnreadBody,
@@ -32,8 +32,14 @@ import {
   type NodeRequest,
   toWebRequest,
 } from "./_node-request.ts";
-import { endDirectStream, sendWebResponse } from "./_node-response.ts";
-import { errorResponse, serverErrorResponse } from "../core/mod.ts";
+import {
+  directStreamClosed,
+  discardResponse,
+  endDirectStream,
+  sendDirectResponse,
+  sendWebResponse,
+} from "./_node-response.ts";
+import { directResponse, errorResponse, serverErrorResponse } from "../core/mod.ts";
 import {
   type ServeOptions as BaseServeOptions,
   type ConnectionInfo,
@@ -45,6 +51,29 @@ import {
 } from "./_serve.ts";
 
 export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer } from "./_serve.ts";
+
+/**
+ * What the handler is told of the connection, read when asked: the peer's address costs a system
+ * call and an object kept on the socket for its whole life, which a subscriber's request never
+ * needs unless the handler rate-limits by address. `directStreams`: this mount writes event
+ * streams over push sources to the socket itself (`eventStreamResponse` with `direct`), and frees
+ * a response's stream when the client leaves before it is sent.
+ */
+class NodeConnectionInfo {
+  readonly #socket: Socket;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
+  get directStreams(): true {
+    return true;
+  }
+}
 
 /** Node's default listen backlog is 511; see {@link ServeOptions.backlog}. */
 const BACKLOG = 4096;
@@ -121,7 +150,7 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     requestTimeoutMs: http.requestTimeout,
     keepAliveTimeoutMs: http.keepAliveTimeout,
   });
-  const server = createServer({ ...deadlines, ...http }, (req, res) => void respond(req, res));
+  const server = createServer({ ...deadlines, ...http }, respond);
   answerClientErrors(server);
   server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
 
@@ -130,6 +159,7 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   function onResponseClose(this: ServerResponse): void {
     const request = open.get(this);
     open.delete(this);
+    directStreamClosed(this); // the client left (or the stream ended): unsubscribe now
     // Aborts the signal if the handler read it, else makes it aborted should it be read later.
     if (request !== undefined && !this.writableFinished) {
       abortRequest(request, new Error("The client closed the connection"));
@@ -137,42 +167,100 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
   }
 
-  async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // The handler's answer is awaited in one small async function, and the rest runs without
+  // one: each async frame and await is garbage (hundreds of bytes for a large function), and a
+  // crowd of subscribers connecting at once should leave little behind.
+  function respond(req: IncomingMessage, res: ServerResponse): void {
     open.set(res, undefined);
     res.on("close", onResponseClose); // not `once`, which wraps the listener per response
-    let response: Response;
+    let answer: Response | Promise<Response>;
     try {
       const request = toWebRequest(req);
       open.set(res, request);
       if (hasBody(request)) res.once("finish", () => discardUnreadBody(request));
-      const address = req.socket.remoteAddress;
-      response = await answer(
-        handler,
-        forHandler(request),
-        address === undefined ? {} : { remoteAddress: address },
-        onError,
-      );
+      const forIt = forHandler(request);
+      try {
+        answer = handler(forIt, new NodeConnectionInfo(req.socket) as ConnectionInfo);
+      } catch (error) {
+        answer = handlerFailed(error);
+      }
     } catch (error) {
       res.setHeader("connection", "close"); // whatever follows on this connection is suspect
-      response = errorResponse(
-        400,
-        `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      answer = errorResponse(400, `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (res.destroyed) return void response.body?.cancel().catch(() => {});
-    if (closing !== undefined) res.setHeader("connection", "close");
+    if (answer instanceof Response) send(req, res, answer);
+    else void settle(req, res, answer); // a promise, a thenable, or something to refuse
+  }
+
+  async function settle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    pending: Promise<Response> | Response,
+  ): Promise<void> {
+    let response: Response;
     try {
-      const direct = await sendWebResponse(res, response, { head: req.method === "HEAD", onError });
-      if (direct && open.has(res)) open.set(res, undefined);
+      response = checked(await pending);
     } catch (error) {
-      // Headers Node refuses (e.g. non-Latin-1 values) fail before anything is sent.
-      onError(error);
-      response.body?.cancel().catch(() => {});
-      if (res.headersSent) return void res.destroy();
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      res.statusMessage = ""; // back to the default text for the new status
-      await sendWebResponse(res, serverErrorResponse());
+      response = handlerFailed(error);
     }
+    send(req, res, response);
+  }
+
+  /** A throw or a non-Response becomes a 500; the process keeps serving. */
+  function handlerFailed(error: unknown): Response {
+    onError(error);
+    return serverErrorResponse();
+  }
+
+  function checked(response: Response): Response {
+    if (response instanceof Response || isResponseLike(response)) return response;
+    return handlerFailed(
+      new TypeError(
+        `Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`,
+      ),
+    );
+  }
+
+  function send(req: IncomingMessage, res: ServerResponse, response: Response): void {
+    // The client left while the handler ran: its stream (a subscription) is freed now. This is
+    // what lets a handler that got `directStreams` leave `request.signal` unread.
+    if (res.destroyed) return discardResponse(response);
+    if (closing !== undefined) res.setHeader("connection", "close");
+    const head = req.method === "HEAD";
+    const direct = directResponse(response);
+    if (direct === undefined) return void sendGeneric(res, response, head);
+    try {
+      if (sendDirectResponse(res, direct, head, true)) writingDirectly(res);
+    } catch (error) {
+      void sendFailed(res, response, error);
+    }
+  }
+
+  async function sendGeneric(res: ServerResponse, response: Response, head: boolean): Promise<void> {
+    try {
+      if (await sendWebResponse(res, response, { head, onError, closedByCaller: true })) writingDirectly(res);
+    } catch (error) {
+      await sendFailed(res, response, error);
+    }
+  }
+
+  /** `res` now carries an event stream written directly, which ends itself (or by shutdown). */
+  function writingDirectly(res: ServerResponse): void {
+    if (!open.has(res)) return;
+    open.set(res, undefined);
+    // Shutdown began while the handler ran: the stream it made did not watch the signal that
+    // shutdown aborted, so end it as shutdown ends the others.
+    if (closing !== undefined) endDirectStream(res);
+  }
+
+  /** Headers Node refuses (e.g. non-Latin-1 values) fail before anything is sent: a 500 instead. */
+  async function sendFailed(res: ServerResponse, response: Response, error: unknown): Promise<void> {
+    onError(error);
+    discardResponse(response);
+    if (res.headersSent) return void res.destroy();
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusMessage = ""; // back to the default text for the new status
+    await sendWebResponse(res, serverErrorResponse());
   }
 
   function close(): Promise<void> {
@@ -196,25 +284,6 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   if (options.signal?.aborted === true) void close();
   options.onListen?.(address);
   return { ...address, server, close };
-}
-
-/** Calls the handler; a throw or a non-`Response` becomes a 500 (reported to `onError`). */
-async function answer(
-  handler: Handler,
-  request: Request,
-  info: ConnectionInfo,
-  onError: (error: unknown) => void,
-): Promise<Response> {
-  try {
-    const response = await handler(request, info);
-    if (response instanceof Response || isResponseLike(response)) return response;
-    throw new TypeError(
-      `Cannot send response: the handler returned ${Object.prototype.toString.call(response)}, not a Response`,
-    );
-  } catch (error) {
-    onError(error);
-    return serverErrorResponse();
-  }
 }
 
 /** A `Response` from another realm or fetch implementation (e.g. the `undici` package's). */

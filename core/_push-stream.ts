@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { joinTicks } from "./_ticker.ts";
+import { joinTicks, leaveTicks } from "./_ticker.ts";
 import { encodeEvent } from "./encode.ts";
 import { bytesOf } from "./encoded-event.ts";
 import {
@@ -65,13 +65,30 @@ type Mode = typeof IDLE | typeof READABLE | typeof SINK | typeof DONE;
  * @returns The readable side.
  */
 export function pushEventStream(source: PushSource, options: EventStreamOptions): ReadableStream<Uint8Array> {
-  const stream = new PushStream(source, options);
-  // The stream is its own underlying source (`start`, `pull`, `cancel`) and the strategy is
-  // shared: no closure per connection (each costs a few hundred bytes, more with names kept).
-  const readable = new ReadableStream<Uint8Array>(stream, BYTE_STRATEGY);
-  // The stream does not hold `readable`: once a sink is attached, the readable side (and the
-  // Response around it) can be collected, leaving only what writing to the sink needs.
-  return markAttachable(readable, stream);
+  return new PushStream(source, options).readable();
+}
+
+/**
+ * The stream of a push source before it has an output: a mount attaches a sink to it, or
+ * `readable()` makes its `ReadableStream` (once) for everyone else.
+ */
+export interface PushStreamHandle extends Attachable {
+  /** The readable side, attachable to a sink until it is read. Call once. */
+  readable(): ReadableStream<Uint8Array>;
+  /** Nobody will read it (the client left, a HEAD answer): frees the source. Idempotent. */
+  cancel(): void;
+}
+
+/**
+ * Builds the stream without its readable side, for a response that makes the body only if
+ * someone reads it (`eventStreamResponse` with `direct`).
+ *
+ * @param source The push source.
+ * @param options The stream options (validated by the caller).
+ * @returns The stream, not yet started.
+ */
+export function pushStream(source: PushSource, options: EventStreamOptions): PushStreamHandle {
+  return new PushStream(source, options);
 }
 
 /** Nothing is pulled ahead: `desiredSize` is minus the bytes queued and unread. */
@@ -94,11 +111,42 @@ type Settings = {
 };
 
 /**
+ * The settings of frozen options objects (a server passes the same one to every stream): made
+ * once, not per connection.
+ */
+const SETTINGS = new WeakMap<EventStreamOptions, Settings>();
+
+function settingsOf(options: EventStreamOptions): Settings {
+  const frozen = Object.isFrozen(options);
+  let settings = frozen ? SETTINGS.get(options) : undefined;
+  if (settings !== undefined) return settings;
+  const { heartbeat, writeTimeout } = options;
+  const tickMs = Math.min(MAX_TICK_MS, heartbeat ?? MAX_TICK_MS, writeTimeout ?? MAX_TICK_MS);
+  settings = {
+    retry: options.retry,
+    max: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+    maxEvents: options.maxBufferedEvents ?? Infinity,
+    tickMs,
+    heartbeatTicks: heartbeat === undefined ? Infinity : Math.max(1, Math.round(heartbeat / tickMs)),
+    timeoutTicks: writeTimeout === undefined ? Infinity : Math.max(1, Math.ceil(writeTimeout / tickMs)),
+    writeTimeout,
+    observer: options.observer,
+    onError: options.onError ?? defaultOnError,
+  };
+  if (frozen) SETTINGS.set(options, settings);
+  return settings;
+}
+
+function defaultOnError(error: unknown): void {
+  console.error("eddy: event stream source failed:", error);
+}
+
+/**
  * The stream's state. It is its own consumer (the source calls `push`/`end`), its own attached
  * handle (`drained`/`cancel`) and its own abort listener (`handleEvent`), so a connection costs
  * this one object rather than a closure per role.
  */
-class PushStream implements PushConsumer, AttachedStream, Attachable, UnderlyingDefaultSource<Uint8Array> {
+class PushStream implements PushConsumer, AttachedStream, PushStreamHandle, UnderlyingDefaultSource<Uint8Array> {
   readonly #source: PushSource;
   readonly #settings: Settings;
   #signal: AbortSignal | undefined;
@@ -106,7 +154,7 @@ class PushStream implements PushConsumer, AttachedStream, Attachable, Underlying
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   #sink: ByteSink | undefined;
   #detach: (() => void) | undefined;
-  #leaveTicks: (() => void) | undefined;
+  #ticking = false; // a member of the shared timer
   #idleTicks = 0; // ticks since the last write
   #blockedTicks = -1; // ticks since a write found the output full; -1 while it is not
   #unread = 0; // live events written since the output was last found caught up
@@ -115,25 +163,24 @@ class PushStream implements PushConsumer, AttachedStream, Attachable, Underlying
 
   constructor(source: PushSource, options: EventStreamOptions) {
     this.#source = source;
-    const { heartbeat, writeTimeout } = options;
-    const tickMs = Math.min(MAX_TICK_MS, heartbeat ?? MAX_TICK_MS, writeTimeout ?? MAX_TICK_MS);
-    this.#settings = {
-      retry: options.retry,
-      max: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
-      maxEvents: options.maxBufferedEvents ?? Infinity,
-      tickMs,
-      heartbeatTicks: heartbeat === undefined ? Infinity : Math.max(1, Math.round(heartbeat / tickMs)),
-      timeoutTicks: writeTimeout === undefined ? Infinity : Math.max(1, Math.ceil(writeTimeout / tickMs)),
-      writeTimeout,
-      observer: options.observer,
-      onError: options.onError ?? ((error: unknown) => console.error("eddy: event stream source failed:", error)),
-    };
+    this.#settings = settingsOf(options);
     const { signal } = options;
     if (signal?.aborted === true) this.#finish();
     else if (signal !== undefined) {
       this.#signal = signal;
       signal.addEventListener("abort", this, { once: true });
     }
+  }
+
+  /**
+   * The readable side. The stream is its own underlying source (`start`, `pull`, `cancel`) and
+   * the strategy is shared: no closure per connection (each costs a few hundred bytes, more with
+   * names kept). The stream does not hold the readable: once a sink is attached, the readable
+   * side (and the Response around it) can be collected, leaving only what writing to the sink
+   * needs.
+   */
+  readable(): ReadableStream<Uint8Array> {
+    return markAttachable(new ReadableStream<Uint8Array>(this, BYTE_STRATEGY), this);
   }
 
   /** From the readable side, as its underlying source: its controller. */
@@ -199,7 +246,10 @@ class PushStream implements PushConsumer, AttachedStream, Attachable, Underlying
     this.#mode = mode;
     const { retry, heartbeatTicks, timeoutTicks, tickMs } = this.#settings;
     if (retry !== undefined) this.#write(retryLine(retry));
-    if (heartbeatTicks !== Infinity || timeoutTicks !== Infinity) this.#leaveTicks = joinTicks(tickMs, this);
+    if (heartbeatTicks !== Infinity || timeoutTicks !== Infinity) {
+      joinTicks(tickMs, this);
+      this.#ticking = true;
+    }
     try {
       // The source may push its backlog, or even end, before this returns.
       this.#starting = true;
@@ -284,7 +334,10 @@ class PushStream implements PushConsumer, AttachedStream, Attachable, Underlying
     const mode = this.#mode;
     if (mode === DONE) return;
     this.#mode = DONE;
-    this.#leaveTicks?.();
+    if (this.#ticking) {
+      this.#ticking = false;
+      leaveTicks(this.#settings.tickMs, this);
+    }
     this.#unwatchSignal();
     const detach = this.#detach;
     this.#detach = undefined;

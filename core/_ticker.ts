@@ -15,20 +15,21 @@ export interface Ticking {
 const groups = new Map<number, { timer: ReturnType<typeof setInterval>; members: Set<Ticking> }>();
 
 /**
- * Calls `member.tick()` every `ms` milliseconds until the returned function is called.
+ * Calls `member.tick()` every `ms` milliseconds until {@link leaveTicks} is called with the same
+ * `ms`. (A pair of calls rather than a returned "leave" function: no closure per member.)
  *
  * @param ms The interval; members with the same interval share one timer.
  * @param member What to tick.
- * @returns Leaves the group (the timer stops with its last member). Idempotent.
  *
  * @example
  * ```ts
- * import { joinTicks } from "./_ticker.ts";
- * const leave = joinTicks(1000, { tick: () => console.log("tick") });
- * leave();
+ * import { joinTicks, leaveTicks } from "./_ticker.ts";
+ * const member = { tick: () => console.log("tick") };
+ * joinTicks(1000, member);
+ * leaveTicks(1000, member);
  * ```
  */
-export function joinTicks(ms: number, member: Ticking): () => void {
+export function joinTicks(ms: number, member: Ticking): void {
   let group = groups.get(ms);
   if (group === undefined) {
     const members = new Set<Ticking>();
@@ -38,11 +39,27 @@ export function joinTicks(ms: number, member: Ticking): () => void {
     group = { timer, members };
     groups.set(ms, group);
   }
-  const joined = group;
-  joined.members.add(member);
-  return () => {
-    if (!joined.members.delete(member) || joined.members.size > 0) return;
-    clearInterval(joined.timer);
-    if (groups.get(ms) === joined) groups.delete(ms);
-  };
+  group.members.add(member);
+}
+
+/**
+ * Stops ticking `member` (the timer stops with its group's last member). Idempotent.
+ *
+ * @param ms The interval it joined with.
+ * @param member What {@link joinTicks} was given.
+ *
+ * @example
+ * ```ts
+ * import { joinTicks, leaveTicks } from "./_ticker.ts";
+ * const member = { tick: () => {} };
+ * joinTicks(250, member);
+ * leaveTicks(250, member);
+ * leaveTicks(250, member); // nothing: it already left
+ * ```
+ */
+export function leaveTicks(ms: number, member: Ticking): void {
+  const group = groups.get(ms);
+  if (group === undefined || !group.members.delete(member) || group.members.size > 0) return;
+  clearInterval(group.timer);
+  groups.delete(ms);
 }

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { toEventStream } from "./to-event-stream.ts";
+import { DirectEventStreamResponse, flatList } from "./_direct-response.ts";
+import { pushStreamOf, toEventStream } from "./to-event-stream.ts";
 import type { EventStreamOptions, MessageSource } from "./types.ts";
 
 // Hop-by-hop headers belong to the server (and are forbidden in HTTP/2): never set them here.
@@ -22,6 +23,14 @@ export type EventStreamResponseInit = EventStreamOptions & {
   status?: number;
   statusText?: string;
   headers?: HeadersInit;
+  /**
+   * The server mount writes event streams over push sources straight to its connections (the
+   * Node mount says so in its `ConnectionInfo`: `directStreams`). For a push source with the
+   * default status, the response then makes its body stream, and its real `Response`, only if
+   * something reads them; the mount takes the stream without either (`directResponse`). Leave it
+   * off for any other server: its `Response` must be a real one.
+   */
+  direct?: boolean;
 };
 
 /**
@@ -30,8 +39,12 @@ export type EventStreamResponseInit = EventStreamOptions & {
  * `X-Accel-Buffering: no` (nginx streams it instead of buffering). Extra headers are added;
  * hop-by-hop headers are refused.
  *
+ * With `direct` (for a mount that says it takes push streams itself) and a push source, the
+ * response is one made as it is read: it is a `Response` in every respect, but it builds its
+ * body stream and the real `Response` only if something uses them, which the mount does not.
+ *
  * @param source The messages (see {@link toEventStream}).
- * @param init Stream options, `status` (default 200), `statusText`, extra `headers`.
+ * @param init Stream options, `status` (default 200), `statusText`, extra `headers`, `direct`.
  * @returns The response; hand it to any web-standard server.
  * @throws {TypeError} If `init.headers` holds a hop-by-hop header such as `Connection`.
  *
@@ -44,11 +57,43 @@ export type EventStreamResponseInit = EventStreamOptions & {
  * }
  * const handler = (request: Request) => eventStreamResponse(greetings(), { signal: request.signal });
  * ```
+ *
+ * @example A push source, for a mount that takes push streams (`info.directStreams`)
+ * ```ts
+ * import { eventStreamResponse, PUSH_SOURCE, type PushConsumer } from "./mod.ts";
+ * const listeners = new Set<PushConsumer>();
+ * const room = { [PUSH_SOURCE]: (consumer: PushConsumer) => (listeners.add(consumer), () => listeners.delete(consumer)) };
+ * const handler = (request: Request, info: { directStreams?: boolean }) =>
+ *   // The mount ends the stream when the client leaves: no signal needed then.
+ *   eventStreamResponse(room, info.directStreams === true ? { direct: true } : { signal: request.signal });
+ * const response = handler(new Request("http://localhost/events"), {});
+ * await response.body?.cancel();
+ * ```
  */
 export function eventStreamResponse(source: MessageSource, init: EventStreamResponseInit = {}): Response {
+  if (init.direct === true && (init.status ?? 200) === 200 && init.statusText === undefined) {
+    const list = directHeaders(init.headers); // checked before the stream holds the source
+    const stream = pushStreamOf(source, init);
+    // A real Response is what everyone else expects: only the response is lazy, not its contract.
+    if (stream !== undefined) return new DirectEventStreamResponse(stream, list) as unknown as Response;
+  }
   const response: ResponseInit = { status: init.status ?? 200, headers: streamHeaders(init.headers) };
   if (init.statusText !== undefined) response.statusText = init.statusText;
   return new Response(toEventStream(source, init), response);
+}
+
+/** The flat header lists of frozen plain `extra` objects (see `streamHeaders`): one per server, not per stream. */
+const DIRECT_HEADERS = new WeakMap<object, readonly string[]>();
+let defaultList: readonly string[] | undefined;
+
+function directHeaders(extra: HeadersInit | undefined): readonly string[] {
+  if (extra === undefined) return (defaultList ??= Object.freeze(flatList(withStreamHeaders(undefined))));
+  if (!Object.isFrozen(extra) || Object.getPrototypeOf(extra) !== Object.prototype) {
+    return flatList(withStreamHeaders(extra));
+  }
+  let list = DIRECT_HEADERS.get(extra);
+  if (list === undefined) DIRECT_HEADERS.set(extra, (list = Object.freeze(flatList(withStreamHeaders(extra)))));
+  return list;
 }
 
 /**

@@ -36,6 +36,8 @@ export {
   type AttachedStream,
   attachSink,
   type ByteSink,
+  type DirectResponse,
+  directResponse,
   PUSH_SOURCE,
   type PushConsumer,
   type PushSource,

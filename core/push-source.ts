@@ -171,3 +171,64 @@ export function attachSink(body: ReadableStream<Uint8Array> | null, sink: ByteSi
   if (body === null || body.locked) return undefined;
   return ATTACHABLE.get(body)?.attach(sink);
 }
+
+/**
+ * An event-stream response a mount may send without its body stream: what
+ * {@link directResponse} finds in a response made by `eventStreamResponse` with `direct: true`.
+ *
+ * @example
+ * ```ts
+ * import type { ByteSink, DirectResponse } from "./mod.ts";
+ * function send(direct: DirectResponse, writeHead: (status: number, headers: readonly string[]) => void, sink: ByteSink) {
+ *   writeHead(direct.status, direct.headers);
+ *   if (direct.attach(sink) === undefined) sink.end(); // it had already ended
+ * }
+ * ```
+ */
+export interface DirectResponse {
+  readonly status: number;
+  /** `""` for the status code's usual text. */
+  readonly statusText: string;
+  /** The header fields, flat: `[name, value, name, value, ...]`, names in lower case, `set-cookie` once per cookie. */
+  readonly headers: readonly string[];
+  /**
+   * Writes the stream to `sink` from now on (the retry line at once), as {@link attachSink} does.
+   * Send the headers first.
+   *
+   * @returns The handle to report `drain` and `close` to, or `undefined` if the stream already
+   *   ended (end the response).
+   */
+  attach(sink: ByteSink): AttachedStream | undefined;
+  /** The response will not be sent (the client left, a `HEAD` request): frees the source. */
+  cancel(): void;
+}
+
+/** The method key under which a direct response gives its {@link DirectResponse}. Module-private. */
+export const DIRECT_RESPONSE: unique symbol = Symbol("eddy.direct-response");
+
+/**
+ * The mount's fastest path: if `response` is an event stream made by `eventStreamResponse` with
+ * `direct: true` whose body nobody has read (nor anything else that needs the real `Response`),
+ * its status, header list and push stream, to write straight to the connection: no
+ * `ReadableStream`, no `Response`, no `Headers` iteration. Otherwise `undefined`: send `response`
+ * as any other (its body may still be attachable, see {@link attachSink}).
+ *
+ * A mount that uses this should say so to the handler (the Node mount's `directStreams`), and must
+ * then call {@link DirectResponse.cancel} on any such response it does not send.
+ *
+ * @param response What the handler returned.
+ * @returns The direct view, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { directResponse, eventStreamResponse, PUSH_SOURCE } from "./mod.ts";
+ * const response = eventStreamResponse({ [PUSH_SOURCE]: () => () => {} }, { direct: true });
+ * const direct = directResponse(response);
+ * console.log(direct?.status, direct?.headers[0]); // 200 "cache-control"
+ * direct?.cancel();
+ * ```
+ */
+export function directResponse(response: Response): DirectResponse | undefined {
+  const view = (response as { [DIRECT_RESPONSE]?: () => DirectResponse | undefined })[DIRECT_RESPONSE];
+  return typeof view === "function" ? view.call(response) : undefined;
+}

@@ -4,7 +4,7 @@
  * @module
  */
 import { checkNumber } from "./_check.ts";
-import { pushEventStream } from "./_push-stream.ts";
+import { type PushStreamHandle, pushEventStream, pushStream } from "./_push-stream.ts";
 import { encodeComment, encodeEvent } from "./encode.ts";
 import { EncodedEvent, frameOf } from "./encoded-event.ts";
 import { PUSH_SOURCE, type PushSource } from "./push-source.ts";
@@ -66,23 +66,10 @@ type Iter = Iterator<Item> | AsyncIterator<Item>;
  * ```
  */
 export function toEventStream(source: MessageSource, options: EventStreamOptions = {}): ReadableStream<Uint8Array> {
+  checkOptions(options);
+  if (isPushSource(source)) return pushEventStream(source, options);
   const { heartbeat, signal } = options;
   const onError = options.onError ?? ((error: unknown) => console.error("eddy: event stream source failed:", error));
-  const action = "Cannot create event stream";
-  if (heartbeat !== undefined) checkNumber(heartbeat, "a positive finite number", action, "heartbeat", "milliseconds");
-  if (options.maxBufferedBytes !== undefined) {
-    checkNumber(options.maxBufferedBytes, "a positive number", action, "maxBufferedBytes");
-  }
-  if (options.maxBufferedEvents !== undefined) {
-    checkNumber(options.maxBufferedEvents, "a positive number", action, "maxBufferedEvents");
-  }
-  if (options.writeTimeout !== undefined) {
-    checkNumber(options.writeTimeout, "a positive finite number", action, "writeTimeout", "milliseconds");
-  }
-  if (isPushSource(source)) {
-    if (options.retry !== undefined) encodeEvent({ retry: options.retry }); // validates it now, as below
-    return pushEventStream(source, options);
-  }
   const head = options.retry === undefined ? "" : encodeEvent({ retry: options.retry });
   const iterator = iteratorOf(source as Exclude<MessageSource, PushSource>);
   const isSync = !(Symbol.asyncIterator in (source as object));
@@ -226,6 +213,44 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
       turns = Math.min(READY_TURNS, turn + 1);
     return step;
   }
+}
+
+/**
+ * Internal (for `eventStreamResponse`): the stream of a push source without its readable side,
+ * its options checked as {@link toEventStream} checks them; `undefined` for any other source.
+ *
+ * @param source The messages.
+ * @param options The stream options.
+ * @returns The stream, not yet started, or `undefined`.
+ * @throws {TypeError | RangeError} As {@link toEventStream} does for a bad option.
+ */
+export function pushStreamOf(source: MessageSource, options: EventStreamOptions): PushStreamHandle | undefined {
+  if (!isPushSource(source)) return undefined;
+  checkOptions(options);
+  return pushStream(source, options);
+}
+
+/** Frozen options objects already checked: a server passes the same one to every stream. */
+const CHECKED = new WeakSet<EventStreamOptions>();
+
+function checkOptions(options: EventStreamOptions): void {
+  if (CHECKED.has(options)) return;
+  const action = "Cannot create event stream";
+  if (options.heartbeat !== undefined) {
+    checkNumber(options.heartbeat, "a positive finite number", action, "heartbeat", "milliseconds");
+  }
+  if (options.maxBufferedBytes !== undefined) {
+    checkNumber(options.maxBufferedBytes, "a positive number", action, "maxBufferedBytes");
+  }
+  if (options.maxBufferedEvents !== undefined) {
+    checkNumber(options.maxBufferedEvents, "a positive number", action, "maxBufferedEvents");
+  }
+  if (options.writeTimeout !== undefined) {
+    checkNumber(options.writeTimeout, "a positive finite number", action, "writeTimeout", "milliseconds");
+  }
+  // A push stream writes the retry line when it starts: validate it now, as a pulled one does.
+  if (options.retry !== undefined) encodeEvent({ retry: options.retry });
+  if (Object.isFrozen(options)) CHECKED.add(options);
 }
 
 function pullSync(it: Iterator<Item>): Batch {

@@ -5,15 +5,29 @@
  *
  * @module
  */
-import { errorResponse, type EventStreamOptions, eventStreamResponse, jsonResponse, SECURITY_HEADERS } from "../mod.ts";
+import {
+  errorResponse,
+  type EventStreamOptions,
+  type EventStreamResponseInit,
+  eventStreamResponse,
+  jsonResponse,
+  SECURITY_HEADERS,
+} from "../mod.ts";
 import { isForBot } from "./bot.ts";
-import { type Hub, HubClosedError, HubUnavailableError, type RoomInfo, RoomLimitError } from "./hub.ts";
+import {
+  type Hub,
+  HubClosedError,
+  HubUnavailableError,
+  type RoomInfo,
+  RoomLimitError,
+  type SubscribeOptions,
+} from "./hub.ts";
 import type { ChatMetrics } from "./_metrics.ts";
 import type { RateLimiter } from "./_rate-limit.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import { type Sessions, sessionToken } from "./_session.ts";
 import { allows, requestToken, type Tokens } from "./_tokens.ts";
-import type { Route } from "./_router.ts";
+import { type MountInfo, queryParam, type Route } from "./_router.ts";
 import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
 
 /**
@@ -98,16 +112,17 @@ export function chatRoutes(context: RouteContext): Route[] {
   const assets = Object.entries(context.assets).map(
     ([path, asset]): Route => ({ method: "GET", path, handler: assetHandler(asset) }),
   );
+  const streams = new RoomStreams(context);
   return [
     ...assets,
-    { method: "GET", path: "/rooms", handler: (_request, _params, url) => listRooms(context, url) },
+    { method: "GET", path: "/rooms", handler: (_request, _params, query) => listRooms(context, query) },
     { method: "GET", path: "/healthz", handler: () => health(context) },
     { method: "GET", path: "/session", handler: (request) => session(context, request) },
     { method: "GET", path: "/metrics", handler: () => metrics(context) },
     {
       method: "GET",
       path: "/rooms/:room/events",
-      handler: (request, params, url) => roomEvents(context, request, params.room ?? "", url),
+      handler: (request, params, query, info) => streams.open(request, params.room ?? "", query, info),
     },
     {
       method: "POST",
@@ -130,8 +145,8 @@ function assetHandler(asset: Asset): () => Response {
   return () => new Response(bytes, { status: 200, headers });
 }
 
-async function listRooms(context: RouteContext, url: URL): Promise<Response> {
-  const limit = integerParam(url.searchParams.get("limit"), {
+async function listRooms(context: RouteContext, query: string): Promise<Response> {
+  const limit = integerParam(queryParam(query, "limit"), {
     name: "limit",
     min: 1,
     max: ROOMS_MAX,
@@ -177,48 +192,103 @@ async function health(context: RouteContext): Promise<Response> {
   return jsonResponse(200, { status: "ok", rooms, subscribers, ...retained, uptime });
 }
 
-async function roomEvents(context: RouteContext, request: Request, segment: string, url: URL): Promise<Response> {
-  const room = validateRoom(segment);
-  if (!room.ok) return errorResponse(room.problem.status, room.problem.error);
-  const replay = integerParam(url.searchParams.get("history"), {
-    name: "history",
-    min: 0,
-    max: context.historySize,
-    fallback: context.replayCount,
-  });
-  if (!replay.ok) return errorResponse(replay.problem.status, replay.problem.error);
-  const init = {
-    ...context.stream,
-    retry: RETRY_MS,
-    signal: request.signal,
-    headers: SECURITY_HEADERS,
-    onError: context.onError,
-  };
-  // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
-  if (request.method === "HEAD") return eventStreamResponse([], init);
-  const access = await authorize(context, request, room.value, "subscribe");
-  if (access instanceof Response) return access;
-  const limited = await limit(context, request, room.value, "streams");
-  if (limited !== undefined) return limited;
-  // EventSource sends Last-Event-ID on reconnect; a fresh page can pass ?lastEventId= itself.
-  const header = request.headers.get("last-event-id");
-  const cursor = header !== null && header !== "" ? header : url.searchParams.get("lastEventId") || undefined;
-  try {
-    const subscription = await context.hub.subscribe(room.value, {
-      replay: replay.value,
-      signal: request.signal,
-      ...(cursor === undefined ? {} : { after: cursor }),
-    });
-    context.metrics.replayedEvents(subscription.replayed ?? 0);
-    // A stream lives no longer than the token that opened it.
-    if (access !== undefined && Number.isFinite(access)) {
-      const timer = setTimeout(() => void subscription.return(), Math.max(0, access - Date.now()));
-      (timer as { unref?: () => void }).unref?.();
-    }
-    return eventStreamResponse(subscription, init);
-  } catch (error) {
-    return unavailable(error);
+/**
+ * `GET /rooms/:room/events`: a room's event stream. A subscriber's request is the one a crowd
+ * sends at once, so it is answered with as little garbage as the mount allows: on a mount that
+ * takes push streams itself (`info.directStreams`, Node's) the stream options are one frozen
+ * object made here once, `request.signal` is never read (the mount ends the stream, and frees the
+ * subscription, when the client leaves), and the response builds no body stream.
+ */
+class RoomStreams {
+  readonly #context: RouteContext;
+  /** The stream options of every subscriber on a direct mount. */
+  readonly #direct: EventStreamResponseInit;
+
+  constructor(context: RouteContext) {
+    this.#context = context;
+    this.#direct = Object.freeze({ ...this.#options(), direct: true });
   }
+
+  #options(): EventStreamResponseInit {
+    const { stream, onError } = this.#context;
+    return { ...stream, retry: RETRY_MS, headers: SECURITY_HEADERS, onError };
+  }
+
+  /**
+   * Checks the request and subscribes. Not async itself: what can be answered at once is, and
+   * only the wait for the hub (and for a private room's token or the rate limits, when on) is
+   * an async function, a small one.
+   */
+  open(request: Request, segment: string, query: string, info: MountInfo): Response | Promise<Response> {
+    const context = this.#context;
+    const room = validateRoom(segment);
+    if (!room.ok) return errorResponse(room.problem.status, room.problem.error);
+    const replay = integerParam(queryParam(query, "history"), {
+      name: "history",
+      min: 0,
+      max: context.historySize,
+      fallback: context.replayCount,
+    });
+    if (!replay.ok) return errorResponse(replay.problem.status, replay.problem.error);
+    const signal = info.directStreams === true ? undefined : request.signal;
+    const init = signal === undefined ? this.#direct : { ...this.#options(), signal };
+    // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
+    if (request.method === "HEAD") return eventStreamResponse([], init);
+    if (context.access !== undefined || context.limits !== undefined) {
+      return this.#guarded(request, room.value, replay.value, query, init, signal);
+    }
+    return this.#subscribe(room.value, replay.value, cursorOf(request, query), init, signal, undefined);
+  }
+
+  /** A private room's token, then the client's stream (and new room) buckets, then {@link #subscribe}. */
+  async #guarded(
+    request: Request,
+    room: string,
+    replay: number,
+    query: string,
+    init: EventStreamResponseInit,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const context = this.#context;
+    const access = context.access === undefined ? undefined : await authorize(context, request, room, "subscribe");
+    if (access instanceof Response) return access;
+    const limited = await limit(context, request, room, "streams");
+    if (limited !== undefined) return limited;
+    return this.#subscribe(room, replay, cursorOf(request, query), init, signal, access);
+  }
+
+  /** Joins the room; `expires`: when the token that opened the stream expires (ms), if any. */
+  async #subscribe(
+    room: string,
+    replay: number,
+    cursor: string | undefined,
+    init: EventStreamResponseInit,
+    signal: AbortSignal | undefined,
+    expires: number | undefined,
+  ): Promise<Response> {
+    const context = this.#context;
+    try {
+      const options: SubscribeOptions = { replay };
+      if (signal !== undefined) options.signal = signal;
+      if (cursor !== undefined) options.after = cursor;
+      const subscription = await context.hub.subscribe(room, options);
+      context.metrics.replayedEvents(subscription.replayed ?? 0);
+      // A stream lives no longer than the token that opened it.
+      if (expires !== undefined && Number.isFinite(expires)) {
+        const timer = setTimeout(() => void subscription.return(), Math.max(0, expires - Date.now()));
+        (timer as { unref?: () => void }).unref?.();
+      }
+      return eventStreamResponse(subscription, init);
+    } catch (error) {
+      return unavailable(error);
+    }
+  }
+}
+
+/** Where a stream resumes: EventSource sends Last-Event-ID on reconnect; a fresh page can pass ?lastEventId= itself. */
+function cursorOf(request: Request, query: string): string | undefined {
+  const header = request.headers.get("last-event-id");
+  return header !== null && header !== "" ? header : queryParam(query, "lastEventId") || undefined;
 }
 
 async function postMessage(context: RouteContext, request: Request, segment: string): Promise<Response> {

@@ -117,6 +117,12 @@ export type ChatAppOptions = ChatNumericOptions & {
 export type ClientInfo = {
   /** The peer's IP address; absent when unknown (all such requests share one rate-limit bucket). */
   readonly remoteAddress?: string;
+  /**
+   * The mount writes event streams over push sources to the connection itself and ends them when
+   * the client leaves (the Node mount's `ConnectionInfo.directStreams`): room streams are then
+   * answered without a body stream and without reading `request.signal`.
+   */
+  readonly directStreams?: boolean;
 };
 
 /**
@@ -221,21 +227,35 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   );
   const cors = options.corsOrigins === undefined ? undefined : new Cors(options.corsOrigins.map(checkOrigin));
   let closing: Promise<void> | undefined;
+  // An unexpected error becomes a 500 (and goes to `onError`): fetch never rejects.
+  const failed = (error: unknown): Response => {
+    onError(error);
+    return serverErrorResponse();
+  };
+  const withCors = async (cors: Cors, request: Request, info: ClientInfo | undefined): Promise<Response> => {
+    try {
+      return cors.preflight(request) ?? cors.decorate(request, await route(request, info));
+    } catch (error) {
+      return failed(error);
+    }
+  };
 
   return {
     hub,
-    async fetch(request, info) {
-      if (closing !== undefined) return errorResponse(503, "The server is shutting down");
-      if (limits !== undefined) {
-        const forwarded = trustProxy > 0 ? request.headers.get("x-forwarded-for") : null;
-        clients.set(request, clientKey(info?.remoteAddress, forwarded, trustProxy));
-      }
+    // Not async: the route's own promise is passed on (a failure caught on it), one layer of
+    // promises fewer for every request, a crowd of subscribers connecting at once included.
+    fetch(request, info) {
       try {
-        if (cors === undefined) return await route(request);
-        return cors.preflight(request) ?? cors.decorate(request, await route(request));
+        if (closing !== undefined) return Promise.resolve(errorResponse(503, "The server is shutting down"));
+        if (limits !== undefined) {
+          const forwarded = trustProxy > 0 ? request.headers.get("x-forwarded-for") : null;
+          clients.set(request, clientKey(info?.remoteAddress, forwarded, trustProxy));
+        }
+        if (cors !== undefined) return withCors(cors, request, info);
+        const answer = route(request, info);
+        return answer instanceof Response ? Promise.resolve(answer) : answer.then(undefined, failed);
       } catch (error) {
-        onError(error);
-        return serverErrorResponse();
+        return Promise.resolve(failed(error));
       }
     },
     close() {

@@ -61,7 +61,9 @@ export async function runTail(args: readonly string[], io: TailIO = processIO())
   try {
     parsed = parse(args);
   } catch (error) {
-    io.stderr(`eddy tail: ${error instanceof Error ? error.message : String(error)}\nRun eddy tail --help for the options.\n`);
+    io.stderr(
+      `eddy tail: ${error instanceof Error ? error.message : String(error)}\nRun eddy tail --help for the options.\n`,
+    );
     return 2;
   }
   if ("help" in parsed) {

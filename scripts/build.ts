@@ -152,7 +152,9 @@ export async function buildDist(outdir = join(root, "dist"), coreBudget = CORE_G
     console.log(`${file.padEnd(28)} ${(output.bytes / 1024).toFixed(1).padStart(7)} KiB`);
   }
   const bin = statSync(join(outdir, BIN.output)).size;
-  console.log(`${relative(root, join(outdir, BIN.output)).padEnd(28)} ${(bin / 1024).toFixed(1).padStart(7)} KiB  (the eddy command)`);
+  console.log(
+    `${relative(root, join(outdir, BIN.output)).padEnd(28)} ${(bin / 1024).toFixed(1).padStart(7)} KiB  (the eddy command)`,
+  );
   const where = relative(root, outdir);
   console.log(`build: ${outputs.length} JavaScript files, ${declarations} declaration files in ${where}/`);
   return 0;

@@ -38,7 +38,16 @@ async function post(url: string, room: string, text: string): Promise<string> {
 
 /** A server on a fixed port (so a restart comes back at the same URL) with the shared Redis. */
 function serveOn(port: number, prefix: string): Promise<RunningServer> {
-  return startServer(EDDY_SERVE, ["--port", String(port), "--redis", redis!.url, "--redis-prefix", prefix, "--rate-limit", "off"]);
+  return startServer(EDDY_SERVE, [
+    "--port",
+    String(port),
+    "--redis",
+    redis!.url,
+    "--redis-prefix",
+    prefix,
+    "--rate-limit",
+    "off",
+  ]);
 }
 
 describe.skipIf(!haveRedis())("the client against the chat server", () => {
@@ -149,7 +158,10 @@ describe("eddy tail's command line", () => {
     ]);
     expect(noUrl).toMatchObject({ code: 2, stderr: expect.stringContaining("expected one URL, received 0 arguments") });
     expect(badUrl).toMatchObject({ code: 2, stderr: expect.stringContaining('"ftp://x/" is not an http(s) URL') });
-    expect(badHeader).toMatchObject({ code: 2, stderr: expect.stringContaining('--header "no colon" is not "Name: value"') });
+    expect(badHeader).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--header "no colon" is not "Name: value"'),
+    });
     expect(unknown).toMatchObject({ code: 2, stderr: expect.stringContaining('eddy: unknown command "fly"') });
     expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining("Usage: eddy tail <url> [options]") });
   }, 30_000);

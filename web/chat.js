@@ -1,51 +1,236 @@
-// eddy chat page: the browser's own EventSource for the room stream, fetch for sending.
+// eddy chat page: the browser's own EventSource for the room stream, fetch for everything else.
 // The contract (routes, events, ids) is docs/PROTOCOL.md. No framework, no build step.
 //
 // Rules this file keeps:
-// - user-supplied text only ever goes through textContent / Text nodes, never innerHTML;
+// - user-supplied text only ever goes through textContent / Text nodes / anchor elements built with
+//   DOM APIs, never innerHTML;
 // - every message id is rendered at most once (a Set), so replays after a reconnect are harmless;
-// - the last seen message id is remembered per room, so a reload resumes instead of starting over.
+// - the page shows what the server has: no message cache; after a `reset` the page drops what the
+//   server no longer keeps and says so where the kept history begins;
+// - "mine" is decided by the session's user id (GET /session), never by the name typed.
 
-const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+// =================================================================================================
+// UI strings: one table per language, the same keys in each. To add a language, add a table here;
+// the page picks the first of navigator.languages it has a table for (else English).
+// =================================================================================================
+
+const STRINGS = {
+  en: {
+    appTitle: "eddy chat",
+    pageTitle: (room) => `#${room} · eddy chat`,
+    unreadTitle: (count, room) => `(${count}) #${room} · eddy chat`,
+    nameLabel: "Name",
+    namePlaceholder: "Your name",
+    roomLabel: "Room",
+    roomPlaceholder: "lobby",
+    join: "Join",
+    welcome: "Pick a name and a room, then press Join.",
+    messagesLabel: "Messages",
+    messageLabel: "Message",
+    composerPlaceholder: "Write a message…",
+    send: "Send",
+    hint: "Enter sends · Shift+Enter adds a new line",
+    jump: "New messages ↓",
+    empty: "No messages yet. Say hi!",
+    status: {
+      idle: "not joined",
+      connecting: "connecting…",
+      live: "live",
+      reconnecting: "reconnecting…",
+      offline: "offline",
+    },
+    offlineBanner: "Connection lost. Trying to reconnect — messages you send will wait and go out once it is back.",
+    retryNow: "Try now",
+    people: (count) => (count === 1 ? "1 person here" : `${count} people here`),
+    you: "you",
+    others: (count) => (count === 1 ? "and 1 more" : `and ${count} more`),
+    typingOne: (a) => `${a} is typing…`,
+    typingTwo: (a, b) => `${a} and ${b} are typing…`,
+    typingMany: "Several people are typing…",
+    today: "Today",
+    yesterday: "Yesterday",
+    loadOlder: "Load older messages",
+    loadingOlder: "Loading older messages…",
+    loadFailed: "Older messages could not be loaded.",
+    retry: "Try again",
+    startOfRoom: "This is the start of the room",
+    startNotKept: "Older messages are no longer kept",
+    newSince: "New since you left",
+    resetUnknown: "Earlier messages are no longer available. The conversation continues from here.",
+    resetTruncated:
+      "You were away longer than this room keeps messages, so some are no longer available. The conversation continues from here.",
+    replyFailed: "reply failed",
+    interrupted: "(interrupted)",
+    sharedName: "Another person uses the same name",
+    pending: "Waiting for the connection…",
+    sending: "Sending…",
+    notSent: (error) => `Not sent: ${error}`,
+    cancel: "Cancel",
+    edit: "Edit",
+    needName: "Pick a name first.",
+    nameTooLong: "A name is at most 32 characters.",
+    badRoom: "A room name is 1–64 letters, digits, _ or -, without spaces.",
+    needJoin: "Press Join first.",
+    refused: (error) => error,
+    sendFailed: (status) => `Could not send the message (HTTP ${status}).`,
+    unreachable: "Could not reach the server. Your message will be sent once the connection is back.",
+    roomRefused: (error) => `This room cannot be opened: ${error}`,
+  },
+  ko: {
+    appTitle: "eddy 채팅",
+    pageTitle: (room) => `#${room} · eddy 채팅`,
+    unreadTitle: (count, room) => `(${count}) #${room} · eddy 채팅`,
+    nameLabel: "이름",
+    namePlaceholder: "내 이름",
+    roomLabel: "방",
+    roomPlaceholder: "lobby",
+    join: "입장",
+    welcome: "이름과 방을 정한 뒤 입장을 누르세요.",
+    messagesLabel: "메시지",
+    messageLabel: "메시지",
+    composerPlaceholder: "메시지를 입력하세요…",
+    send: "보내기",
+    hint: "Enter: 보내기 · Shift+Enter: 줄바꿈",
+    jump: "새 메시지 ↓",
+    empty: "아직 메시지가 없어요. 먼저 인사해 보세요!",
+    status: {
+      idle: "입장 전",
+      connecting: "연결 중…",
+      live: "연결됨",
+      reconnecting: "다시 연결 중…",
+      offline: "오프라인",
+    },
+    offlineBanner: "연결이 끊겼어요. 다시 연결하는 중이에요. 보내는 메시지는 기다렸다가 연결되면 전송돼요.",
+    retryNow: "지금 연결",
+    people: (count) => `${count}명 접속 중`,
+    you: "나",
+    others: (count) => `외 ${count}명`,
+    typingOne: (a) => `${a} 님이 입력 중…`,
+    typingTwo: (a, b) => `${a} 님과 ${b} 님이 입력 중…`,
+    typingMany: "여러 명이 입력 중…",
+    today: "오늘",
+    yesterday: "어제",
+    loadOlder: "이전 메시지 보기",
+    loadingOlder: "이전 메시지를 불러오는 중…",
+    loadFailed: "이전 메시지를 불러오지 못했어요.",
+    retry: "다시 시도",
+    startOfRoom: "대화방의 처음이에요",
+    startNotKept: "이보다 오래된 메시지는 보관되지 않아요",
+    newSince: "마지막으로 본 뒤 새 메시지",
+    resetUnknown: "이전 메시지는 더 이상 볼 수 없어요. 대화는 여기서부터 이어져요.",
+    resetTruncated: "오래 자리를 비운 사이 보관 기간이 지난 메시지가 있어요. 대화는 여기서부터 이어져요.",
+    replyFailed: "답변 실패",
+    interrupted: "(중단됨)",
+    sharedName: "같은 이름을 쓰는 다른 사람이 있어요",
+    pending: "연결을 기다리는 중…",
+    sending: "보내는 중…",
+    notSent: (error) => `보내지 못했어요: ${error}`,
+    cancel: "취소",
+    edit: "고치기",
+    needName: "먼저 이름을 정하세요.",
+    nameTooLong: "이름은 32자까지예요.",
+    badRoom: "방 이름은 공백 없이 글자, 숫자, _, - 로 1–64자예요.",
+    needJoin: "먼저 입장을 누르세요.",
+    refused: (error) => `보내지 못했어요: ${error}`,
+    sendFailed: (status) => `메시지를 보내지 못했어요 (HTTP ${status}).`,
+    unreachable: "서버에 연결할 수 없어요. 연결되면 메시지를 보낼게요.",
+    roomRefused: (error) => `이 방을 열 수 없어요: ${error}`,
+  },
+};
+
+/** The UI language (a key of STRINGS) and the locale for dates and times, from the browser's list. */
+function pickLanguage(languages) {
+  for (const tag of languages) {
+    const primary = String(tag).toLowerCase().split("-")[0];
+    if (Object.hasOwn(STRINGS, primary)) return { lang: primary, locale: String(tag) };
+  }
+  return { lang: "en", locale: "en" };
+}
+
+const { lang: LANG, locale: LOCALE } = pickLanguage(
+  navigator.languages?.length ? navigator.languages : [navigator.language ?? "en"],
+);
+const T = STRINGS[LANG];
+
+// =================================================================================================
+// The page
+// =================================================================================================
+
+/** Rooms: Unicode letters (with their marks), decimal digits, _ and -, 1–64 code points, NFC. */
+const ROOM_PATTERN = /^[\p{L}\p{M}\p{Nd}_-]{1,64}$/u;
 const DEFAULT_ROOM = "lobby";
-const CACHE_LIMIT = 100; // messages kept per room in localStorage, to redraw the log on reload
+const NAME_MAX = 32;
+const PAGE_SIZE = 50; // messages per "load older" request
+const OFFLINE_AFTER_MS = 4_000; // no connection for this long: say "offline", not just "reconnecting"
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
+const REPLAY_SETTLE_MS = 1_500; // when no presence event marks the end of the first replay
+const TYPING_SEND_EVERY_MS = 2_000;
+const TYPING_SHOW_MS = 4_000;
+const GROUP_WITHIN_MS = 5 * 60_000; // one author's messages this close together share one header
 const NEAR_BOTTOM_PX = 48; // closer than this to the end counts as "reading the newest"
+const LOAD_AHEAD_PX = 400; // start loading older messages this far before the top is reached
+const BOT = "bot";
 
-const STATUS_TEXT = {
-  connecting: "connecting…",
-  live: "live",
-  reconnecting: "reconnecting…",
-  offline: "offline",
-};
+const timeFormat = new Intl.DateTimeFormat(LOCALE, { timeStyle: "short" });
+const fullFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "short" });
+const dayFormat = new Intl.DateTimeFormat(LOCALE, { weekday: "long", month: "long", day: "numeric" });
+const dayYearFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full" });
+const collator = new Intl.Collator(LOCALE);
 
 const ui = {
   roomTitle: byId("room-title"),
-  presence: byId("presence"),
+  people: byId("people"),
+  peopleCount: byId("people-count"),
+  peopleNames: byId("people-names"),
+  peopleList: byId("people-list"),
   status: byId("status"),
   statusText: byId("status-text"),
   identity: byId("identity"),
   name: byId("name"),
   room: byId("room"),
-  scroller: byId("scroller"),
-  empty: byId("empty"),
+  identityError: byId("identity-error"),
+  offline: byId("offline"),
+  retryNow: byId("retry-now"),
+  welcome: byId("welcome"),
   log: byId("messages"),
+  empty: byId("empty"),
+  typing: byId("typing"),
   jump: byId("jump"),
   sendForm: byId("send-form"),
   text: byId("text"),
   send: byId("send"),
   error: byId("error"),
+  /** The first item of the log: "load older" while there may be more, else where history starts. */
+  edge: document.createElement("li"),
+  edgeText: document.createElement("span"),
+  edgeButton: document.createElement("button"),
+  /** "New since you left", placed before the first message that arrived while you were away. */
+  divider: document.createElement("li"),
 };
 
 const state = {
-  name: "",
+  joined: false,
   room: "",
   /** @type {EventSource | null} */
   source: null,
+  /** The name the open stream gave the server for the presence list (`?user=`). */
+  streamUser: "",
+  /** Bumped whenever the log is cleared: answers meant for the old log are dropped. */
+  generation: 0,
+  /** connecting | live | reconnecting | offline | idle (not joined) */
+  conn: "idle",
+  /** The room's stream was open at least once since joining. */
+  everLive: false,
+  /** The first replay is over (first presence event, or a moment after opening). */
+  initialDone: false,
+  settleTimer: 0,
+  offlineTimer: 0,
+  retryTimer: 0,
+  backoff: BACKOFF_MIN_MS,
   /** Message ids already in the DOM: a replay after a reconnect must not show one twice. */
   seen: new Set(),
-  /** Ids the server gave our own POSTs: "own" even if the name was changed since. */
+  /** Ids the server gave our own POSTs: "own" even before the session id is known. */
   mine: new Set(),
   /** Our user id, from the session the server keeps in an HttpOnly cookie (GET /session). */
   me: "",
@@ -55,51 +240,116 @@ const state = {
   replies: new Map(),
   /** replyIds whose final message is already shown: a late reply-start must not resurrect them. */
   finished: new Set(),
-  /** The newest message id seen in this room: the resume cursor for reopening the stream. */
+  /** The newest message id seen in this room: the resume cursor when the stream is reopened. */
   lastId: "",
-  /** The messages kept for redrawing the room after a reload (newest last). */
-  cache: [],
-  cacheTimer: 0,
-  backoff: BACKOFF_MIN_MS,
-  retryTimer: 0,
+  /** Paging state of the log's top: idle (more may exist) | loading | error | done | reset */
+  history: { mode: "idle", complete: false },
   /** Whether to keep the view pinned to the newest message (false once the user scrolls up). */
   stick: true,
+  scrollQueued: false,
   sending: false,
+  /** Messages written while not connected (or whose post could not reach the server), oldest first. */
+  outbox: [],
+  flushing: false,
+  flushTimer: 0,
+  /** Messages from others that arrived while the tab was hidden. */
+  unread: 0,
+  /** The last message seen before leaving (from localStorage at join, or when the tab was hidden). */
+  leftAt: "",
+  hiddenAt: "",
+  seenTimer: 0,
+  typingSentAt: 0,
+  typingUnsupported: false,
+  /** key (user id, or name) -> { user, timer }: who is typing right now. */
+  typers: new Map(),
+  /** The last presence event: { count, users: [{userId, user}] | null }. */
+  presence: null,
+  /** What the error line shows: "send", "identity", "connection", "room"; "" when hidden. */
+  errorKind: "",
 };
 
 init();
 
-// ---------------------------------------------------------------------------------------------
-// Start-up and room switching
+// -------------------------------------------------------------------------------------------------
+// Start-up, name and room
 
 function init() {
-  state.name = (storageGet("eddy.name") ?? "").trim();
-  ui.name.value = state.name;
+  applyStrings();
+  forgetOldCaches();
+
+  ui.edge.className = "history-edge";
+  ui.edgeText.className = "edge-text";
+  ui.edgeButton.type = "button";
+  ui.edgeButton.className = "edge-button";
+  ui.edge.append(ui.edgeText, ui.edgeButton);
+  ui.edgeButton.addEventListener("click", () => void loadOlder());
+  ui.divider.className = "divider-new";
+  ui.divider.append(textSpan(T.newSince));
 
   ui.identity.addEventListener("submit", onIdentitySubmit);
   ui.name.addEventListener("input", onNameInput);
+  ui.name.addEventListener("change", onNameChange);
+  ui.room.addEventListener("input", () => clearFieldError(ui.room));
   ui.sendForm.addEventListener("submit", (event) => {
     event.preventDefault();
     void send();
   });
   ui.text.addEventListener("keydown", onComposerKeydown);
-  ui.scroller.addEventListener("scroll", onScroll, { passive: true });
-  ui.jump.addEventListener("click", () => scrollToNewest("smooth"));
-  window.addEventListener("resize", () => state.stick && scrollToNewest());
-  window.addEventListener("hashchange", () => {
-    const room = roomFromUrl();
-    if (room && room !== state.room) joinRoom(room);
+  ui.text.addEventListener("input", onComposerInput);
+  ui.log.addEventListener("scroll", onScroll, { passive: true });
+  ui.jump.addEventListener("click", () => {
+    scrollToNewest();
+    ui.log.focus({ preventScroll: true }); // the button is gone: keep the keyboard where the news is
   });
-  window.addEventListener("pagehide", flushCache);
-  // Back online: no point waiting for the backoff timer.
-  window.addEventListener("online", () => {
-    if (!state.source) openStream("reconnecting");
+  ui.retryNow.addEventListener("click", () => {
+    if (!state.joined) return;
+    state.backoff = BACKOFF_MIN_MS;
+    openStream();
+  });
+  new IntersectionObserver((entries) => entries.some((entry) => entry.isIntersecting) && maybeLoadOlder(), {
+    root: ui.log,
+    rootMargin: `${LOAD_AHEAD_PX}px 0px 0px 0px`,
+  }).observe(ui.edge);
+  new ResizeObserver(() => state.stick && pinToBottom()).observe(ui.log);
+  window.addEventListener("pagehide", storeSeen);
+  document.addEventListener("visibilitychange", onVisibilityChange);
+  window.addEventListener("offline", () => state.joined && state.conn !== "live" && setConn("offline"));
+  window.addEventListener("online", () => state.joined && !state.source && openStream());
+  window.addEventListener("popstate", () => {
+    const room = roomFromUrl();
+    if (room && state.joined && room !== state.room) joinRoom(room);
   });
 
-  const wanted = roomFromUrl() ?? storageGet("eddy.room") ?? DEFAULT_ROOM;
-  joinRoom(ROOM_PATTERN.test(wanted) ? wanted : DEFAULT_ROOM);
+  const name = (storageGet("eddy.name") ?? "").trim();
+  ui.name.value = name;
+  const room = roomFromUrl() ?? validRoom(storageGet("eddy.room") ?? "") ?? DEFAULT_ROOM;
+  ui.room.value = room;
   void loadSession();
-  (state.name ? ui.text : ui.name).focus();
+
+  ui.log.replaceChildren(ui.edge);
+  setConn("idle");
+  renderEdge();
+  // Someone who joined before comes straight back in; a newcomer joins in one step (name, room, Join).
+  if (name !== "" && nameProblem(name) === "") {
+    joinRoom(room);
+    ui.text.focus();
+  } else {
+    ui.welcome.hidden = false;
+    ui.name.focus();
+  }
+}
+
+/** Puts the UI language's strings into the static page (data-i18n attributes). */
+function applyStrings() {
+  document.documentElement.lang = LANG;
+  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = T[element.dataset.i18n];
+  for (const element of document.querySelectorAll("[data-i18n-placeholder]")) {
+    element.placeholder = T[element.dataset.i18nPlaceholder];
+  }
+  for (const element of document.querySelectorAll("[data-i18n-label]")) {
+    element.setAttribute("aria-label", T[element.dataset.i18nLabel]);
+  }
+  document.title = T.appTitle;
 }
 
 /** Who we are: "mine" is decided by this id, never by the name in the box (anyone can type a name). */
@@ -117,90 +367,165 @@ function setMe(userId) {
   if (state.me === userId) return;
   state.me = userId;
   for (const item of ui.log.querySelectorAll(".msg")) markOwn(item);
+  if (state.presence) renderPeople();
 }
 
-/** The room named by the address: `?room=x`, `#x` or `#room=x`; null if none or invalid. */
+/** The room named by the address (`?room=x`, `#x` or `#room=x`), NFC; null if none or invalid. */
 function roomFromUrl() {
   const fromQuery = new URLSearchParams(location.search).get("room");
   let fromHash = decodeURIComponentSafe(location.hash.slice(1));
   if (fromHash.startsWith("room=")) fromHash = fromHash.slice(5);
-  const room = fromQuery || fromHash;
-  return room && ROOM_PATTERN.test(room) ? room : null;
+  return validRoom(fromQuery || fromHash);
+}
+
+function validRoom(text) {
+  const room = String(text ?? "")
+    .trim()
+    .normalize("NFC");
+  return ROOM_PATTERN.test(room) ? room : null;
+}
+
+/** Why a name cannot be used, in the UI language; "" if it can (the server has the last word). */
+function nameProblem(name) {
+  if (name === "") return T.needName;
+  if ([...name].length > NAME_MAX) return T.nameTooLong;
+  return "";
+}
+
+/** The name to list us under in the room (`?user=`): the name box, when it looks acceptable. */
+function presenceName() {
+  const name = ui.name.value.trim().normalize("NFC");
+  return nameProblem(name) === "" && name.toLowerCase() !== BOT ? name : "";
+}
+
+function onIdentitySubmit(event) {
+  event.preventDefault();
+  const name = ui.name.value.trim().normalize("NFC");
+  const room = ui.room.value.trim().normalize("NFC");
+  const problem = nameProblem(name);
+  if (problem !== "") return showFieldError(ui.name, problem);
+  if (!ROOM_PATTERN.test(room)) return showFieldError(ui.room, T.badRoom);
+  clearFieldError(ui.name);
+  clearFieldError(ui.room);
+  ui.name.value = name;
+  ui.room.value = room;
+  storageSet("eddy.name", name);
+  if (!state.joined || room !== state.room) joinRoom(room);
+  else if (presenceName() !== state.streamUser) openStream(); // same room, new name for the list
+  ui.text.focus();
+}
+
+function onNameInput() {
+  storageSet("eddy.name", ui.name.value.trim());
+  clearFieldError(ui.name);
+  if (state.errorKind === "send" || state.errorKind === "identity") clearError();
+}
+
+/** A name edited after joining: the room's list of who is here follows (the stream resumes by id). */
+function onNameChange() {
+  if (state.joined && presenceName() !== state.streamUser) openStream();
+}
+
+function showFieldError(input, text) {
+  input.setAttribute("aria-invalid", "true");
+  ui.identityError.textContent = text;
+  ui.identityError.hidden = false;
+  ui.identityError.dataset.for = input.id;
+  input.focus();
+}
+
+function clearFieldError(input) {
+  input.removeAttribute("aria-invalid");
+  if (ui.identityError.dataset.for === input.id) {
+    ui.identityError.hidden = true;
+    ui.identityError.textContent = "";
+    delete ui.identityError.dataset.for;
+  }
 }
 
 function joinRoom(room) {
   closeStream();
-  flushCache(); // the room we leave keeps its log (before state.room changes)
+  returnOutboxToComposer(); // unsent messages belong to the room we leave: give them back
+  storeSeen();
+  state.joined = true;
   state.room = room;
   storageSet("eddy.room", room);
-
   ui.room.value = room;
   ui.roomTitle.textContent = `#${room}`;
-  document.title = `#${room} · eddy chat`;
-  ui.presence.textContent = "";
-  // Keep the address shareable: it names the room we are in.
+  ui.welcome.hidden = true;
+  state.unread = 0;
+  updateTitle();
+  // Keep the address shareable: it names the room we are in (URLSearchParams percent-encodes it).
   const url = new URL(location.href);
   url.searchParams.set("room", room);
   url.hash = "";
   history.replaceState(null, "", url);
 
+  state.presence = null;
+  ui.people.hidden = true;
+  clearTypers();
   clearLog();
-  restoreCache();
-  openStream("connecting");
+  state.lastId = "";
+  state.leftAt = storageGet(seenKey(room)) ?? "";
+  state.everLive = false;
+  state.initialDone = false;
+  openStream();
 }
 
+/** Empties the log (room switch, or a `reset`: the server no longer has what it showed). */
 function clearLog() {
-  ui.log.replaceChildren();
+  state.generation++;
+  ui.log.replaceChildren(ui.edge, ...state.outbox.map((entry) => entry.item));
   state.seen.clear();
   state.replies.clear();
   state.finished.clear();
-  state.lastId = "";
-  state.cache = [];
+  state.authors.clear();
+  state.history = { mode: "idle", complete: false };
   state.stick = true;
   ui.jump.hidden = true;
+  renderEdge();
   updateEmpty();
 }
 
-// ---------------------------------------------------------------------------------------------
+// -------------------------------------------------------------------------------------------------
 // The event stream and the connection state
 
-function openStream(status) {
-  clearTimeout(state.retryTimer);
-  const url = new URL(`/rooms/${encodeURIComponent(state.room)}/events`, location.origin);
-  // Resume after what this page already shows. The browser sends Last-Event-ID by itself on its
-  // own reconnects; this query parameter covers a fresh EventSource (reload, room switch, retry).
-  if (state.lastId) url.searchParams.set("lastEventId", state.lastId);
-
+function openStream() {
+  closeStream();
+  const url = streamUrl();
   const source = new EventSource(url);
   state.source = source;
-  setStatus(status);
+  state.streamUser = presenceName();
+  if (state.conn !== "offline") setConn(state.everLive ? "reconnecting" : "connecting");
+  armOfflineTimer();
 
   // Events of a stream we have since closed (room switch, retry) must not touch the page.
   const live = (handler) => (event) => {
     if (source === state.source) handler(event);
   };
-  source.onopen = live(() => {
-    state.backoff = BACKOFF_MIN_MS;
-    setStatus("live");
-  });
-  source.onerror = live(() => onStreamError(source));
+  const on = (type, handler) =>
+    source.addEventListener(
+      type,
+      live((event) => withJson(event, handler)),
+    );
+  source.onopen = live(onOpen);
+  source.onerror = live(() => onStreamError(source, url));
   source.onmessage = live((event) => withJson(event, onChatMessage));
-  source.addEventListener(
-    "reset",
-    live((event) => withJson(event, onReset)),
-  );
-  source.addEventListener(
-    "presence",
-    live((event) => withJson(event, onPresence)),
-  );
-  source.addEventListener(
-    "reply-start",
-    live((event) => withJson(event, onReplyStart)),
-  );
-  source.addEventListener(
-    "reply-delta",
-    live((event) => withJson(event, onReplyDelta)),
-  );
+  on("reset", onReset);
+  on("presence", onPresence);
+  on("reply-start", onReplyStart);
+  on("reply-delta", onReplyDelta);
+  on("typing", onTyping);
+}
+
+function streamUrl() {
+  const url = new URL(`/rooms/${encodeURIComponent(state.room)}/events`, location.origin);
+  // Resume after what this page already shows. The browser sends Last-Event-ID by itself on its
+  // own reconnects; this query parameter covers a fresh EventSource (retry, new name).
+  if (state.lastId) url.searchParams.set("lastEventId", state.lastId);
+  const user = presenceName();
+  if (user) url.searchParams.set("user", user);
+  return url;
 }
 
 function closeStream() {
@@ -209,25 +534,75 @@ function closeStream() {
   state.source = null;
 }
 
-function onStreamError(source) {
-  // CONNECTING: the browser is already retrying by itself (server restart, network blip).
-  if (source.readyState === EventSource.CONNECTING) {
-    setStatus("reconnecting");
-    return;
+function onOpen() {
+  clearTimeout(state.offlineTimer);
+  state.offlineTimer = 0;
+  state.backoff = BACKOFF_MIN_MS;
+  state.everLive = true;
+  setConn("live");
+  if (state.errorKind === "connection") clearError();
+  if (!state.initialDone) {
+    clearTimeout(state.settleTimer);
+    state.settleTimer = setTimeout(markInitialDone, REPLAY_SETTLE_MS);
   }
-  // CLOSED: the browser gave up (e.g. an error status or a wrong content type). Reopen ourselves
-  // later, with a growing delay and some jitter so a crowd does not come back all at once.
-  closeStream();
-  setStatus("offline");
-  const delay = state.backoff * (0.75 + Math.random() * 0.5);
-  state.backoff = Math.min(state.backoff * 2, BACKOFF_MAX_MS);
-  state.retryTimer = setTimeout(() => openStream("reconnecting"), delay);
+  void flushOutbox();
 }
 
-function setStatus(name) {
+function onStreamError(source, url) {
+  interruptReplies(); // whatever was streaming will not grow until we are back
+  clearTypers();
+  armOfflineTimer();
+  if (state.conn === "live" || state.conn === "connecting") setConn(state.everLive ? "reconnecting" : "connecting");
+  // CONNECTING: the browser is already retrying by itself (server restart, network blip).
+  if (source.readyState === EventSource.CONNECTING) return;
+  // CLOSED: the browser gave up (an error status, e.g. a room the server refuses). Find out why;
+  // if it is worth retrying, reopen ourselves later, with a growing delay and some jitter.
+  closeStream();
+  void explainRefusal(url).then((refused) => {
+    if (refused || state.source || !state.joined) return;
+    const delay = state.backoff * (0.75 + Math.random() * 0.5);
+    state.backoff = Math.min(state.backoff * 2, BACKOFF_MAX_MS);
+    state.retryTimer = setTimeout(openStream, delay);
+  });
+}
+
+/** Asks the stream URL again with fetch, which can read a refusal's reason; true if refused for good. */
+async function explainRefusal(url) {
+  const generation = state.generation;
+  try {
+    const response = await fetch(url, { headers: { accept: "text/event-stream" } });
+    if (response.ok) {
+      void response.body?.cancel();
+      return false;
+    }
+    if (response.status === 429 || response.status >= 500) return false;
+    const body = await response.json().catch(() => null);
+    if (generation !== state.generation) return true;
+    showError(T.roomRefused(body?.error ?? `HTTP ${response.status}`), "room");
+    clearTimeout(state.offlineTimer);
+    setConn("offline");
+    ui.offline.hidden = true; // not a connection problem: the error line says what is wrong
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function armOfflineTimer() {
+  if (state.offlineTimer) return;
+  state.offlineTimer = setTimeout(() => {
+    state.offlineTimer = 0;
+    if (state.joined && state.conn !== "live") setConn("offline");
+  }, OFFLINE_AFTER_MS);
+}
+
+function setConn(name) {
+  state.conn = name;
   ui.status.dataset.state = name;
-  ui.statusText.textContent = STATUS_TEXT[name];
+  ui.statusText.textContent = T.status[name];
   document.body.dataset.connection = name;
+  ui.offline.hidden = name !== "offline";
+  for (const entry of state.outbox) renderPending(entry);
 }
 
 function withJson(event, handler) {
@@ -241,61 +616,66 @@ function withJson(event, handler) {
   if (data && typeof data === "object") handler(data);
 }
 
-// ---------------------------------------------------------------------------------------------
+/** The first replay is over: place the "new since you left" divider, look for older history. */
+function markInitialDone() {
+  clearTimeout(state.settleTimer);
+  if (state.initialDone || !state.joined) return;
+  state.initialDone = true;
+  placeNewDivider();
+  updateEmpty();
+  maybeLoadOlder();
+}
+
+// -------------------------------------------------------------------------------------------------
 // Stream events
 
 function onChatMessage(message) {
-  if (typeof message.id !== "string" || typeof message.text !== "string") return;
+  if (!isMessage(message)) return;
   state.lastId = message.id;
   if (state.seen.has(message.id)) return; // a replay of something already on screen
-  showMessage(message);
-  remember(message);
-}
-
-/** Puts a finished message on screen; a bot reply's final message replaces its growing bubble. */
-function showMessage(message) {
   state.seen.add(message.id);
+  forgetTyper(message.userId, message.user);
   const item = renderMessage(message);
   const growing = message.replyId ? state.replies.get(message.replyId) : undefined;
   if (message.replyId) {
     state.finished.add(message.replyId);
     state.replies.delete(message.replyId);
   }
-  if (growing) {
+  settleOutbox(message.id); // our own queued message is now in the room: its placeholder goes
+  if (growing?.isConnected) {
+    item.classList.toggle("cont", growing.classList.contains("cont"));
     growing.replaceWith(item);
-    contentChanged();
   } else {
-    append(item);
+    appendMessage(item);
   }
+  noteAuthor(item);
+  if (state.initialDone && document.visibilityState === "hidden" && !item.classList.contains("own")) {
+    state.unread++;
+    updateTitle();
+  }
+  updateEmpty();
+  contentChanged(true);
+  scheduleSeen();
+}
+
+function isMessage(message) {
+  return typeof message?.id === "string" && message.id !== "" && typeof message.text === "string";
 }
 
 function onReset(info) {
-  // The server could not resume from our cursor: what it still holds follows, the rest is lost.
-  const why =
-    info.reason === "unknown-cursor"
-      ? "The server no longer knows where this page left off (it may have restarted)"
-      : "You were away longer than the room's history reaches";
-  append(renderNotice(`${why}: older messages were dropped, so some may be missing here.`));
-  if (info.reason === "unknown-cursor") interruptReplies();
+  // The server could not resume from our cursor. Everything this page shows is older than what the
+  // server keeps: drop it, and say where the kept history begins (everything kept follows).
+  clearLog();
+  state.history = { mode: "reset", complete: false };
+  renderEdge();
+  const notice = renderNotice(info.reason === "history-truncated" ? T.resetTruncated : T.resetUnknown);
+  notice.classList.add("history-start");
+  appendAtEnd(notice);
 }
 
-/**
- * A server that does not know our cursor is probably a new instance: replies that were growing
- * will never finish. Say so instead of leaving a caret blinking forever. They stay in the map, so
- * a re-sent reply-start (same server after all) or their final message still takes over.
- */
+/** Bot replies that were growing stop (no caret) until their text comes again or they finish. */
 function interruptReplies() {
-  for (const item of state.replies.values()) {
-    item.classList.remove("streaming");
-    item.classList.add("interrupted");
-    item.removeAttribute("aria-busy");
-  }
-}
-
-function onPresence(info) {
-  const n = Number(info.subscribers);
-  if (!Number.isFinite(n)) return;
-  ui.presence.textContent = n === 1 ? "1 person here" : `${n} people here`;
+  for (const item of state.replies.values()) setStreaming(item, false);
 }
 
 function onReplyStart(reply) {
@@ -303,68 +683,129 @@ function onReplyStart(reply) {
   const existing = state.replies.get(reply.replyId);
   if (existing) {
     // Re-sent after a reconnect mid-reply: it carries the whole text so far.
-    existing.classList.replace("interrupted", "streaming");
-    existing.setAttribute("aria-busy", "true");
+    setStreaming(existing, true);
     textNodeOf(existing).data = String(reply.text ?? "");
-    contentChanged();
+    contentChanged(false);
     return;
   }
-  const item = renderMessage({ ...reply, id: "", text: String(reply.text ?? "") });
-  item.classList.add("streaming");
-  item.setAttribute("aria-busy", "true"); // screen readers wait for the final message
+  const item = renderMessage({ ...reply, id: "", text: String(reply.text ?? "") }, true);
+  setStreaming(item, true);
   state.replies.set(reply.replyId, item);
-  append(item);
+  appendMessage(item);
+  updateEmpty();
+  contentChanged(true);
 }
 
 function onReplyDelta(chunk) {
   const item = state.replies.get(chunk.replyId);
   if (!item || typeof chunk.delta !== "string") return;
+  if (!item.classList.contains("streaming")) setStreaming(item, true);
   textNodeOf(item).appendData(chunk.delta);
-  contentChanged();
+  contentChanged(false);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Rendering (text only through textContent / Text nodes)
+function setStreaming(item, streaming) {
+  item.classList.toggle("streaming", streaming);
+  item.classList.toggle("interrupted", !streaming);
+  if (streaming)
+    item.setAttribute("aria-busy", "true"); // screen readers wait for the final message
+  else item.removeAttribute("aria-busy");
+  const note = item.querySelector(".reply-note");
+  if (note) note.hidden = streaming;
+}
 
-function renderMessage(message) {
+// -------------------------------------------------------------------------------------------------
+// Rendering (text only through textContent, Text nodes and anchors built with DOM APIs)
+
+/** One message bubble; `streaming`: a growing bot reply (one Text node that deltas append to). */
+function renderMessage(message, streaming = false) {
   const item = document.createElement("li");
   item.className = "msg";
   if (message.id) item.dataset.id = message.id;
   if (message.replyId) item.dataset.replyId = message.replyId;
-  item.dataset.user = String(message.user ?? "");
-  item.dataset.userId = typeof message.userId === "string" ? message.userId : "";
-  if (message.user === "bot" && !item.dataset.userId) item.classList.add("bot");
+  const user = String(message.user ?? "");
+  const userId = typeof message.userId === "string" ? message.userId : "";
+  item.dataset.user = user;
+  item.dataset.userId = userId;
+  if (user === BOT && userId === "") item.classList.add("bot");
   if (message.error === true) item.classList.add("failed");
+  const date = new Date(message.time);
+  const time = document.createElement("time");
+  if (!Number.isNaN(date.getTime())) {
+    item.dataset.time = String(date.getTime());
+    item.dataset.day = dayKey(date);
+    time.dateTime = date.toISOString();
+    time.title = fullFormat.format(date);
+    time.textContent = timeFormat.format(date);
+  }
   markOwn(item);
 
   const meta = document.createElement("div");
   meta.className = "meta";
   const author = document.createElement("span");
   author.className = "author";
-  author.textContent = item.dataset.user;
+  author.textContent = user;
   const tag = document.createElement("span");
   tag.className = "author-tag";
   tag.hidden = true;
-  meta.append(author, tag, " ", renderTime(message.time));
+  meta.append(author, tag);
+  if (item.classList.contains("failed")) meta.append(textSpan(T.replyFailed, "note"));
+  meta.append(time);
 
   const body = document.createElement("p");
   body.className = "text";
-  body.append(document.createTextNode(message.text)); // exactly one Text node: deltas append to it
-
+  if (streaming) body.append(document.createTextNode(message.text));
+  else appendLinkified(body, message.text);
   item.append(meta, body);
+  if (streaming) {
+    const note = textSpan(T.interrupted, "reply-note");
+    note.hidden = true;
+    item.append(note);
+  }
   return item;
 }
 
-function renderTime(iso) {
-  const time = document.createElement("time");
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return time;
-  time.dateTime = date.toISOString();
-  time.title = date.toLocaleString();
-  const clock = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const sameDay = date.toDateString() === new Date().toDateString();
-  time.textContent = sameDay ? clock : `${date.toLocaleDateString([], { month: "short", day: "numeric" })} ${clock}`;
-  return time;
+// http(s) URLs. The host is ASCII (so Korean right after a link, "https://example.com에서", is not
+// taken in); path, query and fragment may hold any non-space character.
+const URL_PATTERN = /\bhttps?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:[/?#][^\s<>"'`]*)?/g;
+const TRAILING = /[.,;:!?。、，．！？」』]$/u;
+
+/** Appends `text` to `parent` as Text nodes, with http(s) URLs as anchors (never parsed as HTML). */
+function appendLinkified(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const url = trimUrl(match[0]);
+    let href;
+    try {
+      href = new URL(url).href;
+    } catch {
+      continue;
+    }
+    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
+    const link = document.createElement("a");
+    link.href = href;
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    link.textContent = url;
+    parent.append(link);
+    last = match.index + url.length;
+  }
+  if (last < text.length || last === 0) parent.append(document.createTextNode(text.slice(last)));
+}
+
+/** Drops punctuation that ends the sentence rather than the URL, and unbalanced closing brackets. */
+function trimUrl(url) {
+  for (;;) {
+    const end = url.at(-1);
+    const pairs = { ")": "(", "]": "[", "}": "{" };
+    if (TRAILING.test(url)) url = url.slice(0, -1);
+    else if (end in pairs && count(url, pairs[end]) < count(url, end)) url = url.slice(0, -1);
+    else return url;
+  }
+}
+
+function count(text, char) {
+  return text.split(char).length - 1;
 }
 
 function renderNotice(text) {
@@ -372,6 +813,33 @@ function renderNotice(text) {
   item.className = "notice";
   item.textContent = text;
   return item;
+}
+
+function renderDay(item) {
+  const day = document.createElement("li");
+  day.className = "day";
+  day.dataset.day = item.dataset.day;
+  day.append(textSpan(dayLabel(new Date(Number(item.dataset.time)))));
+  return day;
+}
+
+function dayKey(date) {
+  return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
+}
+
+function dayLabel(date) {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (dayKey(date) === dayKey(today)) return T.today;
+  if (dayKey(date) === dayKey(yesterday)) return T.yesterday;
+  return (date.getFullYear() === today.getFullYear() ? dayFormat : dayYearFormat).format(date);
+}
+
+function textSpan(text, className = "") {
+  const span = document.createElement("span");
+  if (className) span.className = className;
+  span.textContent = text;
+  return span;
 }
 
 function textNodeOf(item) {
@@ -382,8 +850,43 @@ function textNodeOf(item) {
 
 /** Own messages: ids we posted, or our session's user id (never just the same name). */
 function markOwn(item) {
+  if (item.classList.contains("pending")) return;
   const own = state.mine.has(item.dataset.id) || (state.me !== "" && item.dataset.userId === state.me);
   item.classList.toggle("own", own);
+}
+
+/** Who wrote a message, for grouping: the user id (the bot has none) and the name shown. */
+function authorKey(item) {
+  return `${item.dataset.userId || (item.classList.contains("bot") ? "~bot" : "")}\n${item.dataset.user}`;
+}
+
+/** Whether `item` continues `previous`'s group (same author, a few minutes apart, both plain). */
+function groupable(previous, item) {
+  if (!previous?.classList.contains("msg") || previous.classList.contains("pending")) return false;
+  const gap = Number(item.dataset.time) - Number(previous.dataset.time);
+  return authorKey(previous) === authorKey(item) && gap >= 0 && gap < GROUP_WITHIN_MS;
+}
+
+/** Adds a message at the end of the log (before our pending messages), with a day separator when
+ * the day changes and grouped with the message before it when the same author continues. */
+function appendMessage(item) {
+  const anchor = tailAnchor();
+  const before = anchor ? anchor.previousElementSibling : ui.log.lastElementChild;
+  let previous = before;
+  while (previous && !previous.classList.contains("msg")) previous = previous.previousElementSibling;
+  if (item.dataset.day && previous?.dataset.day !== item.dataset.day) ui.log.insertBefore(renderDay(item), anchor);
+  else if (before === previous && groupable(previous, item)) item.classList.add("cont");
+  ui.log.insertBefore(item, anchor);
+}
+
+function appendAtEnd(node) {
+  ui.log.insertBefore(node, tailAnchor());
+}
+
+/** The first pending (outbox) bubble: new messages go before it, so ours stay last until sent. */
+function tailAnchor() {
+  for (const entry of state.outbox) if (entry.item.parentNode === ui.log) return entry.item;
+  return null;
 }
 
 /**
@@ -406,82 +909,257 @@ function noteAuthor(item) {
 function showTag(item) {
   const tag = item.querySelector(".author-tag");
   if (!tag || !item.dataset.userId) return;
-  tag.textContent = ` #${item.dataset.userId.slice(0, 4)}`;
-  tag.title = "Another person uses the same name";
+  tag.textContent = ` #${shortId(item.dataset.userId)}`;
+  tag.title = T.sharedName;
   tag.hidden = false;
 }
 
-function append(item) {
-  ui.log.append(item);
-  if (item.classList.contains("msg")) noteAuthor(item);
-  updateEmpty();
-  contentChanged();
+function shortId(userId) {
+  return userId.slice(0, 4);
 }
 
 function updateEmpty() {
-  ui.empty.hidden = ui.log.childElementCount > 0;
+  ui.empty.hidden = !(state.joined && state.initialDone && ui.log.querySelector(".msg") === null);
 }
 
-// ---------------------------------------------------------------------------------------------
+// -------------------------------------------------------------------------------------------------
+// Older history: "load older" at the top of the log, down to where the room's history starts
+
+function renderEdge() {
+  const { mode, complete } = state.history;
+  ui.edge.dataset.state = mode;
+  ui.edge.hidden = !state.joined || mode === "reset";
+  const text = {
+    idle: "",
+    loading: T.loadingOlder,
+    error: T.loadFailed,
+    done: complete ? T.startOfRoom : T.startNotKept,
+    reset: "",
+  }[mode];
+  ui.edgeText.textContent = text;
+  ui.edgeText.hidden = text === "";
+  ui.edgeButton.hidden = mode === "done" || mode === "reset";
+  ui.edgeButton.textContent = mode === "error" ? T.retry : mode === "loading" ? T.loadingOlder : T.loadOlder;
+  ui.edgeButton.setAttribute("aria-disabled", String(mode === "loading"));
+  if (mode === "loading") ui.edgeText.hidden = true; // the button says it
+}
+
+/** Loads the next older page if the top of the log is (nearly) in view. */
+function maybeLoadOlder() {
+  if (!state.joined || state.history.mode !== "idle" || ui.edge.hidden) return;
+  const edge = ui.edge.getBoundingClientRect();
+  const view = ui.log.getBoundingClientRect();
+  if (edge.bottom >= view.top - LOAD_AHEAD_PX) void loadOlder();
+}
+
+async function loadOlder() {
+  const history = state.history;
+  if (!state.joined || history.mode === "loading" || history.mode === "done" || history.mode === "reset") return;
+  const first = ui.log.querySelector(".msg[data-id]")?.dataset.id;
+  // An empty log asks for the newest page only once the stream's own replay is over (it would
+  // bring the same messages, maybe in between).
+  if (!first && !state.initialDone) return;
+  const generation = state.generation;
+  const hadFocus = document.activeElement === ui.edgeButton;
+  history.mode = "loading";
+  renderEdge();
+  const url = new URL(`/rooms/${encodeURIComponent(state.room)}/messages`, location.origin);
+  if (first) url.searchParams.set("before", first);
+  url.searchParams.set("limit", String(PAGE_SIZE));
+  let next = { mode: "error", complete: false };
+  try {
+    const response = await fetch(url, { headers: { accept: "application/json" } });
+    const body = await response.json().catch(() => null);
+    if (generation !== state.generation) return;
+    if (response.ok && Array.isArray(body?.messages)) {
+      prependMessages(body.messages.filter(isMessage));
+      next =
+        body.hasMore === true ? { mode: "idle", complete: false } : { mode: "done", complete: body.complete === true };
+    }
+  } catch {
+    // offline: the error state offers a retry
+  }
+  if (generation !== state.generation) return;
+  state.history = next;
+  renderEdge();
+  if (hadFocus && ui.edgeButton.hidden) ui.log.focus({ preventScroll: true });
+  if (next.mode === "idle") requestAnimationFrame(maybeLoadOlder);
+}
+
+/** Puts a page of older messages (oldest first) above the log, keeping what the reader sees still. */
+function prependMessages(messages) {
+  const fragment = document.createDocumentFragment();
+  const added = [];
+  let previous = null;
+  for (const message of messages) {
+    if (state.seen.has(message.id)) continue;
+    state.seen.add(message.id);
+    if (message.replyId) state.finished.add(message.replyId);
+    const item = renderMessage(message);
+    if (item.dataset.day && previous?.dataset.day !== item.dataset.day) fragment.append(renderDay(item));
+    else if (groupable(previous, item)) item.classList.add("cont");
+    fragment.append(item);
+    added.push(item);
+    previous = item;
+  }
+  if (previous === null) return;
+  // Where the page meets the log: one day separator, and one group if the author continues.
+  let next = ui.edge.nextElementSibling;
+  if (next?.classList.contains("day") && next.dataset.day === previous.dataset.day) {
+    next.remove();
+    next = ui.edge.nextElementSibling;
+    if (next?.classList.contains("msg") && groupable(previous, next)) next.classList.add("cont");
+  }
+  const log = ui.log;
+  const fromBottom = log.scrollHeight - log.scrollTop;
+  log.setAttribute("aria-busy", "true"); // screen readers: older history is not news
+  ui.edge.after(fragment);
+  for (const item of added) noteAuthor(item);
+  if (state.stick) pinToBottom();
+  else log.scrollTop = log.scrollHeight - fromBottom;
+  requestAnimationFrame(() => log.removeAttribute("aria-busy"));
+  placeNewDivider();
+  updateEmpty();
+}
+
+// -------------------------------------------------------------------------------------------------
 // Scrolling: follow the newest message unless the user scrolled up to read
 
 function onScroll() {
-  const s = ui.scroller;
-  state.stick = s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
-  if (state.stick) ui.jump.hidden = true;
+  const log = ui.log;
+  state.stick = log.scrollHeight - log.scrollTop - log.clientHeight < NEAR_BOTTOM_PX;
+  if (state.stick) {
+    ui.jump.hidden = true;
+    scheduleSeen();
+  }
 }
 
-function contentChanged() {
-  if (state.stick) scrollToNewest();
-  else ui.jump.hidden = false;
+/** Something was added or grew: follow it if reading the newest, else offer the pill (for news). */
+function contentChanged(news) {
+  if (state.stick) {
+    if (state.scrollQueued) return;
+    state.scrollQueued = true; // once per frame, however many messages came in it
+    requestAnimationFrame(() => {
+      state.scrollQueued = false;
+      if (state.stick) pinToBottom();
+    });
+  } else if (news) {
+    ui.jump.hidden = false;
+  }
 }
 
-function scrollToNewest(behavior = "auto") {
-  ui.scroller.scrollTo({ top: ui.scroller.scrollHeight, behavior });
+function pinToBottom() {
+  ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+function scrollToNewest() {
+  pinToBottom();
   state.stick = true;
   ui.jump.hidden = true;
+  scheduleSeen();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Sending
+// -------------------------------------------------------------------------------------------------
+// Unread count, last seen message, "new since you left"
+
+function onVisibilityChange() {
+  if (document.visibilityState === "hidden") {
+    state.hiddenAt = state.lastId;
+    storeSeen();
+    return;
+  }
+  if (state.unread > 0 && state.hiddenAt) {
+    state.leftAt = state.hiddenAt;
+    placeNewDivider();
+  }
+  state.unread = 0;
+  updateTitle();
+  scheduleSeen();
+}
+
+function updateTitle() {
+  if (!state.joined) return;
+  document.title = state.unread > 0 ? T.unreadTitle(state.unread, state.room) : T.pageTitle(state.room);
+}
+
+/** Remembers the newest message as seen, while the tab is visible and the reader at the bottom. */
+function scheduleSeen() {
+  if (state.seenTimer || document.visibilityState === "hidden" || !state.stick) return;
+  state.seenTimer = setTimeout(storeSeen, 300);
+}
+
+function storeSeen() {
+  clearTimeout(state.seenTimer);
+  state.seenTimer = 0;
+  if (state.joined && state.lastId && document.visibilityState !== "hidden" && state.stick) {
+    storageSet(seenKey(state.room), state.lastId);
+  }
+}
+
+function seenKey(room) {
+  return `eddy.seen.${room}`;
+}
+
+/** Puts the divider before the first message from someone else after the last one seen. */
+function placeNewDivider() {
+  if (!state.leftAt) return;
+  const anchor = ui.log.querySelector(`.msg[data-id="${CSS.escape(state.leftAt)}"]`);
+  if (!anchor) return;
+  let next = anchor.nextElementSibling;
+  while (next && !(next.matches(".msg[data-id]") && !next.classList.contains("own"))) next = next.nextElementSibling;
+  if (!next) return;
+  const day = next.previousElementSibling;
+  ui.log.insertBefore(ui.divider, day?.classList.contains("day") ? day : next);
+  next.classList.remove("cont"); // the divider starts a new group
+}
+
+// -------------------------------------------------------------------------------------------------
+// Sending, and the outbox of messages written while not connected
 
 function onComposerKeydown(event) {
   // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition is neither.
-  if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
   event.preventDefault();
   void send();
 }
 
 async function send() {
   const text = ui.text.value;
-  if (state.sending || text.trim() === "") return;
-  const user = ui.name.value.trim();
-  if (user === "") {
-    showError("Pick a name first.");
+  if (text.trim() === "") return;
+  if (!state.joined) {
+    showError(T.needJoin, "identity");
     ui.name.focus();
     return;
   }
+  const user = ui.name.value.trim();
+  const problem = nameProblem(user);
+  if (problem !== "") {
+    showError(problem, "identity");
+    ui.name.focus();
+    return;
+  }
+  state.typingSentAt = 0; // the next message's first keystroke says "typing" again
+  if (state.conn !== "live") {
+    enqueue(text, user); // not connected: it waits, visibly, and goes out when we are back
+    ui.text.value = "";
+    return;
+  }
+  if (state.sending) return;
   state.sending = true;
   ui.send.disabled = true;
   try {
-    const response = await fetch(`/rooms/${encodeURIComponent(state.room)}/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ user, text }),
-    });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      // The server says what is wrong in one sentence: show it as it is.
-      showError(body?.error ?? `Could not send the message (HTTP ${response.status}).`);
-      return;
+    const result = await post(state.room, text, user);
+    if (result.ok) {
+      if (ui.text.value === text) ui.text.value = "";
+      if (state.errorKind === "send") clearError();
+      scrollToNewest();
+    } else if (result.network) {
+      enqueue(text, user);
+      if (ui.text.value === text) ui.text.value = "";
+      showError(T.unreachable, "connection");
+    } else {
+      showError(T.refused(result.error), "send"); // the text stays in the box, to fix and resend
     }
-    if (typeof body?.userId === "string") setMe(body.userId);
-    if (typeof body?.id === "string") claimOwn(body.id);
-    ui.text.value = "";
-    clearError();
-    scrollToNewest();
-  } catch {
-    showError("Could not reach the server; the message was not sent and is still in the box.");
   } finally {
     state.sending = false;
     ui.send.disabled = false;
@@ -489,80 +1167,269 @@ async function send() {
   }
 }
 
+/** POSTs one message; the answer as { ok, id } or { ok: false, error, transient, network }. */
+async function post(room, text, user) {
+  try {
+    const response = await fetch(`/rooms/${encodeURIComponent(room)}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user, text }),
+    });
+    const body = await response.json().catch(() => null);
+    if (response.ok) {
+      if (typeof body?.userId === "string") setMe(body.userId);
+      if (typeof body?.id === "string") claimOwn(body.id);
+      return { ok: true, id: typeof body?.id === "string" ? body.id : "" };
+    }
+    const transient = response.status === 429 || response.status >= 500;
+    return { ok: false, transient, error: body?.error ?? T.sendFailed(response.status) };
+  } catch {
+    return { ok: false, transient: true, network: true, error: T.unreachable };
+  }
+}
+
 /** The stream may deliver our message before the POST answers: mark it wherever it is. */
 function claimOwn(id) {
   state.mine.add(id);
-  const item = ui.log.querySelector(`[data-id="${CSS.escape(id)}"]`);
+  const item = ui.log.querySelector(`.msg[data-id="${CSS.escape(id)}"]`);
   if (item) item.classList.add("own");
 }
 
-function showError(text) {
+function enqueue(text, user) {
+  const item = document.createElement("li");
+  item.className = "msg own pending";
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.append(textSpan(user, "author"));
+  const body = document.createElement("p");
+  body.className = "text";
+  body.append(document.createTextNode(text));
+  const status = document.createElement("div");
+  status.className = "pending-status";
+  const label = textSpan("", "pending-label");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "pending-button";
+  status.append(label, button);
+  item.append(meta, body, status);
+  const entry = { room: state.room, text, user, item, status: "waiting", id: "", error: "" };
+  button.addEventListener("click", () => returnToComposer(entry));
+  state.outbox.push(entry);
+  renderPending(entry);
+  ui.log.append(item);
+  updateEmpty();
+  scrollToNewest();
+}
+
+function renderPending(entry) {
+  const [label, button] = entry.item.querySelector(".pending-status").children;
+  const failed = entry.status === "failed";
+  entry.item.classList.toggle("failed", failed);
+  label.textContent = failed
+    ? T.notSent(entry.error)
+    : entry.status === "waiting" && state.conn !== "live"
+      ? T.pending
+      : T.sending;
+  button.textContent = failed ? T.edit : T.cancel;
+  button.hidden = entry.status === "sending" || entry.status === "awaiting";
+}
+
+async function flushOutbox() {
+  if (state.flushing) return;
+  state.flushing = true;
+  clearTimeout(state.flushTimer);
+  try {
+    for (;;) {
+      const entry = state.outbox.find((candidate) => candidate.status === "waiting");
+      if (!entry || state.conn !== "live") return;
+      entry.status = "sending";
+      renderPending(entry);
+      const result = await post(entry.room, entry.text, entry.user);
+      if (!state.outbox.includes(entry)) continue; // cancelled meanwhile
+      if (result.ok) {
+        entry.id = result.id;
+        entry.status = "awaiting"; // its bubble goes when the stream brings the real message
+        if (!result.id || state.seen.has(result.id)) dropEntry(entry);
+        else renderPending(entry);
+      } else if (result.transient) {
+        entry.status = "waiting";
+        renderPending(entry);
+        state.flushTimer = setTimeout(() => void flushOutbox(), 2_000);
+        return;
+      } else {
+        entry.status = "failed";
+        entry.error = result.error;
+        renderPending(entry);
+      }
+    }
+  } finally {
+    state.flushing = false;
+  }
+}
+
+/** A message with this id reached the stream: the placeholder of the post that made it goes. */
+function settleOutbox(id) {
+  const entry = state.outbox.find((candidate) => candidate.id === id);
+  if (entry) dropEntry(entry);
+}
+
+function dropEntry(entry) {
+  state.outbox = state.outbox.filter((candidate) => candidate !== entry);
+  entry.item.remove();
+}
+
+/** Cancel / Edit on a queued message: it leaves the queue and its text goes back into the box. */
+function returnToComposer(entry) {
+  dropEntry(entry);
+  ui.text.value = ui.text.value.trim() === "" ? entry.text : `${entry.text}\n${ui.text.value}`;
+  ui.text.focus();
+  updateEmpty();
+}
+
+function returnOutboxToComposer() {
+  const texts = state.outbox.filter((entry) => entry.status !== "awaiting").map((entry) => entry.text);
+  for (const entry of state.outbox) entry.item.remove();
+  state.outbox = [];
+  if (texts.length > 0) ui.text.value = [...texts, ui.text.value].filter((text) => text.trim() !== "").join("\n");
+}
+
+function showError(text, kind) {
   ui.error.textContent = text;
   ui.error.hidden = false;
+  state.errorKind = kind;
 }
 
 function clearError() {
   ui.error.textContent = "";
   ui.error.hidden = true;
+  state.errorKind = "";
 }
 
-// ---------------------------------------------------------------------------------------------
-// Name and room
+// -------------------------------------------------------------------------------------------------
+// Typing indicator
 
-function onNameInput() {
-  state.name = ui.name.value.trim();
-  storageSet("eddy.name", state.name);
-  if (!ui.error.hidden) clearError();
+/** Tells the room we are typing: at most once every 2 s, only while connected and with a name. */
+function onComposerInput() {
+  if (!state.joined || state.conn !== "live" || state.typingUnsupported) return;
+  if (ui.text.value.trim() === "") return;
+  const user = presenceName();
+  if (!user) return;
+  const now = Date.now();
+  if (now - state.typingSentAt < TYPING_SEND_EVERY_MS) return;
+  state.typingSentAt = now;
+  fetch(`/rooms/${encodeURIComponent(state.room)}/typing`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user }),
+  }).then(
+    (response) => {
+      if (response.status === 404 || response.status === 405) state.typingUnsupported = true;
+    },
+    () => {},
+  );
 }
 
-function onIdentitySubmit(event) {
-  event.preventDefault();
-  const room = ui.room.value.trim();
-  if (!ROOM_PATTERN.test(room)) {
-    showError("A room name is 1–64 letters, digits, _ or -.");
-    ui.room.focus();
-    return;
+function onTyping(info) {
+  const user = typeof info.user === "string" ? info.user : "";
+  const userId = typeof info.userId === "string" ? info.userId : "";
+  if (user === "" || (userId !== "" && userId === state.me)) return; // never our own
+  const key = userId || `name:${user}`;
+  clearTimeout(state.typers.get(key)?.timer);
+  const timer = setTimeout(() => {
+    state.typers.delete(key);
+    renderTyping();
+  }, TYPING_SHOW_MS);
+  state.typers.set(key, { user, timer });
+  renderTyping();
+}
+
+/** Their message arrived: they are no longer typing it. */
+function forgetTyper(userId, user) {
+  const key = typeof userId === "string" && userId !== "" ? userId : `name:${user}`;
+  const typer = state.typers.get(key);
+  if (!typer) return;
+  clearTimeout(typer.timer);
+  state.typers.delete(key);
+  renderTyping();
+}
+
+function clearTypers() {
+  for (const typer of state.typers.values()) clearTimeout(typer.timer);
+  state.typers.clear();
+  renderTyping();
+}
+
+function renderTyping() {
+  const names = [...state.typers.values()].map((typer) => typer.user);
+  ui.typing.textContent =
+    names.length === 0
+      ? ""
+      : names.length === 1
+        ? T.typingOne(names[0])
+        : names.length === 2
+          ? T.typingTwo(names[0], names[1])
+          : T.typingMany;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Who is here
+
+function onPresence(info) {
+  markInitialDone(); // our own presence comes right after the replay
+  const count = Number(info.subscribers);
+  if (!Number.isFinite(count)) return;
+  const users = Array.isArray(info.users)
+    ? info.users.filter((entry) => typeof entry?.user === "string" && entry.user !== "")
+    : null;
+  state.presence = { count, users };
+  renderPeople();
+}
+
+function renderPeople() {
+  const { count, users } = state.presence;
+  ui.people.hidden = false;
+  ui.peopleCount.textContent = T.people(count);
+  const people = [];
+  const ids = new Set();
+  for (const entry of users ?? []) {
+    const id = typeof entry.userId === "string" ? entry.userId : "";
+    if (id !== "" && ids.has(id)) continue; // one person with two tabs
+    ids.add(id);
+    people.push({ user: entry.user, userId: id, you: id !== "" && id === state.me });
   }
-  clearError();
-  if (room !== state.room) joinRoom(room);
-  ui.text.focus();
+  people.sort((a, b) => Number(b.you) - Number(a.you) || collator.compare(a.user, b.user));
+  const byName = new Map();
+  for (const person of people) byName.set(person.user, (byName.get(person.user) ?? 0) + 1);
+  const label = (person) =>
+    `${person.user}${(byName.get(person.user) ?? 0) > 1 && person.userId ? ` #${shortId(person.userId)}` : ""}`;
+  ui.peopleNames.textContent = people.length > 0 ? ` · ${people.map(label).join(", ")}` : "";
+  const items = people.map((person) => {
+    const item = document.createElement("li");
+    item.textContent = person.you ? `${label(person)} (${T.you})` : label(person);
+    if (person.you) item.className = "you";
+    return item;
+  });
+  const others = users ? count - people.length : 0; // unnamed, or past the 50 names the server lists
+  if (others > 0) {
+    const item = document.createElement("li");
+    item.className = "others";
+    item.textContent = T.others(others);
+    items.push(item);
+  }
+  ui.peopleList.replaceChildren(...items);
+  ui.people.classList.toggle("no-list", items.length === 0);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Remembering the room across reloads (localStorage; every failure there is harmless)
+// -------------------------------------------------------------------------------------------------
+// Storage (localStorage; every failure there is harmless) and helpers
 
-function restoreCache() {
-  let cached = [];
+/** Earlier versions kept a copy of each room's messages here; the page now shows the server's. */
+function forgetOldCaches() {
   try {
-    cached = JSON.parse(storageGet(cacheKey(state.room)) ?? "[]");
+    for (const key of Object.keys(localStorage)) if (key.startsWith("eddy.log.")) localStorage.removeItem(key);
   } catch {
-    cached = [];
+    // storage disabled
   }
-  if (!Array.isArray(cached)) return;
-  for (const message of cached) {
-    if (typeof message?.id !== "string" || typeof message.text !== "string") continue;
-    if (state.seen.has(message.id)) continue;
-    showMessage(message);
-    state.cache.push(message);
-    state.lastId = message.id;
-  }
-}
-
-function remember(message) {
-  state.cache.push(message);
-  if (state.cache.length > CACHE_LIMIT) state.cache.splice(0, state.cache.length - CACHE_LIMIT);
-  // A history replay brings many messages at once: write them once, a moment later.
-  if (!state.cacheTimer) state.cacheTimer = setTimeout(flushCache, 200);
-}
-
-function flushCache() {
-  clearTimeout(state.cacheTimer);
-  state.cacheTimer = 0;
-  if (state.room) storageSet(cacheKey(state.room), JSON.stringify(state.cache));
-}
-
-function cacheKey(room) {
-  return `eddy.log.${room}`;
 }
 
 function storageGet(key) {
@@ -580,9 +1447,6 @@ function storageSet(key, value) {
     // full or disabled: nothing to do
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
 
 function byId(id) {
   const element = document.getElementById(id);

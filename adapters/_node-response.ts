@@ -187,7 +187,7 @@ function attachDirectly(body: ReadableStream<Uint8Array>, res: ServerResponse, c
  */
 function watchSink(res: ServerResponse, sink: ResponseSink, attached: AttachedStream, closedByCaller: boolean): void {
   sink.attached = attached;
-  if (!res.headersSent && !res.destroyed) res.flushHeaders(); // nothing to send yet: headers alone
+  sink.sendHead(); // nothing written yet (no retry line, no backlog): the head alone
   shareHeader(res);
   // `on`, not `once`: close comes once, and `once` wraps each listener.
   if (!closedByCaller) res.on("close", onSinkClose);
@@ -230,6 +230,7 @@ class ResponseSink implements ByteSink {
     if (!this.#corked) this.#cork();
     const socket = this.socket;
     if (socket === undefined) {
+      this.#headSent = true; // with the first write
       const room = this.#res.write(asBuffer(bytes));
       if (!room && !this.#draining) {
         this.#draining = true;
@@ -237,15 +238,19 @@ class ResponseSink implements ByteSink {
       }
       return room;
     }
-    if (!this.#headSent) {
-      this.#headSent = true;
-      if (!this.#res.destroyed) this.#res.flushHeaders(); // the head first, through Node
-    }
+    this.sendHead(); // the head first, through Node
     // An empty chunk would be the chunked coding's last one: nothing to write.
     if (bytes.byteLength === 0) return !socket.writableNeedDrain;
     const room = socket.write(this.#chunked ? chunkOf(bytes) : asBuffer(bytes));
     if (!room) this.#awaitDrain(socket);
     return room;
+  }
+
+  /** Sends the response head now, if no write has sent it yet: a stream is open once attached, events or not. */
+  sendHead(): void {
+    if (this.#headSent) return;
+    this.#headSent = true;
+    if (!this.#res.destroyed) this.#res.flushHeaders();
   }
 
   /** Only a stream whose buffer is full listens for `drain`: an open stream carries no listener. */

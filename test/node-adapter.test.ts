@@ -3,8 +3,8 @@ import { inspect } from "node:util";
 import { connect, type Socket } from "node:net";
 import { Agent, fetch, Response as UndiciResponse } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { serve, type Handler, type NodeServer, type ServeOptions } from "../adapters/node.ts";
-import { eventStreamResponse } from "../core/mod.ts";
+import { type ConnectionInfo, serve, type Handler, type NodeServer, type ServeOptions } from "../adapters/node.ts";
+import { EncodedEvent, eventStreamResponse, PUSH_SOURCE, type PushConsumer } from "../core/mod.ts";
 import { waitFor, within } from "./_server.ts";
 
 const servers: NodeServer[] = [];
@@ -672,3 +672,170 @@ describe("serve shutdown", () => {
     await within(5000, closing, "close() to resolve");
   });
 });
+
+/** A push source under the test's control: `consumer` once started, `detached` once stopped. */
+function pushSource() {
+  const state = { consumer: undefined as PushConsumer | undefined, starts: 0, detached: 0 };
+  return Object.assign(state, {
+    [PUSH_SOURCE](consumer: PushConsumer) {
+      state.starts++;
+      state.consumer = consumer;
+      return () => void state.detached++;
+    },
+  });
+}
+
+describe("serve direct event streams (push sources written to the socket)", () => {
+  it("serve tells the handler it takes push streams, and gives the peer's address when asked", async () => {
+    const seen: ConnectionInfo[] = [];
+    const server = await start((_request, info) => {
+      seen.push(info);
+      return new Response(`${info.directStreams} ${info.remoteAddress}`);
+    });
+    expect(await (await fetch(`${server.url}/`)).text()).toBe("true 127.0.0.1");
+    expect(seen[0]?.directStreams).toBe(true);
+  });
+
+  it("serve writes a direct stream as valid chunked coding: head, retry line, events as pushed; the client's leaving frees the source", async () => {
+    const source = pushSource();
+    const server = await start(() =>
+      eventStreamResponse(source, { direct: true, retry: 1500, headers: { "x-room": "lobby" } }),
+    );
+    const raw = await rawRequest(server, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => source.consumer !== undefined, { what: "the stream to start" });
+    source.consumer!.push({ id: "1", data: "one" });
+    source.consumer!.push(new EncodedEvent({ data: "two" }));
+    source.consumer!.push("");
+    await waitFor(() => raw.received().includes("two"), { what: "the events" });
+    const [head, body] = raw.received().split("\r\n\r\n", 2) as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head.toLowerCase()).toContain("content-type: text/event-stream; charset=utf-8");
+    expect(head.toLowerCase()).toContain("x-room: lobby");
+    expect(head.toLowerCase()).toContain("transfer-encoding: chunked");
+    expect(dechunk(body)).toBe("retry: 1500\nid: 1\ndata: one\n\ndata: two\n\ndata: \n\n");
+    raw.socket.destroy();
+    await waitFor(() => source.detached === 1, { what: "the source to be freed" });
+  });
+
+  it("serve ends a direct stream with the last chunk when its source ends, and the connection serves the next request", async () => {
+    const source = pushSource();
+    const server = await start((request) =>
+      new URL(request.url).pathname === "/next" ? new Response("next") : eventStreamResponse(source, { direct: true }),
+    );
+    const raw = await rawRequest(server, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => source.consumer !== undefined, { what: "the stream to start" });
+    source.consumer!.push("bye");
+    source.consumer!.end();
+    await waitFor(() => raw.received().endsWith("0\r\n\r\n"), { what: "the last chunk" });
+    expect(dechunk(raw.received().split("\r\n\r\n").slice(1).join("\r\n\r\n"))).toBe("data: bye\n\n");
+    raw.socket.write("GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => raw.received().endsWith("\r\n\r\n4\r\nnext\r\n0\r\n\r\n"), {
+      what: "the next response on the same connection",
+    });
+  });
+
+  it("serve frees a direct stream whose client left while the handler was still answering", async () => {
+    const source = pushSource();
+    const answering = deferred();
+    const release = deferred();
+    const server = await start(async () => {
+      answering.resolve();
+      await release.promise;
+      return eventStreamResponse(source, { direct: true });
+    });
+    const raw = await rawRequest(server, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    await within(5000, answering.promise, "the handler");
+    raw.socket.destroy();
+    await raw.closed;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release.resolve();
+    await waitFor(() => source.detached === 1, { what: "the source to be freed" });
+  });
+
+  it("serve answers HEAD with a direct stream's head alone and frees its source", async () => {
+    const source = pushSource();
+    const server = await start(() => eventStreamResponse(source, { direct: true }));
+    const response = await fetch(`${server.url}/events`, { method: "HEAD" });
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(await response.text()).toBe("");
+    await waitFor(() => source.detached === 1, { what: "the source to be freed" });
+  });
+
+  it("serve writes a direct stream to an HTTP/1.0 client unframed, closing the connection at its end", async () => {
+    const source = pushSource();
+    const server = await start(() => eventStreamResponse(source, { direct: true }));
+    const raw = await rawRequest(server, "GET /events HTTP/1.0\r\n\r\n");
+    await waitFor(() => source.consumer !== undefined, { what: "the stream to start" });
+    source.consumer!.push("plain");
+    source.consumer!.end();
+    await within(5000, raw.closed, "the server to close the connection");
+    const [head, body] = raw.received().split("\r\n\r\n", 2) as [string, string];
+    expect(head.toLowerCase()).not.toContain("transfer-encoding");
+    expect(body).toBe("data: plain\n\n");
+  });
+
+  it("serve sends a pipelined direct stream after the response before it, through the response", async () => {
+    const source = pushSource();
+    const release = deferred();
+    const server = await start(async (request) => {
+      if (new URL(request.url).pathname === "/slow") {
+        await release.promise;
+        return new Response("slow");
+      }
+      return eventStreamResponse(source, { direct: true });
+    });
+    const raw = await rawRequest(
+      server,
+      "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /events HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    await waitFor(() => source.consumer !== undefined, { what: "the stream to start" });
+    source.consumer!.push("queued");
+    release.resolve();
+    await waitFor(() => raw.received().includes("queued"), { what: "the stream after the first response" });
+    const answers = raw.received().split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(2);
+    expect(dechunk(answers[0]!.split("\r\n\r\n")[1]!)).toBe("slow");
+    expect(dechunk(answers[1]!.split("\r\n\r\n")[1]!)).toBe("data: queued\n\n");
+  });
+
+  it("serve ends a direct stream cleanly on shutdown, and one the handler made while shutdown began", async () => {
+    const open = pushSource();
+    const late = pushSource();
+    const answering = deferred();
+    const release = deferred();
+    const server = await start(async (request) => {
+      if (new URL(request.url).pathname === "/late") {
+        answering.resolve();
+        await release.promise;
+        return eventStreamResponse(late, { direct: true });
+      }
+      return eventStreamResponse(open, { direct: true });
+    });
+    servers.splice(servers.indexOf(server), 1);
+    const first = await rawRequest(server, "GET /open HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => open.consumer !== undefined, { what: "the stream to start" });
+    const second = await rawRequest(server, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+    await within(5000, answering.promise, "the late handler");
+    const closed = server.close();
+    release.resolve();
+    await within(5000, Promise.all([closed, first.closed, second.closed]), "the server to close");
+    expect(first.received().endsWith("0\r\n\r\n")).toBe(true);
+    expect(second.received().endsWith("0\r\n\r\n")).toBe(true);
+    expect([open.detached, late.detached]).toEqual([1, 1]);
+  });
+});
+
+/** The body of a chunked response, decoded. */
+function dechunk(body: string): string {
+  let out = "";
+  let at = 0;
+  for (;;) {
+    const line = body.indexOf("\r\n", at);
+    if (line < 0) return out;
+    const size = Number.parseInt(body.slice(at, line), 16);
+    if (size === 0) return out;
+    out += body.slice(line + 2, line + 2 + size);
+    expect(body.slice(line + 2 + size, line + 4 + size)).toBe("\r\n");
+    at = line + 4 + size;
+  }
+}

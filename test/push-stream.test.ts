@@ -7,6 +7,7 @@ import { afterEach, expect, test, vi } from "vitest";
 import {
   attachSink,
   type ByteSink,
+  directResponse,
   EncodedEvent,
   eventStreamResponse,
   type EventStreamOptions,
@@ -249,4 +250,86 @@ test("toEventStream checks the push options", () => {
   expect(() => toEventStream(src, { maxBufferedEvents: -1 })).toThrow(RangeError);
   expect(() => toEventStream(src, { writeTimeout: Number.POSITIVE_INFINITY })).toThrow('"writeTimeout" must be');
   expect(() => toEventStream(src, { retry: -1 })).toThrow(RangeError);
+});
+
+test("a direct response is a Response whose mount view writes to a sink, with the shared header list", () => {
+  const src = source(["backlog"]);
+  const extra = Object.freeze({ "x-room": "lobby" });
+  const response = eventStreamResponse(src, { direct: true, retry: 1000, headers: extra });
+  expect(response).toBeInstanceOf(Response);
+  expect(Object.prototype.toString.call(response)).toBe("[object Response]");
+  expect(response.constructor).toBe(Response);
+  expect([response.status, response.ok, response.statusText, response.bodyUsed]).toEqual([200, true, "", false]);
+  const direct = directResponse(response)!;
+  expect(direct.status).toBe(200);
+  expect(direct.headers).toEqual([
+    "cache-control",
+    "no-cache, no-transform",
+    "content-type",
+    "text/event-stream; charset=utf-8",
+    "x-accel-buffering",
+    "no",
+    "x-room",
+    "lobby",
+  ]);
+  // Streams made with the same frozen headers share one list.
+  expect(directResponse(eventStreamResponse(source(), { direct: true, headers: extra }))!.headers).toBe(direct.headers);
+  expect(src.starts).toBe(0); // nothing runs before the mount attaches
+  const out = sink();
+  expect(direct.attach(out.sink)).toBeDefined();
+  src.consumer!.push("live");
+  expect(out.text()).toBe("retry: 1000\ndata: backlog\n\ndata: live\n\n");
+  expect(direct.attach(out.sink)).toBeUndefined(); // once
+});
+
+test("a direct response's headers, read and changed before it is sent, are what the mount sends", () => {
+  const response = eventStreamResponse(source(), { direct: true });
+  expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+  response.headers.set("access-control-allow-origin", "https://app.example");
+  expect(directResponse(response)!.headers).toContain("access-control-allow-origin");
+});
+
+test("a direct response read as a body becomes a real one: its events arrive through the ReadableStream", async () => {
+  const src = source(["one"]);
+  const response = eventStreamResponse(src, { direct: true });
+  const events = parseEventStream(response.body!);
+  expect(directResponse(response)).toBeUndefined(); // the mount must read the body now
+  expect(response.bodyUsed).toBe(false);
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const event of events) seen.push(event.data);
+  })();
+  await vi.waitFor(() => expect(seen).toEqual(["one"]));
+  src.consumer!.push("two");
+  src.consumer!.end();
+  await reading;
+  expect(seen).toEqual(["one", "two"]);
+  expect(src.starts).toBe(1);
+});
+
+test("a direct response the mount will not send frees its source; cloning one tees the real body", async () => {
+  const dropped = source();
+  directResponse(eventStreamResponse(dropped, { direct: true }))!.cancel();
+  expect([dropped.starts, dropped.detached]).toEqual([1, 1]); // started against nothing, stopped at once
+  const src = source(["x"]);
+  const copy = eventStreamResponse(src, { direct: true }).clone();
+  expect(copy).toBeInstanceOf(Response);
+  const reader = copy.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toBe("data: x\n\n");
+  void reader.cancel(); // settles once the original's branch is cancelled too, which nobody does here
+});
+
+test("direct applies to push sources at the default status only; everything else is a real Response", () => {
+  for (const response of [
+    eventStreamResponse(["pulled"], { direct: true }),
+    eventStreamResponse(source(), { direct: true, status: 201 }),
+    eventStreamResponse(source(), { direct: true, statusText: "Streaming" }),
+    eventStreamResponse(source()),
+    new Response("plain"),
+  ]) {
+    expect(directResponse(response)).toBeUndefined();
+    void response.body?.cancel();
+  }
+  expect(() => eventStreamResponse(source(), { direct: true, headers: { connection: "close" } })).toThrow(TypeError);
+  expect(() => eventStreamResponse(source(), { direct: true, heartbeat: -1 })).toThrow(RangeError);
 });

@@ -939,7 +939,13 @@ function renderEdge() {
   ui.edgeText.textContent = text;
   ui.edgeText.hidden = text === "";
   ui.edgeButton.hidden = mode === "done" || mode === "reset";
-  ui.edgeButton.textContent = mode === "error" ? T.retry : mode === "loading" ? T.loadingOlder : T.loadOlder;
+  ui.edgeButton.textContent = ui.edgeButton.hidden
+    ? ""
+    : mode === "error"
+      ? T.retry
+      : mode === "loading"
+        ? T.loadingOlder
+        : T.loadOlder;
   ui.edgeButton.setAttribute("aria-disabled", String(mode === "loading"));
   if (mode === "loading") ui.edgeText.hidden = true; // the button says it
 }
@@ -947,6 +953,7 @@ function renderEdge() {
 /** Loads the next older page if the top of the log is (nearly) in view. */
 function maybeLoadOlder() {
   if (!state.joined || state.history.mode !== "idle" || ui.edge.hidden) return;
+  if (state.stick) pinToBottom(); // where the view is about to be (the scroll waits for a frame)
   const edge = ui.edge.getBoundingClientRect();
   const view = ui.log.getBoundingClientRect();
   if (edge.bottom >= view.top - LOAD_AHEAD_PX) void loadOlder();
@@ -1247,6 +1254,7 @@ async function flushOutbox() {
       const result = await post(entry.room, entry.text, entry.user);
       if (!state.outbox.includes(entry)) continue; // cancelled meanwhile
       if (result.ok) {
+        if (state.errorKind === "connection") clearError(); // the server is reachable again
         entry.id = result.id;
         entry.status = "awaiting"; // its bubble goes when the stream brings the real message
         if (!result.id || state.seen.has(result.id)) dropEntry(entry);

@@ -39,7 +39,7 @@ const STRINGS = {
       reconnecting: "reconnecting…",
       offline: "offline",
     },
-    offlineBanner: "Connection lost. Trying to reconnect — messages you send will wait and go out once it is back.",
+    offlineBanner: "Connection lost. Reconnecting… Messages you send will go out once it is back.",
     retryNow: "Try now",
     people: (count) => (count === 1 ? "1 person here" : `${count} people here`),
     you: "you",
@@ -64,6 +64,7 @@ const STRINGS = {
     sharedName: "Another person uses the same name",
     pending: "Waiting for the connection…",
     sending: "Sending…",
+    retrying: "Could not reach the server. Trying again…",
     notSent: (error) => `Not sent: ${error}`,
     cancel: "Cancel",
     edit: "Edit",
@@ -100,7 +101,7 @@ const STRINGS = {
       reconnecting: "다시 연결 중…",
       offline: "오프라인",
     },
-    offlineBanner: "연결이 끊겼어요. 다시 연결하는 중이에요. 보내는 메시지는 기다렸다가 연결되면 전송돼요.",
+    offlineBanner: "연결이 끊겼어요. 다시 연결하는 중… 보내는 메시지는 연결되면 전송돼요.",
     retryNow: "지금 연결",
     people: (count) => `${count}명 접속 중`,
     you: "나",
@@ -124,6 +125,7 @@ const STRINGS = {
     sharedName: "같은 이름을 쓰는 다른 사람이 있어요",
     pending: "연결을 기다리는 중…",
     sending: "보내는 중…",
+    retrying: "서버에 연결하지 못했어요. 다시 시도하는 중…",
     notSent: (error) => `보내지 못했어요: ${error}`,
     cancel: "취소",
     edit: "고치기",
@@ -1164,6 +1166,7 @@ async function send() {
       enqueue(text, user);
       if (ui.text.value === text) ui.text.value = "";
       showError(T.unreachable, "connection");
+      flushLater();
     } else {
       showError(T.refused(result.error), "send"); // the text stays in the box, to fix and resend
     }
@@ -1234,9 +1237,11 @@ function renderPending(entry) {
   entry.item.classList.toggle("failed", failed);
   label.textContent = failed
     ? T.notSent(entry.error)
-    : entry.status === "waiting" && state.conn !== "live"
-      ? T.pending
-      : T.sending;
+    : entry.status !== "waiting"
+      ? T.sending
+      : state.conn === "live"
+        ? T.retrying
+        : T.pending;
   button.textContent = failed ? T.edit : T.cancel;
   button.hidden = entry.status === "sending" || entry.status === "awaiting";
 }
@@ -1262,7 +1267,7 @@ async function flushOutbox() {
       } else if (result.transient) {
         entry.status = "waiting";
         renderPending(entry);
-        state.flushTimer = setTimeout(() => void flushOutbox(), 2_000);
+        flushLater();
         return;
       } else {
         entry.status = "failed";
@@ -1273,6 +1278,12 @@ async function flushOutbox() {
   } finally {
     state.flushing = false;
   }
+}
+
+/** Tries the outbox again in a moment (the stream reopening also flushes it at once). */
+function flushLater() {
+  clearTimeout(state.flushTimer);
+  state.flushTimer = setTimeout(() => void flushOutbox(), 2_000);
 }
 
 /** A message with this id reached the stream: the placeholder of the post that made it goes. */

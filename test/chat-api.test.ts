@@ -195,12 +195,33 @@ describe("POST /rooms/:room/messages", () => {
     await watcher.cancel();
   });
 
-  test("room names: 1-64 of A-Z a-z 0-9 _ -, percent-decoded", async () => {
+  test("room names: 1-64 Unicode letters (with marks), digits, _ -, percent-decoded then NFC", async () => {
     const app = makeApp();
     expect((await post(app, "a-Z_09", { user: "u", text: "t" })).status).toBe(201);
     expect((await post(app, "x".repeat(64), { user: "u", text: "t" })).status).toBe(201);
     expect((await post(app, "%61bc", { user: "u", text: "t" })).status).toBe(201); // "abc"
-    for (const room of ["x".repeat(65), "a.b", "a%20b", "%2F", "%E2%82%AC", "%zz", "caf%C3%A9"]) {
+    expect((await post(app, "caf%C3%A9", { user: "u", text: "t" })).status).toBe(201); // "café"
+    expect((await post(app, encodeURIComponent("회의실"), { user: "u", text: "t" })).status).toBe(201);
+    expect((await post(app, encodeURIComponent("ঘর১২"), { user: "u", text: "t" })).status).toBe(201); // Bengali digits
+    expect((await post(app, encodeURIComponent("ü".repeat(64)), { user: "u", text: "t" })).status).toBe(201);
+    const refused = [
+      "x".repeat(65),
+      encodeURIComponent("ü".repeat(65)), // 65 characters, 130 bytes
+      "a.b",
+      "a%20b",
+      "%2F",
+      "%E2%82%AC", // € is a symbol
+      "%zz",
+      "%7Bhash%7D", // braces would break the Redis hash tag
+      "a%E3%80%80b", // ideographic space
+      "a%E2%80%8Bb", // zero-width space
+      "%E3%85%A4", // a Hangul filler: a letter that shows nothing
+      "%CC%81a", // a combining mark first
+      "%F0%9F%98%80", // an emoji
+      "a%00b",
+      "a!b",
+    ];
+    for (const room of refused) {
       await expectError(post(app, room, { user: "u", text: "t" }), 400, /room name/);
     }
     // An empty segment is no route at all.
@@ -375,8 +396,8 @@ describe("routing", () => {
     const cases: Array<[string, string, string]> = [
       ["POST", "/rooms", "GET, HEAD"],
       ["DELETE", "/healthz", "GET, HEAD"],
-      ["GET", "/rooms/a/messages", "POST"],
-      ["PUT", "/rooms/a/messages", "POST"],
+      ["PUT", "/rooms/a/messages", "GET, HEAD, POST"],
+      ["GET", "/rooms/a/typing", "POST"],
       ["POST", "/rooms/a/events", "GET, HEAD"],
       ["POST", "/", "GET, HEAD"],
       ["OPTIONS", "/chat.js", "GET, HEAD"],
@@ -413,6 +434,8 @@ describe("routing", () => {
       emit: (room, event) => inner.emit(room, event),
       subscribe: (room, options) => inner.subscribe(room, options),
       history: (room, limit) => inner.history(room, limit),
+      page: (room, options) => inner.page(room, options),
+      typing: (room, who) => inner.typing(room, who),
       room: (room) => inner.room(room),
       rooms: () => Promise.reject(new Error("disk on fire")),
       stats: () => inner.stats(),
@@ -438,7 +461,11 @@ describe("GET /rooms/:room/events", () => {
     expect(watcher.response.headers.get("x-content-type-options")).toBe("nosniff");
     await watcher.waitFor((events) => events.length >= 1);
     expect(watcher.retries).toEqual([2000]);
-    expect(watcher.events[0]).toEqual({ type: "presence", data: '{"room":"r","subscribers":1}', lastEventId: "" });
+    expect(watcher.events[0]).toEqual({
+      type: "presence",
+      data: '{"room":"r","subscribers":1,"users":[]}',
+      lastEventId: "",
+    });
     await watcher.cancel();
   });
 
@@ -518,9 +545,9 @@ describe("GET /rooms/:room/events", () => {
     await second.cancel();
     await first.waitFor((events) => dataOf(events, "presence").length === 3);
     expect(dataOf(first.events, "presence")).toEqual([
-      { room: "r", subscribers: 1 },
-      { room: "r", subscribers: 2 },
-      { room: "r", subscribers: 1 },
+      { room: "r", subscribers: 1, users: [] },
+      { room: "r", subscribers: 2, users: [] },
+      { room: "r", subscribers: 1, users: [] },
     ]);
     await first.cancel();
   });
@@ -628,5 +655,209 @@ describe("rooms at scale and shutdown", () => {
     await app.close();
     for (const watcher of watchers) await watcher.waitForEnd();
     await expectError(get(app, "/healthz"), 503, /shutting down/);
+  });
+});
+
+/** The `name=value` of a response's session cookie, to send back as `Cookie`. */
+function cookieOf(response: Response): string {
+  const header = response.headers.get("set-cookie");
+  if (header === null) throw new Error("no Set-Cookie");
+  return header.split(";")[0]!;
+}
+
+async function sessionFor(app: ChatApp): Promise<{ cookie: string; userId: string }> {
+  const response = await get(app, "/session");
+  const { userId } = (await response.json()) as { userId: string };
+  return { cookie: cookieOf(response), userId };
+}
+
+function typing(app: ChatApp, room: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return app.fetch(
+    new Request(`${BASE}/rooms/${room}/typing`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    }),
+  );
+}
+
+type Page = { messages: { id: string; text: string }[]; hasMore: boolean; complete: boolean; oldestId: string | null };
+
+describe("GET /rooms/:room/messages", () => {
+  test("pages back through the history: the newest first, then before=<id>; the four fields in order", async () => {
+    const app = makeApp({ historySize: 500 });
+    const ids: string[] = [];
+    for (let i = 1; i <= 120; i++) ids.push(await send(app, "r", `m${i}`));
+    const response = await get(app, "/rooms/r/messages");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    const first = (await response.json()) as Page;
+    expect(Object.keys(first)).toEqual(["messages", "hasMore", "complete", "oldestId"]);
+    expect(first.messages.map((m) => m.text)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i + 71}`));
+    expect(first).toMatchObject({ hasMore: true, complete: true, oldestId: ids[0] });
+    expect(Object.keys(first.messages[0]!)).toEqual(["id", "room", "user", "userId", "text", "time"]);
+    const second = (await (
+      await get(app, `/rooms/r/messages?before=${first.messages[0]!.id}&limit=60`)
+    ).json()) as Page;
+    expect(second.messages.map((m) => m.id)).toEqual(ids.slice(10, 70));
+    expect(second.hasMore).toBe(true);
+    const last = (await (await get(app, `/rooms/r/messages?before=${ids[10]}&limit=60`)).json()) as Page;
+    expect(last.messages.map((m) => m.id)).toEqual(ids.slice(0, 10));
+    expect(last.hasMore).toBe(false);
+    // limit is capped at 200; an empty before is no before.
+    const all = (await (await get(app, "/rooms/r/messages?limit=100000&before=")).json()) as Page;
+    expect(all.messages).toHaveLength(120);
+    expect(all.hasMore).toBe(false);
+  });
+
+  test("a trimmed history is not complete; an unknown room is an empty, complete page", async () => {
+    const app = makeApp({ historySize: 3 });
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push(await send(app, "r", `m${i}`));
+    expect(await (await get(app, "/rooms/r/messages?limit=2")).json()).toMatchObject({
+      hasMore: true,
+      complete: false,
+      oldestId: ids[2],
+    });
+    expect(await (await get(app, "/rooms/nobody/messages")).json()).toEqual({
+      messages: [],
+      hasMore: false,
+      complete: true,
+      oldestId: null,
+    });
+  });
+
+  test("before: malformed is 400; well-formed from another room or life is an empty page", async () => {
+    const app = makeApp();
+    const id = await send(app, "r", "hi");
+    const foreign = await send(app, "elsewhere", "x");
+    await expectError(get(app, "/rooms/r/messages?before=garbage"), 400, /"before"/);
+    await expectError(get(app, `/rooms/r/messages?before=${id}-`), 400, /"before"/);
+    const other = (await (await get(app, `/rooms/r/messages?before=${foreign}`)).json()) as Page;
+    expect(other).toEqual({ messages: [], hasMore: false, complete: true, oldestId: id });
+    const restarted = (await (await get(app, "/rooms/r/messages?before=zzzz.1-1")).json()) as Page;
+    expect(restarted).toMatchObject({ messages: [], hasMore: false });
+  });
+
+  test("limit must be a whole number from 1; a bad room is 400; HEAD has the headers only", async () => {
+    const app = makeApp();
+    await send(app, "r", "hi");
+    for (const limit of ["0", "-1", "1.5", "x", "", "1e3"]) {
+      await expectError(get(app, `/rooms/r/messages?limit=${limit}`), 400, /"limit"/);
+    }
+    await expectError(get(app, "/rooms/a.b/messages"), 400, /room name/);
+    const head = await get(app, "/rooms/r/messages", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(head.body).toBeNull();
+  });
+
+  test("a private room's history needs a token, like its stream", async () => {
+    const app = makeApp({
+      privateRooms: { pattern: /^private-/, secret: "a shared secret for private rooms, 32+ characters" },
+    });
+    const response = await get(app, "/rooms/private-x/messages");
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="eddy"');
+    await expectError(response, 401);
+    expect((await get(app, "/rooms/public/messages")).status).toBe(200);
+  });
+});
+
+describe("POST /rooms/:room/typing", () => {
+  test("204; the room's subscribers get typing with the session's user id, at most once per 2 s per person", async () => {
+    const app = makeApp();
+    const ann = await sessionFor(app);
+    const watcher = await watch(app, "/rooms/r/events");
+    const answer = await typing(app, "r", { user: " Ann " }, { cookie: ann.cookie });
+    expect(answer.status).toBe(204);
+    expect(answer.body).toBeNull();
+    expect(answer.headers.get("set-cookie")).toBeNull(); // it had a session
+    expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+    expect((await typing(app, "r", { user: "Ann" }, { cookie: ann.cookie })).status).toBe(204); // absorbed
+    // No session: one is given, as a post gives one, and it is a new person.
+    const stranger = await typing(app, "r", { user: "Bo" });
+    expect(stranger.status).toBe(204);
+    expect(stranger.headers.get("set-cookie")).toMatch(/^eddy_session=/);
+    await send(app, "r", "after");
+    await watcher.waitFor((events) => messagesOf(events).length === 1);
+    const seen = watcher.events.filter((event) => event.type === "typing");
+    expect(seen.map((event) => JSON.parse(event.data))).toEqual([
+      { room: "r", user: "Ann", userId: ann.userId },
+      { room: "r", user: "Bo", userId: expect.any(String) },
+    ]);
+    expect(JSON.parse(seen[1]!.data).userId).not.toBe(ann.userId);
+    // No id: the stream's Last-Event-ID stays the last message's.
+    expect(seen.every((event) => event.lastEventId === "")).toBe(true);
+    // Never stored: not in the history, not replayed.
+    expect(((await (await get(app, "/rooms/r/messages")).json()) as Page).messages.map((m) => m.text)).toEqual([
+      "after",
+    ]);
+    const late = await watch(app, "/rooms/r/events");
+    await late.waitFor((events) => messagesOf(events).length === 1);
+    expect(late.events.some((event) => event.type === "typing")).toBe(false);
+  });
+
+  test("the body is {user} checked as a post's; room, content type and size as for posts", async () => {
+    const app = makeApp();
+    for (const body of [{}, { user: "" }, { user: "bot" }, { user: "a", text: "b" }, { user: 5 }, [], "null"]) {
+      await expectError(typing(app, "r", body), 400);
+    }
+    await expectError(typing(app, "r", "{"), 400, /JSON/);
+    await expectError(typing(app, "r", { user: "ann" }, { "content-type": "text/plain" }), 415);
+    await expectError(typing(app, "r", JSON.stringify({ user: "x".repeat(20_000) })), 413);
+    await expectError(typing(app, "a.b", { user: "ann" }), 400, /room name/);
+    expect((await get(app, "/rooms/r/typing")).status).toBe(405);
+  });
+
+  test("rate-limited per client with the posts: 429 with Retry-After once the bucket is empty", async () => {
+    const app = makeApp({ postBurst: 2, postRate: 0.01 });
+    expect((await typing(app, "r", { user: "ann" })).status).toBe(204);
+    expect((await post(app, "r", { user: "ann", text: "hi" })).status).toBe(201);
+    const refused = await typing(app, "r", { user: "ann" });
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(refused.headers.get("connection")).toBe("close");
+    await expectError(refused, 429, /Too many/);
+  });
+});
+
+describe("who is here: ?user= on the stream", () => {
+  test("a stream with a valid name and session is listed in presence; without either it is only counted", async () => {
+    const app = makeApp({ presenceIntervalMs: 0 });
+    const ann = await sessionFor(app);
+    const bo = await sessionFor(app);
+    const reader = await watch(app, "/rooms/r/events");
+    await watch(app, `/rooms/r/events?user=${encodeURIComponent(" 민지 ")}`, { headers: { cookie: ann.cookie } });
+    await watch(app, "/rooms/r/events?user=Bo", { headers: { cookie: bo.cookie } });
+    await watch(app, "/rooms/r/events?user=nocookie");
+    await watch(app, "/rooms/r/events?user=bot", { headers: { cookie: bo.cookie } }); // reserved: counted only
+    await watch(app, "/rooms/r/events", { headers: { cookie: ann.cookie } }); // no name: counted only
+    await reader.waitFor((events) => dataOf<{ subscribers: number }>(events, "presence").at(-1)?.subscribers === 6);
+    expect(dataOf(reader.events, "presence").at(-1)).toEqual({
+      room: "r",
+      subscribers: 6,
+      users: [
+        { userId: bo.userId, user: "Bo" },
+        { userId: ann.userId, user: "민지" },
+      ],
+    });
+  });
+});
+
+describe("Unicode room names", () => {
+  test("a room is its NFC name: both spellings reach one room, echoed and listed normalised", async () => {
+    const app = makeApp();
+    const nfc = "Café회의실";
+    const nfd = nfc.normalize("NFD");
+    expect(nfd).not.toBe(nfc);
+    const watcher = await watch(app, `/rooms/${encodeURIComponent(nfc)}/events`);
+    await send(app, encodeURIComponent(nfd), "hi");
+    await watcher.waitFor((events) => messagesOf(events).length === 1);
+    expect(messagesOf(watcher.events)[0]!.room).toBe(nfc);
+    expect(dataOf<{ room: string }>(watcher.events, "presence")[0]!.room).toBe(nfc);
+    const listed = (await (await get(app, "/rooms")).json()) as { rooms: { room: string }[] };
+    expect(listed.rooms.map((r) => r.room)).toEqual([nfc]);
+    const page = (await (await get(app, `/rooms/${encodeURIComponent(nfd)}/messages`)).json()) as Page;
+    expect(page.messages.map((m) => m.text)).toEqual(["hi"]);
   });
 });

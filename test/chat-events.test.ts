@@ -20,7 +20,7 @@ const EVENTS: RoomEvent[] = [
       time: "2026-12-01T00:00:00.000Z",
     },
   },
-  { type: "presence", room: "lobby", subscribers: 3 },
+  { type: "presence", room: "lobby", subscribers: 3, users: [{ userId: "u1", user: "민지" }] },
   { type: "reset", reason: "history-truncated", lastEventId: "e-0", oldestId: "e-1" },
   {
     type: "reply-start",
@@ -32,6 +32,7 @@ const EVENTS: RoomEvent[] = [
     text: "",
   },
   { type: "reply-delta", replyId: "r1", delta: "안녕" },
+  { type: "typing", room: "회의실", user: "민지", userId: "u1" },
 ];
 
 test("every room event the hubs frame decodes back, by CHAT_EVENTS, to what was sent", async () => {
@@ -44,6 +45,15 @@ test("every room event the hubs frame decodes back, by CHAT_EVENTS, to what was 
       const { type, ...payload } = event;
       return { type, data: event.type === "message" ? event.message : payload, lastEventId: "e-1" };
     }),
+  );
+});
+
+test("a presence without users is framed with an empty list; typing carries no id", () => {
+  expect(encodeRoomEvent({ type: "presence", room: "lobby", subscribers: 2 }).frame).toBe(
+    'event: presence\ndata: {"room":"lobby","subscribers":2,"users":[]}\n\n',
+  );
+  expect(encodeRoomEvent({ type: "typing", room: "lobby", user: "ann", userId: "u1" }).frame).toBe(
+    'event: typing\ndata: {"room":"lobby","user":"ann","userId":"u1"}\n\n',
   );
 });
 

@@ -28,7 +28,7 @@ describe("memory hub", () => {
     expect(messages(reader.items)).toEqual(published);
     expect(published[0]).toEqual({ id: "ep.1-1", room: "lobby", user: "alice", text: "m1", time: TIME });
     // Presence of the subscriber itself comes first, then the messages.
-    expect(reader.items[0]).toEqual({ event: "presence", data: '{"room":"lobby","subscribers":1}' });
+    expect(reader.items[0]).toEqual({ event: "presence", data: '{"room":"lobby","subscribers":1,"users":[]}' });
   });
 
   test("each room has its own sequence and epoch", async () => {

@@ -8,15 +8,20 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createMemoryHub, createRedisHub, type Hub, HubClosedError, type MemoryHubOptions } from "../core/chat/mod.ts";
+import { InvalidCursorError, type PresenceUser } from "../core/chat/hub.ts";
 import type { EventMessage } from "../core/mod.ts";
 import { connectRedis } from "../redis/mod.ts";
 import { drain, flushHub as flush, messagesIn as messages, publishMany } from "./_chat.ts";
 import { haveRedis, type RedisServer, removeRedis, startRedis } from "./_redis.ts";
+import { waitFor } from "./_server.ts";
 
 const TIME = "2025-01-01T00:00:00.000Z";
 const input = (text: string, user = "alice") => ({ user, text, time: TIME });
 
-type HubOptions = Pick<MemoryHubOptions, "historySize" | "replayCount" | "queueLimit" | "presenceIntervalMs">;
+type HubOptions = Pick<
+  MemoryHubOptions,
+  "historySize" | "replayCount" | "queueLimit" | "presenceIntervalMs" | "typingIntervalMs"
+>;
 type Flavour = { name: string; make(options?: HubOptions): Promise<Hub> };
 
 let redis: RedisServer | undefined;
@@ -57,6 +62,10 @@ afterAll(async () => {
 
 const presenceCounts = (items: readonly EventMessage[]): number[] =>
   items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!).subscribers as number);
+type PresenceData = { room: string; subscribers: number; users: PresenceUser[] };
+const presences = (items: readonly EventMessage[]): PresenceData[] =>
+  items.filter((i) => i.event === "presence").map((i) => JSON.parse(i.data!) as PresenceData);
+const typings = (items: readonly EventMessage[]): EventMessage[] => items.filter((i) => i.event === "typing");
 
 describe.each(flavours)("$name", (flavour) => {
   test.skipIf(flavour.name === "redis hub" && !haveRedis())(
@@ -72,7 +81,7 @@ describe.each(flavours)("$name", (flavour) => {
       expect(messages(reader.items)).toEqual(published);
       expect(published[0]).toEqual({ id: published[0]!.id, room: "lobby", user: "alice", text: "m1", time: TIME });
       expect(Object.keys(published[0]!)).toEqual(["id", "room", "user", "text", "time"]);
-      expect(reader.items[0]).toEqual({ event: "presence", data: '{"room":"lobby","subscribers":1}' });
+      expect(reader.items[0]).toEqual({ event: "presence", data: '{"room":"lobby","subscribers":1,"users":[]}' });
       // Each room has its own ids: a cursor of one room is foreign to another.
       const other = await hub.publish("other", input("x"));
       expect(published.map((m) => m.id)).not.toContain(other.id);
@@ -252,6 +261,182 @@ describe.each(flavours)("$name", (flavour) => {
       await a.waitFor((items) => presenceCounts(items).join() === "1,2,1");
       stop();
       expect(seen).toEqual(["r:1", "r:2", "r:1"]);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "page: the newest retained messages, then older ones by before, oldest first; hasMore, complete and oldestId",
+    async () => {
+      const hub = await flavour.make({ historySize: 5 });
+      expect(await hub.page("nowhere", { limit: 10 })).toEqual({
+        messages: [],
+        hasMore: false,
+        complete: true,
+        oldestId: null,
+      });
+      const all = await publishMany(hub, "r", 3);
+      const newest = await hub.page("r", { limit: 2 });
+      expect(newest).toEqual({ messages: all.slice(1), hasMore: true, complete: true, oldestId: all[0]!.id });
+      expect(await hub.page("r", { before: all[1]!.id, limit: 2 })).toEqual({
+        messages: [all[0]],
+        hasMore: false,
+        complete: true,
+        oldestId: all[0]!.id,
+      });
+      expect(await hub.page("r", { before: all[0]!.id, limit: 2 })).toMatchObject({ messages: [], hasMore: false });
+      // The page holds the messages as stored: what a subscriber's replay shows.
+      const reader = drain(await hub.subscribe("r", { replay: 3 }));
+      await reader.waitFor((items) => messages(items).length === 3);
+      expect(messages(reader.items)).toEqual((await hub.page("r", { limit: 50 })).messages);
+
+      // Trimmed: retained m8..m12, the first message gone for good.
+      all.push(...(await publishMany(hub, "r", 9, 4)));
+      const trimmed = await hub.page("r", { limit: 50 });
+      expect(trimmed.messages.map((m) => m.text)).toEqual(["m8", "m9", "m10", "m11", "m12"]);
+      expect(trimmed).toMatchObject({ hasMore: false, complete: false, oldestId: all[7]!.id });
+      expect(await hub.page("r", { before: all[9]!.id, limit: 1 })).toEqual({
+        messages: [all[8]],
+        hasMore: true,
+        complete: false,
+        oldestId: all[7]!.id,
+      });
+      // A cursor older than what is retained: nothing older is left.
+      expect(await hub.page("r", { before: all[2]!.id, limit: 5 })).toMatchObject({ messages: [], hasMore: false });
+      // One of the right shape never issued (past the newest): everything older than it, i.e. the newest.
+      const beyond = all[11]!.id.replace(/\d+$/, (n) => String(Number(n) + 99));
+      expect((await hub.page("r", { before: beyond, limit: 2 })).messages.map((m) => m.text)).toEqual(["m11", "m12"]);
+      // Another room's id (another life of the room): an empty page, not an error.
+      const foreign = (await hub.publish("elsewhere", input("x"))).id;
+      expect(await hub.page("r", { before: foreign, limit: 5 })).toEqual({
+        messages: [],
+        hasMore: false,
+        complete: false,
+        oldestId: all[7]!.id,
+      });
+      for (const malformed of ["garbage", "", "-3", `${all[0]!.id}-`]) {
+        await expect(hub.page("r", { before: malformed, limit: 5 }), malformed).rejects.toBeInstanceOf(
+          InvalidCursorError,
+        );
+      }
+      await expect(hub.page("r", { limit: 0 })).rejects.toBeInstanceOf(RangeError);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "page walks the whole retained history back, each message once, whatever the page size",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 8 }),
+          fc.integer({ min: 0, max: 14 }),
+          fc.integer({ min: 1, max: 5 }),
+          async (historySize, stored, limit) => {
+            const hub = await flavour.make({ historySize });
+            const all = await publishMany(hub, "r", stored);
+            const seen = [];
+            let before: string | undefined;
+            for (let pages = 0; pages <= stored; pages++) {
+              const page = await hub.page("r", before === undefined ? { limit } : { before, limit });
+              expect(page.messages.length).toBeLessThanOrEqual(limit);
+              seen.unshift(...page.messages);
+              expect(page.complete).toBe(stored <= historySize);
+              expect(page.oldestId).toBe(all[Math.max(0, stored - historySize)]?.id ?? null);
+              if (!page.hasMore) break;
+              before = page.messages[0]!.id;
+            }
+            expect(seen).toEqual(all.slice(Math.max(0, stored - historySize)));
+            await hub.close();
+          },
+        ),
+        { seed: 0x9a6e, numRuns: flavour.name === "redis hub" ? 25 : 100 },
+      );
+    },
+    60_000,
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "typing reaches the room's subscribers without an id, once per person per interval, and is never stored or replayed",
+    async () => {
+      const hub = await flavour.make();
+      const a = drain(await hub.subscribe("r"));
+      const b = drain(await hub.subscribe("r"));
+      const first = await hub.publish("r", input("m1"));
+      expect(await hub.typing("r", { userId: "u1", user: "ann" })).toBe(true);
+      expect(await hub.typing("r", { userId: "u1", user: "ann" })).toBe(false); // absorbed
+      expect(await hub.typing("r", { userId: "u1", user: "Ann again" })).toBe(false); // the same person
+      expect(await hub.typing("r", { userId: "u2", user: "bo" })).toBe(true);
+      const second = await hub.publish("r", input("m2"));
+      for (const reader of [a, b]) {
+        await reader.waitFor((items) => messages(items).length === 2 && typings(items).length === 2);
+        expect(typings(reader.items)).toEqual([
+          { event: "typing", data: JSON.stringify({ room: "r", user: "ann", userId: "u1" }) },
+          { event: "typing", data: JSON.stringify({ room: "r", user: "bo", userId: "u2" }) },
+        ]);
+        expect(typings(reader.items).every((item) => item.id === undefined)).toBe(true);
+        // Messages keep their order and ids around them: typing is outside the numbered order.
+        expect(messages(reader.items).map((m) => m.id)).toEqual([first.id, second.id]);
+        expect(reader.items.some((item) => item.event === "reset")).toBe(false);
+      }
+      expect((await hub.page("r", { limit: 50 })).messages.map((m) => m.text)).toEqual(["m1", "m2"]);
+      const late = drain(await hub.subscribe("r", { after: first.id }));
+      await flush(hub, "r", late);
+      expect(typings(late.items)).toEqual([]);
+      expect(late.items.some((item) => item.event === "reset")).toBe(false);
+      // In another room, the same person is not throttled.
+      drain(await hub.subscribe("s"));
+      expect(await hub.typing("s", { userId: "u1", user: "ann" })).toBe(true);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "typing again after the interval is sent again",
+    async () => {
+      const hub = await flavour.make({ typingIntervalMs: 50 });
+      const reader = drain(await hub.subscribe("r"));
+      expect(await hub.typing("r", { userId: "u1", user: "ann" })).toBe(true);
+      await waitFor(() => hub.typing("r", { userId: "u1", user: "ann" }), { what: "a second typing event" });
+      await reader.waitFor((items) => typings(items).length === 2);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "presence lists the named people: one entry per user id under its smallest name, by name, at most 50; the unnamed are counted",
+    async () => {
+      const hub = await flavour.make({ presenceIntervalMs: 0 });
+      const reader = drain(await hub.subscribe("r"));
+      const bo = await hub.subscribe("r", { who: { userId: "u2", user: "bo" } });
+      const zed = await hub.subscribe("r", { who: { userId: "u1", user: "zed" } });
+      const ann = await hub.subscribe("r", { who: { userId: "u1", user: "ann" } }); // u1's second tab
+      await reader.waitFor((items) => presenceCounts(items).includes(4));
+      expect(presences(reader.items).at(-1)).toEqual({
+        room: "r",
+        subscribers: 4,
+        users: [
+          { userId: "u1", user: "ann" },
+          { userId: "u2", user: "bo" },
+        ],
+      });
+      await ann.return();
+      await reader.waitFor((items) => presenceCounts(items).at(-1) === 3);
+      expect(presences(reader.items).at(-1)?.users).toEqual([
+        { userId: "u2", user: "bo" },
+        { userId: "u1", user: "zed" },
+      ]);
+      await zed.return();
+      await bo.return();
+      await reader.waitFor((items) => presenceCounts(items).at(-1) === 1);
+      expect(presences(reader.items).at(-1)?.users).toEqual([]);
+
+      // 60 people: the first 50 by name are listed, everyone is counted.
+      const crowd = [];
+      for (let i = 59; i >= 0; i--) {
+        crowd.push(await hub.subscribe("r", { who: { userId: `p${i}`, user: `n${String(i).padStart(2, "0")}` } }));
+      }
+      await reader.waitFor((items) => presenceCounts(items).at(-1) === 61);
+      const listed = presences(reader.items).at(-1)!.users;
+      expect(listed).toHaveLength(50);
+      expect(listed.map((u) => u.user)).toEqual(Array.from({ length: 50 }, (_, i) => `n${String(i).padStart(2, "0")}`));
+      for (const subscription of crowd) await subscription.return();
     },
   );
 

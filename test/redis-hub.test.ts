@@ -14,6 +14,7 @@ import {
   type RedisHubOptions,
 } from "../core/chat/mod.ts";
 import type { EventMessage } from "../core/mod.ts";
+import type { PresenceUser } from "../core/chat/hub.ts";
 import { connectRedis } from "../redis/mod.ts";
 import { drain } from "./_chat.ts";
 import { haveRedis, type RedisServer, removeRedis, startRedis } from "./_redis.ts";
@@ -55,6 +56,11 @@ async function instances(
     cleanups.push(() => hub.close());
   }
   return { hubs, connections, prefix };
+}
+
+function usersIn(items: readonly EventMessage[]): PresenceUser[] | undefined {
+  const last = items.filter((item) => item.event === "presence").at(-1);
+  return last === undefined ? undefined : (JSON.parse(last.data!).users as PresenceUser[]);
 }
 
 function messages(items: readonly EventMessage[]): ChatMessage[] {
@@ -216,6 +222,82 @@ describe.skipIf(!haveRedis())("redis hub", () => {
     expect(told.at(-1)).toBe(3);
   });
 
+  test("presence lists the people of every instance, each once under its smallest name, and drops those who left", async () => {
+    const { hubs } = await instances(shared!, 2, { syncIntervalMs: 200 });
+    const [a, b] = hubs as [Hub, Hub];
+    const onA = drain(await a.subscribe("lobby", { who: { userId: "u2", user: "bo" } }));
+    const onB = drain(await b.subscribe("lobby", { who: { userId: "u1", user: "zed" } }));
+    const annOnB = await b.subscribe("lobby", { who: { userId: "u3", user: "ann" } });
+    // u1 on both instances, under two names: listed once, as "al".
+    const alOnA = await a.subscribe("lobby", { who: { userId: "u1", user: "al" } });
+    const expected = [
+      { userId: "u1", user: "al" },
+      { userId: "u3", user: "ann" },
+      { userId: "u2", user: "bo" },
+    ];
+    for (const reader of [onA, onB]) {
+      await reader.waitFor((items) => JSON.stringify(usersIn(items)) === JSON.stringify(expected), "every person");
+    }
+    await annOnB.return();
+    await alOnA.return();
+    const after = [
+      { userId: "u2", user: "bo" },
+      { userId: "u1", user: "zed" },
+    ];
+    for (const reader of [onA, onB]) {
+      await reader.waitFor((items) => JSON.stringify(usersIn(items)) === JSON.stringify(after), "those left");
+    }
+  });
+
+  test("another instance's people show within one of its ticks: it tells the others its entry changed", async () => {
+    const prefix = `hub${++prefixes}`;
+    const make = async (syncIntervalMs: number) => {
+      const redis = await connectRedis(shared!.url, { onError: () => {} });
+      const hub = createRedisHub({ syncIntervalMs, presenceIntervalMs: 0, redis, keyPrefix: prefix });
+      cleanups.push(() => hub.close());
+      return hub;
+    };
+    // A never ticks during the test: only B's word on the channel can make it read B's people.
+    const a = await make(600_000);
+    const b = await make(100);
+    const onA = drain(await a.subscribe("lobby"));
+    const ann = await b.subscribe("lobby", { who: { userId: "u1", user: "ann" } });
+    await onA.waitFor((items) => usersIn(items)?.length === 1, "ann on A");
+    expect(usersIn(onA.items)).toEqual([{ userId: "u1", user: "ann" }]);
+    expect(JSON.parse(onA.items.filter((i) => i.event === "presence").at(-1)!.data!).subscribers).toBe(2);
+    await ann.return();
+    await onA.waitFor((items) => usersIn(items)?.length === 0, "ann gone on A");
+  });
+
+  test("typing reaches every instance once per person per interval, and leaves the numbered order alone", async () => {
+    const errors: unknown[] = [];
+    const { hubs } = await instances(shared!, 2, { onError: (error) => errors.push(error) });
+    const [a, b] = hubs as [Hub, Hub];
+    const onA = drain(await a.subscribe("r"));
+    const onB = drain(await b.subscribe("r"));
+    const published: ChatMessage[] = [];
+    for (let i = 0; i < 10; i++) {
+      published.push(await a.publish("r", input(`m${i}`)));
+      await (i % 2 === 0 ? a : b).typing("r", { userId: `u${i}`, user: `n${i}` });
+    }
+    // The same person on the other instance within the interval: absorbed by Redis' key.
+    expect(await a.typing("r", { userId: "x", user: "ann" })).toBe(true);
+    expect(await b.typing("r", { userId: "x", user: "ann" })).toBe(false);
+    for (const reader of [onA, onB]) {
+      await reader.waitFor((items) => items.filter((i) => i.event === "typing").length === 11, "11 typing events");
+      await reader.waitFor((items) => messages(items).length === 10);
+      expect(messages(reader.items).map((m) => m.id)).toEqual(published.map((m) => m.id));
+      expect(reader.items.filter((i) => i.event === "typing").at(-1)).toEqual({
+        event: "typing",
+        data: JSON.stringify({ room: "r", user: "ann", userId: "x" }),
+      });
+    }
+    const next = await b.publish("r", input("next"));
+    await onA.waitFor((items) => messages(items).some((m) => m.id === next.id));
+    expect(errors).toEqual([]);
+    expect(onA.done.value).toBe(false);
+  });
+
   test("with Redis' default node size, a cursor older than historySize but still retained resumes exactly", async () => {
     const { hubs } = await instances(shared!, 1, { historySize: 5 });
     const hub = hubs[0]!;
@@ -274,5 +356,35 @@ describe.skipIf(!haveRedis())("redis hub across Redis restarts", () => {
     expect(JSON.parse(resumed.items[0]!.data!)).toMatchObject({ reason: "unknown-cursor", oldestId: fresh.id });
     const next = await b.publish("r", input("next"));
     await resumed.waitFor((items) => messages(items).some((m) => m.id === next.id));
+  }, 30_000);
+
+  test("restarted empty: a room an instance was serving is no longer complete, on every instance", async () => {
+    const server = await startRedis();
+    cleanups.push(() => removeRedis(server));
+    const { hubs } = await instances(server, 2);
+    const [a, b] = hubs as [Hub, Hub];
+    drain(await a.subscribe("r"));
+    await b.publish("r", input("old"));
+    expect(await b.page("r", { limit: 10 })).toMatchObject({ complete: true, hasMore: false });
+    await server.stop({ kill: true });
+    await server.start({ empty: true });
+    // A saw the stream it delivered from vanish and marked the room; B never served it.
+    await waitFor(
+      async () => {
+        try {
+          return (await b.page("r", { limit: 10 })).complete === false;
+        } catch {
+          return false; // still reconnecting
+        }
+      },
+      { what: "the room to be marked incomplete" },
+    );
+    const fresh = await publishWhenUp(b, "r", "fresh");
+    expect(await b.page("r", { limit: 10 })).toEqual({
+      messages: [fresh],
+      hasMore: false,
+      complete: false,
+      oldestId: fresh.id,
+    });
   }, 30_000);
 });

@@ -1,8 +1,8 @@
 /**
  * Private to the Redis hub: its Lua scripts, each one atomic step on one room's keys.
  *
- * Every script gets the room's four keys, which share one hash tag (`{room}`) and so one
- * Cluster slot:
+ * Every script but the typing one gets the room's five keys, which share one hash tag (`{room}`)
+ * and so one Cluster slot (a room name holds no brace, so the tag is the whole name):
  *
  * - `KEYS[1]` the stream: one entry per stored message, fields `d` (the message's JSON without
  *   its id), `p` (the previous entry's id: a cursor just below the oldest retained entry is
@@ -12,11 +12,20 @@
  *   (messages ever stored), `last` (the newest entry's id);
  * - `KEYS[3]` running replies: `<replyId>` the reply-start JSON, `<replyId>:t` the text so far,
  *   `<replyId>:l` the lease (Redis time, ms) after which another instance ends the reply;
- * - `KEYS[4]` presence: one field per instance, `<count>:<expires ms>`.
+ * - `KEYS[4]` presence: one field per instance, `<count>:<expires ms>`;
+ * - `KEYS[5]` who is here: one field per instance, the JSON `[[userId, user], ...]` of its first 50
+ *   named people by name, kept only while that instance's presence field lives (a separate key:
+ *   an older instance's tick, which drops any presence value it cannot read, never sees it).
+ *
+ * The meta hash may also hold `lost` (`1`: an instance saw this room's stream lost, a Redis restart
+ * without its data or a lost tail, so its history is not complete whatever it holds now).
  *
  * Each change publishes one notification on the room's channel, in the script, so the order
  * instances hear is the order Redis applied: `m <n> <epoch> <entry id> <d>` for a message,
- * `e <n> <epoch> <event JSON>` for a reply event.
+ * `e <n> <epoch> <event JSON>` for a reply event. Two kinds carry no number and are outside that
+ * order, so they never open or close a gap: `t <event JSON>` (someone is typing: delivered as it
+ * comes, never read back) and `p <instance id>` (that instance's presence entry changed: read the
+ * presence again now rather than at the next tick).
  *
  * @module
  */
@@ -29,6 +38,11 @@ local function now_ms()
 end
 local function touch(ttl)
   for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+local function field(entry, name)
+  local f = entry[2]
+  for i = 1, #f, 2 do if f[i] == name then return f[i + 1] end end
+  return nil
 end
 -- Stores a message and notifies the room: the one way anything enters the stream.
 local function append(epoch_candidate, d, maxlen, channel, reply_id)
@@ -102,11 +116,6 @@ local function latest(count)
   for i = #rev, 1, -1 do out[#out + 1] = rev[i] end
   return out
 end
-local function field(entry, name)
-  local f = entry[2]
-  for i = 1, #f, 2 do if f[i] == name then return f[i + 1] end end
-  return nil
-end
 local function older(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -147,7 +156,10 @@ return {epoch or false, n, status, first, last or false, entries, replies}`;
  * ends replies whose lease ran out (their instance died) with a stored error message, exactly
  * once whichever instances race for it. ARGV: instance id, count, count TTL ms, key TTL ms,
  * own reply ids (comma-separated), lease ms, note appended to a reaped reply, ISO time, MAXLEN,
- * channel, epoch candidate, room name. Returns `{others' total, replies ended}`.
+ * channel, epoch candidate, room name, this instance's people (their JSON; `=`: unchanged since
+ * the last tick; `''`: none), `1` to tell the other instances that its entry changed (`p`).
+ * Returns `{others' total, replies ended, the other live instances' people JSONs, 1 if this
+ * instance's people should be written but are missing (Redis lost them)}`.
  */
 export const TICK_SCRIPT = `${PRELUDE}
 local now = now_ms()
@@ -159,14 +171,34 @@ else
 end
 local others = 0
 local p = redis.call('HGETALL', KEYS[4])
+local live = {}
 for i = 1, #p, 2 do
   local c, expires = string.match(p[i + 1], '^(%d+):(%d+)$')
   if c == nil or tonumber(expires) < now then
     redis.call('HDEL', KEYS[4], p[i])
   elseif p[i] ~= me then
     others = others + tonumber(c)
+    live[p[i]] = true
   end
 end
+local missing = 0
+if count > 0 and ARGV[13] ~= '' then
+  if ARGV[13] ~= '=' then
+    redis.call('HSET', KEYS[5], me, ARGV[13])
+  elseif redis.call('HEXISTS', KEYS[5], me) == 0 then
+    missing = 1
+  end
+else
+  redis.call('HDEL', KEYS[5], me)
+end
+local people = {}
+local u = redis.call('HGETALL', KEYS[5])
+for i = 1, #u, 2 do
+  if u[i] ~= me then
+    if live[u[i]] then people[#people + 1] = u[i + 1] else redis.call('HDEL', KEYS[5], u[i]) end
+  end
+end
+if ARGV[14] == '1' then redis.call('PUBLISH', ARGV[10], 'p ' .. me) end
 for rid in string.gmatch(ARGV[5], '[^,]+') do
   if redis.call('HEXISTS', KEYS[3], rid) == 1 then
     redis.call('HSET', KEYS[3], rid .. ':l', now + tonumber(ARGV[6]))
@@ -185,4 +217,57 @@ for k, _ in pairs(map) do
   end
 end
 if count > 0 or others > 0 then touch(tonumber(ARGV[4])) end
-return {others, ended}`;
+return {others, ended, people, missing}`;
+
+/**
+ * A page of the retained history, read at one point. ARGV: the `before` cursor's epoch ('' for
+ * none), its entry id ('' for none), how many at most. Returns `{epoch|false, complete (1|0),
+ * oldest entry id|false, entries (oldest first), 1 if older entries exist before them}`. The
+ * history is complete when nothing was ever lost: no `lost` mark, and either no message ever
+ * stored or the oldest entry retained is the room's first (it has no predecessor).
+ */
+export const PAGE_SCRIPT = `${PRELUDE}
+local meta = redis.call('HMGET', KEYS[2], 'epoch', 'count', 'lost')
+local epoch, count, lost = meta[1], tonumber(meta[2] or '0'), meta[3]
+local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local first = head and head[1] or false
+local complete = 0
+if not lost and ((not head and count == 0) or (head and field(head, 'p') == '')) then complete = 1 end
+if not epoch or (ARGV[1] ~= '' and ARGV[1] ~= epoch) or ARGV[2] == '0-0' then
+  return {epoch or false, complete, epoch and first or false, {}, 0}
+end
+local limit = tonumber(ARGV[3])
+local top = '+'
+if ARGV[2] ~= '' then top = '(' .. ARGV[2] end
+local rev = redis.call('XREVRANGE', KEYS[1], top, '-', 'COUNT', limit + 1)
+local more = 0
+if #rev > limit then
+  more = 1
+  rev[#rev] = nil
+end
+local out = {}
+for i = #rev, 1, -1 do out[#out + 1] = rev[i] end
+return {epoch, complete, first, out, more}`;
+
+/**
+ * Marks the room's history as not complete: an instance saw its stream lost (another epoch, a
+ * lost tail). ARGV: key TTL ms. Creates the meta hash if Redis lost it; its epoch comes with the
+ * next message.
+ */
+export const MARK_LOST_SCRIPT = `${PRELUDE}
+redis.call('HSET', KEYS[2], 'lost', '1')
+touch(tonumber(ARGV[1]))
+return 1`;
+
+/**
+ * Someone is typing: sent at most once per interval per room and user id, whichever instance
+ * is asked, by a key that expires with the interval. KEYS[1]: that key
+ * (`<prefix>:{room}:y:<userId>`). ARGV: interval ms, channel, event JSON. Returns 1 if sent,
+ * 0 if absorbed. Nothing is stored but the key, and nothing numbered is published.
+ */
+export const TYPING_SCRIPT = `
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
+  redis.call('PUBLISH', ARGV[2], 't ' .. ARGV[3])
+  return 1
+end
+return 0`;

@@ -18,6 +18,8 @@ import {
   type Hub,
   HubClosedError,
   HubUnavailableError,
+  InvalidCursorError,
+  type Person,
   type RoomInfo,
   RoomLimitError,
   type SubscribeOptions,
@@ -28,7 +30,14 @@ import type { ReplyRunner } from "./_reply.ts";
 import { type Sessions, sessionToken } from "./_session.ts";
 import { allows, requestToken, type Tokens } from "./_tokens.ts";
 import { type MountInfo, queryParam, type Route } from "./_router.ts";
-import { integerParam, readJsonBody, validateMessageBody, validateRoom } from "./_validate.ts";
+import {
+  integerParam,
+  readJsonBody,
+  validateMessageBody,
+  validateRoom,
+  validateTypingBody,
+  validateUser,
+} from "./_validate.ts";
 
 /**
  * One static file served by the app, such as the page or its script.
@@ -84,13 +93,16 @@ export type RouteContext = {
 const RETRY_MS = 2000;
 const ROOMS_DEFAULT = 100;
 const ROOMS_MAX = 1000;
+/** `GET /rooms/:room/messages`' page size: default and most (PROTOCOL.md). */
+const PAGE_DEFAULT = 50;
+const PAGE_MAX = 200;
 
 /**
  * The routes of the chat app, for `createRouter`.
  *
  * @param context The hub, the reply runner, assets, limits and hooks.
  * @returns The route list: each asset path, `/rooms`, `/healthz`, `/metrics`, `/rooms/:room/events`,
- *   `/rooms/:room/messages`.
+ *   `/rooms/:room/messages` (POST to post, GET to page back), `/rooms/:room/typing`.
  *
  * @example
  * ```ts
@@ -129,6 +141,16 @@ export function chatRoutes(context: RouteContext): Route[] {
       path: "/rooms/:room/messages",
       handler: (request, params) => postMessage(context, request, params.room ?? ""),
     },
+    {
+      method: "GET",
+      path: "/rooms/:room/messages",
+      handler: (request, params, query) => pageMessages(context, request, params.room ?? "", query),
+    },
+    {
+      method: "POST",
+      path: "/rooms/:room/typing",
+      handler: (request, params) => postTyping(context, request, params.room ?? ""),
+    },
   ];
 }
 
@@ -159,7 +181,7 @@ async function listRooms(context: RouteContext, query: string): Promise<Response
 }
 
 function bySubscribersThenName(a: RoomInfo, b: RoomInfo): number {
-  // Room names are ASCII: a code-unit comparison is exact and locale-independent.
+  // Code units, not a locale's collation: the same order on every runtime (names are NFC already).
   return b.subscribers - a.subscribers || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0);
 }
 
@@ -234,10 +256,12 @@ class RoomStreams {
     const init = signal === undefined ? this.#direct : { ...this.#options(), signal };
     // HEAD gets the stream's headers without joining the room (no presence, no subscriber).
     if (request.method === "HEAD") return eventStreamResponse([], init);
-    if (context.access !== undefined || context.limits !== undefined) {
-      return this.#guarded(request, room.value, replay.value, query, init, signal);
+    // A name to be listed under needs the session checked: only then is the cookie read.
+    const name = queryParam(query, "user");
+    if (context.access !== undefined || context.limits !== undefined || name !== null) {
+      return this.#guarded(request, room.value, replay.value, query, init, signal, name);
     }
-    return this.#subscribe(room.value, replay.value, cursorOf(request, query), init, signal, undefined);
+    return this.#subscribe(room.value, replay.value, cursorOf(request, query), init, signal, undefined, undefined);
   }
 
   /** A private room's token, then the client's stream (and new room) buckets, then {@link #subscribe}. */
@@ -248,16 +272,21 @@ class RoomStreams {
     query: string,
     init: EventStreamResponseInit,
     signal: AbortSignal | undefined,
+    name: string | null,
   ): Promise<Response> {
     const context = this.#context;
     const access = context.access === undefined ? undefined : await authorize(context, request, room, "subscribe");
     if (access instanceof Response) return access;
     const limited = await limit(context, request, room, "streams");
     if (limited !== undefined) return limited;
-    return this.#subscribe(room, replay, cursorOf(request, query), init, signal, access);
+    const who = name === null ? undefined : await personOf(context, request, name);
+    return this.#subscribe(room, replay, cursorOf(request, query), init, signal, access, who);
   }
 
-  /** Joins the room; `expires`: when the token that opened the stream expires (ms), if any. */
+  /**
+   * Joins the room; `expires`: when the token that opened the stream expires (ms), if any; `who`:
+   * the person to list in the room's presence, if the stream gave a valid name and session.
+   */
   async #subscribe(
     room: string,
     replay: number,
@@ -265,12 +294,14 @@ class RoomStreams {
     init: EventStreamResponseInit,
     signal: AbortSignal | undefined,
     expires: number | undefined,
+    who: Person | undefined,
   ): Promise<Response> {
     const context = this.#context;
     try {
       const options: SubscribeOptions = { replay };
       if (signal !== undefined) options.signal = signal;
       if (cursor !== undefined) options.after = cursor;
+      if (who !== undefined) options.who = who;
       const subscription = await context.hub.subscribe(room, options);
       context.metrics.replayedEvents(subscription.replayed ?? 0);
       // A stream lives no longer than the token that opened it.
@@ -320,6 +351,95 @@ async function postMessage(context: RouteContext, request: Request, segment: str
       ? undefined
       : { "set-cookie": await context.sessions.cookie(author.userId, context.secure(request)) };
     return jsonResponse(201, { id: message.id, userId: author.userId }, setCookie);
+  } catch (error) {
+    return unavailable(error);
+  }
+}
+
+/**
+ * A stream's `?user=` as a person to list: the name checked as a post's, the user id from a valid
+ * session cookie. Either missing or invalid: not listed (the stream is still served: the name is
+ * only a label, and a stale one must not cost the client its room).
+ */
+async function personOf(context: RouteContext, request: Request, name: string): Promise<Person | undefined> {
+  const user = validateUser(name);
+  if (!user.ok) return undefined;
+  const token = sessionToken(request.headers.get("cookie"));
+  const userId = token === undefined ? undefined : await context.sessions.verify(token);
+  return userId === undefined ? undefined : { userId, user: user.value };
+}
+
+/**
+ * `GET /rooms/:room/messages?before=<id>&limit=<n>`: a page of the retained history, for scrolling
+ * back. Read from the hub (memory or Redis alike); a private room's needs a token that lets the
+ * client subscribe, since its history is what a subscriber would be shown.
+ */
+async function pageMessages(
+  context: RouteContext,
+  request: Request,
+  segment: string,
+  query: string,
+): Promise<Response> {
+  const room = validateRoom(segment);
+  if (!room.ok) return errorResponse(room.problem.status, room.problem.error);
+  const limit = integerParam(queryParam(query, "limit"), {
+    name: "limit",
+    min: 1,
+    max: PAGE_MAX,
+    fallback: PAGE_DEFAULT,
+  });
+  if (!limit.ok) return errorResponse(limit.problem.status, limit.problem.error);
+  // An empty `before` counts as absent, as an empty Last-Event-ID does: `?before=${oldestId ?? ""}` works.
+  const before = queryParam(query, "before") || undefined;
+  const access = await authorize(context, request, room.value, "subscribe");
+  if (access instanceof Response) return access;
+  try {
+    const page = await context.hub.page(room.value, {
+      limit: limit.value,
+      ...(before === undefined ? {} : { before }),
+    });
+    const { messages, hasMore, complete, oldestId } = page;
+    return jsonResponse(200, { messages, hasMore, complete, oldestId });
+  } catch (error) {
+    if (error instanceof InvalidCursorError) {
+      return errorResponse(400, 'The "before" parameter must be a message id');
+    }
+    return unavailable(error);
+  }
+}
+
+/**
+ * `POST /rooms/:room/typing` `{"user"}`: tells the room's subscribers someone is typing. `204`
+ * whether or not the hub sent an event (at most one per person per 2 s; the rest are absorbed).
+ * The person is the session's, as for a post (a client without one gets one); the post bucket
+ * limits it, so typing cannot be used to flood where posting could not.
+ */
+async function postTyping(context: RouteContext, request: Request, segment: string): Promise<Response> {
+  const room = validateRoom(segment);
+  if (!room.ok) return unread(request, errorResponse(room.problem.status, room.problem.error));
+  const access = await authorize(context, request, room.value, "publish");
+  if (access instanceof Response) return unread(request, access);
+  if (context.limits !== undefined) {
+    // Not the new-room bucket: typing creates no room.
+    const wait = context.limits.posts.take(context.clientOf(request));
+    if (wait > 0) {
+      return unread(
+        request,
+        errorResponse(429, `${TOO_MANY.posts}; try again in ${wait} s`, { "retry-after": String(wait) }),
+      );
+    }
+  }
+  const parsed = await readJsonBody(request);
+  if (!parsed.ok) return errorResponse(parsed.problem.status, parsed.problem.error, CLOSE);
+  const user = validateTypingBody(parsed.value);
+  if (!user.ok) return errorResponse(user.problem.status, user.problem.error);
+  try {
+    const author = await authorOf(context, request);
+    await context.hub.typing(room.value, { userId: author.userId, user: user.value });
+    const headers = new Headers(SECURITY_HEADERS);
+    headers.set("cache-control", "no-store");
+    if (!author.known) headers.set("set-cookie", await context.sessions.cookie(author.userId, context.secure(request)));
+    return new Response(null, { status: 204, headers });
   } catch (error) {
     return unavailable(error);
   }

@@ -75,8 +75,13 @@ const MAX_TEXT_CHARS = 4000;
  * ```
  */
 const MAX_USER_CHARS = 32;
+/** The longest room name, in characters (Unicode code points), after NFC normalisation. */
+const MAX_ROOM_CHARS = 64;
 
-const ROOM = /^[A-Za-z0-9_-]{1,64}$/;
+// Letters (with their combining marks, never first: a mark alone joins whatever precedes the
+// name on a screen), decimal digits, _ and -. No space, separator, control, brace (a Redis key's
+// hash tag is `{room}`) or other punctuation: a room name is a path segment and a key.
+const ROOM = /^[\p{L}\p{Nd}_-][\p{L}\p{M}\p{Nd}_-]*$/u;
 // Letters (with their combining marks, which many scripts need), decimal digits, space, _ - .
 const USER = /^[\p{L}\p{M}\p{Nd} _.-]+$/u;
 // C0 and C1 controls and DEL, except TAB and LF: NUL, ESC sequences, backspaces and the like
@@ -89,45 +94,61 @@ const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const fail = <T>(status: Problem["status"], error: string): Checked<T> => ({ ok: false, problem: { status, error } });
 
 /**
- * Checks a room name taken from the path: percent-decoded, then 1–64 of `A–Z a–z 0–9 _ -`.
+ * Checks a room name taken from the path: percent-decoded, NFC-normalised, then 1–64 characters
+ * of Unicode letters (with combining marks, not first), decimal digits, `_` and `-`, none of
+ * them invisible (a Hangul filler is a letter to Unicode). The normalised name is the room: two
+ * spellings of one name (precomposed or not) are one room, in every key and echo.
  *
  * @param segment The raw path segment.
- * @returns The room name, or a `400` problem.
+ * @returns The normalised room name, or a `400` problem.
  *
  * @example
  * ```ts
  * import { validateRoom } from "./_validate.ts";
  * validateRoom("general"); // { ok: true, value: "general" }
+ * validateRoom(encodeURIComponent("회의실")); // { ok: true, value: "회의실" }
+ * validateRoom(encodeURIComponent("Cafe\u0301")); // { ok: true, value: "Café" } (NFC: one code point é)
  * validateRoom("a%20b").ok; // false: a space is not allowed
+ * validateRoom("%7Broom%7D").ok; // false: braces are not
  * ```
  */
 export function validateRoom(segment: string): Checked<string> {
   let room: string;
   try {
-    room = decodeURIComponent(segment);
+    room = decodeURIComponent(segment).normalize("NFC");
   } catch {
     return fail(400, "The room name is not valid percent-encoding");
   }
-  if (!ROOM.test(room)) return fail(400, "The room name must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -");
+  const length = codePoints(room);
+  if (length === 0 || length > MAX_ROOM_CHARS || !ROOM.test(room)) {
+    return fail(
+      400,
+      `The room name must be 1 to ${MAX_ROOM_CHARS} letters, digits, _ and - (no spaces or punctuation)`,
+    );
+  }
+  for (const char of room) {
+    if (isInvisible(char)) return fail(400, "The room name must not contain invisible characters");
+  }
   return ok(room);
 }
 
 /**
  * Checks a user name: trimmed and NFC-normalised, 1–32 characters of Unicode letters, digits,
  * spaces, `_ - .`, not only invisible ones; `bot` and anything that looks like it (UTS #39 skeleton,
- * see `_confusables.ts`) is reserved.
+ * see `_confusables.ts`) is reserved. The one rule for a post's `user`, a typing body's and a
+ * stream's `?user=`.
  *
- * @param value The `user` field of the body.
+ * @param value The `user` field of the body (or the query parameter).
  * @returns The normalised name, or a `400` problem.
  *
  * @example
  * ```ts
- * import { validateMessageBody } from "./_validate.ts";
- * validateMessageBody({ user: "  Zoë  ", text: "hi" }); // { ok: true, value: { user: "Zoë", text: "hi" } }
- * validateMessageBody({ user: "BOT", text: "hi" }).ok; // false: reserved
+ * import { validateUser } from "./_validate.ts";
+ * validateUser("  Zoë  "); // { ok: true, value: "Zoë" }
+ * validateUser("BOT").ok; // false: reserved
  * ```
  */
-function validateUser(value: unknown): Checked<string> {
+export function validateUser(value: unknown): Checked<string> {
   if (typeof value !== "string") return fail(400, 'The "user" field must be a string');
   const user = value.trim().normalize("NFC");
   const length = codePoints(user);
@@ -187,14 +208,7 @@ export function validateMessageBody(value: unknown): Checked<MessageBody> {
     return fail(400, 'The body must be a JSON object with "user" and "text"');
   }
   const extra = Object.keys(value).filter((key) => key !== "user" && key !== "text");
-  if (extra.length > 0)
-    return fail(
-      400,
-      `The body has unexpected fields: ${extra
-        .slice(0, 5)
-        .map((key) => JSON.stringify(key.slice(0, 32)))
-        .join(", ")}`,
-    );
+  if (extra.length > 0) return fail(400, `The body has unexpected fields: ${listed(extra)}`);
   const fields = value as { user?: unknown; text?: unknown };
   if (!("user" in fields)) return fail(400, 'The body is missing the "user" field');
   if (!("text" in fields)) return fail(400, 'The body is missing the "text" field');
@@ -203,6 +217,30 @@ export function validateMessageBody(value: unknown): Checked<MessageBody> {
   const text = validateText(fields.text);
   if (!text.ok) return text;
   return ok({ user: user.value, text: text.value });
+}
+
+/**
+ * Checks a parsed `POST /rooms/:room/typing` body: a JSON object with exactly the string field
+ * `user`, checked as a post's.
+ *
+ * @param value The result of `JSON.parse`.
+ * @returns The normalised name, or a `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { validateTypingBody } from "./_validate.ts";
+ * validateTypingBody({ user: " ann " }); // { ok: true, value: "ann" }
+ * validateTypingBody({ user: "ann", text: "hi" }).ok; // false: extra field
+ * ```
+ */
+export function validateTypingBody(value: unknown): Checked<string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail(400, 'The body must be a JSON object with "user"');
+  }
+  const extra = Object.keys(value).filter((key) => key !== "user");
+  if (extra.length > 0) return fail(400, `The body has unexpected fields: ${listed(extra)}`);
+  if (!("user" in value)) return fail(400, 'The body is missing the "user" field');
+  return validateUser((value as { user?: unknown }).user);
 }
 
 /**
@@ -316,6 +354,14 @@ function isJsonContentType(header: string | null): boolean {
 // A refused body is cancelled rather than left unread, so a streaming upload stops.
 function discard(request: Request): void {
   if (request.body !== null && !request.bodyUsed) request.body.cancel().catch(() => {});
+}
+
+/** The first few field names, quoted and cut: they are the client's text. */
+function listed(keys: readonly string[]): string {
+  return keys
+    .slice(0, 5)
+    .map((key) => JSON.stringify(key.slice(0, 32)))
+    .join(", ");
 }
 
 function codePoints(text: string): number {

@@ -58,15 +58,125 @@ export type MessageInput = {
 };
 
 /**
- * A `presence` event: the room's subscriber count after someone joined or left.
+ * One person in a room's `presence` list: who they are (their session's user id) and the name
+ * their stream gave (`?user=`).
+ *
+ * @example
+ * ```ts
+ * import type { PresenceUser } from "./hub.ts";
+ * const person: PresenceUser = { userId: "Jt3vQ1xW0aZ8cK2mR7yB4g", user: "민지" };
+ * ```
+ */
+export type PresenceUser = { readonly userId: string; readonly user: string };
+
+/**
+ * A `presence` event: the room's subscriber count after someone joined or left, and (on the
+ * wire) the people among them who gave a name.
+ *
+ * `users` is what subscribers receive: at most {@link MAX_PRESENCE_USERS} distinct people, sorted
+ * by name. {@link Hub.onPresence} listeners hear every join and leave at once and get the count
+ * only: building the list on each arrival would cost a pass over the room per arrival.
  *
  * @example
  * ```ts
  * import type { PresenceEvent } from "./hub.ts";
  * const event: PresenceEvent = { type: "presence", room: "lobby", subscribers: 3 };
+ * const wire: PresenceEvent = { ...event, users: [{ userId: "u1", user: "ann" }] };
  * ```
  */
-export type PresenceEvent = { readonly type: "presence"; readonly room: string; readonly subscribers: number };
+export type PresenceEvent = {
+  readonly type: "presence";
+  readonly room: string;
+  readonly subscribers: number;
+  /** The named people subscribed, sorted by name; absent on what listeners hear (`[]` on the wire then). */
+  readonly users?: readonly PresenceUser[];
+};
+
+/**
+ * The most people a `presence` event lists; `subscribers` still counts everyone.
+ *
+ * @example
+ * ```ts
+ * import { MAX_PRESENCE_USERS } from "./hub.ts";
+ * console.log(MAX_PRESENCE_USERS); // 50
+ * ```
+ */
+export const MAX_PRESENCE_USERS = 50;
+
+/**
+ * A `typing` event: someone is writing in the room. Ephemeral: never stored, never replayed,
+ * framed without an id (it does not move a client's Last-Event-ID).
+ *
+ * @example
+ * ```ts
+ * import type { TypingEvent } from "./hub.ts";
+ * const event: TypingEvent = { type: "typing", room: "lobby", user: "ann", userId: "u1" };
+ * ```
+ */
+export type TypingEvent = {
+  readonly type: "typing";
+  readonly room: string;
+  /** The display name the typist gave. */
+  readonly user: string;
+  /** Who is typing: the id of their signed session. */
+  readonly userId: string;
+};
+
+/**
+ * Who is typing, for {@link Hub.typing}; also who a subscriber is, for {@link SubscribeOptions.who}.
+ *
+ * @example
+ * ```ts
+ * import type { Person } from "./hub.ts";
+ * const ann: Person = { userId: "u1", user: "ann" };
+ * ```
+ */
+export type Person = {
+  /** The session's user id (the server's word). */
+  readonly userId: string;
+  /** The display name, already validated like a post's `user`. */
+  readonly user: string;
+};
+
+/**
+ * What {@link Hub.page} is asked: the `limit` newest retained messages older than `before`.
+ *
+ * @example
+ * ```ts
+ * import type { PageOptions } from "./hub.ts";
+ * const newest: PageOptions = { limit: 50 };
+ * const older: PageOptions = { before: "lz3k9a1.1-51", limit: 50 };
+ * ```
+ */
+export type PageOptions = {
+  /** A message id: only messages older than it. Absent: the newest. */
+  readonly before?: string;
+  /** How many at most (a positive safe integer). */
+  readonly limit: number;
+};
+
+/**
+ * One page of a room's retained history (`GET /rooms/:room/messages`).
+ *
+ * @example
+ * ```ts
+ * import type { HistoryPage } from "./hub.ts";
+ * const page: HistoryPage = { messages: [], hasMore: false, complete: true, oldestId: null };
+ * ```
+ */
+export type HistoryPage = {
+  /** Oldest first: the newest `limit` retained messages older than `before`. */
+  readonly messages: ChatMessage[];
+  /** Older retained messages exist before the first of `messages`. */
+  readonly hasMore: boolean;
+  /**
+   * The history still holds the room's very first message: nothing was ever dropped (trimmed,
+   * evicted, lost with Redis). A page may say "the beginning of the room" only when it is true.
+   */
+  readonly complete: boolean;
+  /** The oldest retained message's id, or `null` when none is retained. */
+  readonly oldestId: string | null;
+};
 
 /**
  * A `reply-start` event: a streamed bot reply began. A subscriber that joins while the reply runs
@@ -136,6 +246,8 @@ export type SubscribeOptions = {
   replay?: number;
   /** Aborting it ends the subscription, as `return()` does. */
   signal?: AbortSignal;
+  /** Who subscribes, if they gave a name: listed in the room's `presence` events while subscribed. */
+  who?: Person;
 };
 
 /**
@@ -228,6 +340,22 @@ export interface Hub {
   subscribe(room: string, options?: SubscribeOptions): Promise<Subscription>;
   /** The latest `limit` stored messages of the room, oldest first (`[]` for an unknown room). */
   history(room: string, limit: number): Promise<ChatMessage[]>;
+  /**
+   * A page of the room's retained history, for scrolling back: the `limit` newest messages older
+   * than `before` (without it, the newest). A `before` of another life of the room (a restart, an
+   * evicted room, a Redis loss) or of another room gets an empty page (`hasMore: false`).
+   *
+   * @throws {InvalidCursorError} If `before` is not an id this kind of hub could have issued.
+   */
+  page(room: string, options: PageOptions): Promise<HistoryPage>;
+  /**
+   * Tells the room's current subscribers that `who` is typing (a `typing` event: not stored, not
+   * replayed). At most one per room and user id per typing interval (2 s): later calls within it
+   * are absorbed into the event already sent.
+   *
+   * @returns Whether an event was sent (`false`: absorbed).
+   */
+  typing(room: string, who: Person): Promise<boolean>;
   /** The room's counts, or `undefined` if it does not exist. */
   room(room: string): Promise<RoomInfo | undefined>;
   /** Every room's counts, in no particular order. */
@@ -267,6 +395,28 @@ export class RoomLimitError extends RangeError {
     super(`Cannot create room: the hub holds its maximum of ${limit} rooms and every one has subscribers`);
     this.name = "RoomLimitError";
     this.limit = limit;
+  }
+}
+
+/**
+ * Thrown by {@link Hub.page} when `before` is not an id the hub could have issued (malformed).
+ * The routes answer `400`. An id of the right shape from another room or room life is not an
+ * error: its page is empty.
+ *
+ * @example
+ * ```ts
+ * import { InvalidCursorError } from "./hub.ts";
+ * const error = new InvalidCursorError("garbage");
+ * console.log(error.type, error.message); // "invalid-cursor" 'Cannot page: "garbage" is not a message id'
+ * ```
+ */
+export class InvalidCursorError extends RangeError {
+  /** Discriminant for callers that branch on the error kind. */
+  readonly type = "invalid-cursor" as const;
+
+  constructor(cursor: string) {
+    super(`Cannot page: ${JSON.stringify(cursor.slice(0, 64))} is not a message id`);
+    this.name = "InvalidCursorError";
   }
 }
 

@@ -13,17 +13,25 @@
  *   closes and the client reconnects with Last-Event-ID, resuming without loss while the ring
  *   still holds its cursor. Dropping bounds the memory a slow reader can pin.
  * - With `maxRooms` rooms, creating another evicts the least recently active room that has no
- *   subscribers and no running reply; if there is none, it fails with {@link RoomLimitError}.
+ *   subscribers and no running reply; if there is none, it fails with {@link RoomLimitError}. The
+ *   names of the last 10 000 evicted rooms are remembered, so a page of a room created again says
+ *   its history is not `complete`.
+ * - `typing` events go to the room's subscribers as they are, at most one per person per 2 s, and
+ *   are never stored.
  *
  * @module
  */
 import type { EncodedEvent, EventMessage } from "../mod.ts";
 import {
   type ChatMessage,
+  type HistoryPage,
   type Hub,
   HubClosedError,
   type HubStats,
+  InvalidCursorError,
   type MessageInput,
+  type PageOptions,
+  type Person,
   type PresenceEvent,
   type ReplyEvent,
   type ReplyStartEvent,
@@ -36,7 +44,9 @@ import { checkNumber } from "./_check.ts";
 import { broadcast, chatMessage, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import { Ring } from "./_ring.ts";
+import { Roster } from "./_roster.ts";
 import { MemorySubscription } from "./_subscription.ts";
+import { TYPING_INTERVAL_MS, TypingThrottle } from "./_typing.ts";
 import { type ChatNumericOptions, readOption } from "./options.ts";
 import { encodeRoomEvent } from "./wire.ts";
 
@@ -57,9 +67,13 @@ export type MemoryHubOptions = Pick<
   epoch?: string;
   /** Receives an error thrown by an `onPresence` listener. Default `console.error`. */
   onError?(error: unknown): void;
+  /** The shortest time between two `typing` events of one person in one room. Default 2000 ms (the protocol's). */
+  typingIntervalMs?: number;
 };
 
 const CURSOR = /^(.+)-(0|[1-9]\d{0,14})$/;
+/** Names of evicted rooms remembered (for `complete`): a bound, not a promise. */
+const MAX_TOMBSTONES = 10_000;
 
 /**
  * Creates an in-memory hub.
@@ -87,16 +101,28 @@ class Room {
   /** Each message as its frame only: its `data` is the message's JSON, its bytes what is sent. */
   readonly ring: Ring<EncodedEvent>;
   readonly subscribers = new Set<MemorySubscription<Room>>();
+  /** Who each named subscriber is; the roster lists them in `presence`. */
+  readonly people = new Map<MemorySubscription<Room>, Person>();
+  readonly roster = new Roster();
   readonly replies = new Map<string, RunningReply>();
   /** Rate-limits this room's presence events (see `presenceIntervalMs`). */
   readonly presence: PresenceGate;
 
   readonly name: string;
   readonly epoch: string;
+  /** An earlier life of the room was evicted: its messages are gone, the history is not complete. */
+  readonly previousLife: boolean;
 
-  constructor(name: string, epoch: string, historySize: number, presence: (room: Room) => PresenceGate) {
+  constructor(
+    name: string,
+    epoch: string,
+    historySize: number,
+    presence: (room: Room) => PresenceGate,
+    previousLife: boolean,
+  ) {
     this.name = name;
     this.epoch = epoch;
+    this.previousLife = previousLife;
     this.ring = new Ring(historySize);
     this.presence = presence(this);
   }
@@ -112,6 +138,9 @@ class MemoryHub implements Hub {
   // delete + set moves a room to the end): eviction takes the first evictable one in O(1) usually.
   readonly #idle = new Map<string, Room>();
   readonly #listeners = new Set<(event: PresenceEvent) => void>();
+  /** Evicted rooms' names, oldest first (bounded by {@link MAX_TOMBSTONES}). */
+  readonly #tombstones = new Set<string>();
+  readonly #typing: TypingThrottle;
   readonly #historySize: number;
   readonly #historyBytes: number;
   /** Bytes the rings hold, by {@link retainedCost}. */
@@ -137,7 +166,11 @@ class MemoryHub implements Hub {
     new PresenceGate(
       this.#presenceIntervalMs,
       () => room.subscribers.size,
-      (subscribers) => this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers })),
+      (subscribers) =>
+        this.#broadcast(
+          room,
+          encodeRoomEvent({ type: "presence", room: room.name, subscribers, users: room.roster.list() }),
+        ),
     );
   #created = 0;
   #subscribers = 0;
@@ -158,6 +191,11 @@ class MemoryHub implements Hub {
       );
     }
     this.#onError = options.onError ?? ((error) => console.error("eddy: presence listener failed:", error));
+    const typingIntervalMs =
+      options.typingIntervalMs === undefined
+        ? TYPING_INTERVAL_MS
+        : checkNumber(options.typingIntervalMs, "a non-negative finite number", action, "typingIntervalMs");
+    this.#typing = new TypingThrottle(typingIntervalMs);
   }
 
   async publish(name: string, input: MessageInput): Promise<ChatMessage> {
@@ -201,6 +239,12 @@ class MemoryHub implements Hub {
     const backlog = this.#backlog(room, options);
     const subscription = new MemorySubscription(backlog, this.#queueLimit, this.#onLeave, signal, room);
     room.subscribers.add(subscription);
+    if (options.who !== undefined) {
+      // Copied: the caller's object could change under the roster, which must remove what it added.
+      const who: Person = { userId: options.who.userId, user: options.who.user };
+      room.people.set(subscription, who);
+      room.roster.add(who);
+    }
     this.#idle.delete(room.name);
     this.#subscribers++;
     this.#presence(room);
@@ -211,6 +255,41 @@ class MemoryHub implements Hub {
     const room = this.#rooms.get(name);
     if (room === undefined) return [];
     return room.ring.latest(limit).map((frame) => JSON.parse(frame.data!) as ChatMessage);
+  }
+
+  async page(name: string, options: PageOptions): Promise<HistoryPage> {
+    this.#assertOpen();
+    const limit = checkNumber(options.limit, "a positive safe integer", "Cannot page", "limit");
+    const { before } = options;
+    const cursor = before === undefined ? null : CURSOR.exec(before);
+    if (before !== undefined && cursor === null) throw new InvalidCursorError(before);
+    const room = this.#rooms.get(name);
+    if (room === undefined) {
+      return { messages: [], hasMore: false, complete: !this.#tombstones.has(name), oldestId: null };
+    }
+    const oldestSeq = room.seq - room.ring.length + 1;
+    // Seq 1 still held (or nothing stored yet) in a room with no earlier life: nothing was dropped.
+    const complete = !room.previousLife && oldestSeq <= 1;
+    const oldestId = room.ring.oldest()?.id ?? null;
+    const empty: HistoryPage = { messages: [], hasMore: false, complete, oldestId };
+    // Another life of this room (or another room, or another server start): nothing of it is here.
+    if (cursor !== null && cursor[1] !== room.epoch) return empty;
+    const newest = cursor === null ? room.seq : Math.min(Number(cursor[2]) - 1, room.seq);
+    if (newest < oldestSeq) return empty;
+    const first = Math.max(oldestSeq, newest - limit + 1);
+    const frames = room.ring.latest(room.seq - first + 1).slice(0, newest - first + 1);
+    const messages = frames.map((frame) => JSON.parse(frame.data!) as ChatMessage);
+    return { messages, hasMore: first > oldestSeq, complete, oldestId };
+  }
+
+  async typing(name: string, who: Person): Promise<boolean> {
+    this.#assertOpen();
+    const room = this.#rooms.get(name);
+    // Nobody to tell: no event, and no throttle entry a flood of unknown rooms could grow.
+    if (room === undefined || room.subscribers.size === 0) return false;
+    if (!this.#typing.take(name, who.userId)) return false;
+    this.#broadcast(room, encodeRoomEvent({ type: "typing", room: name, user: who.user, userId: who.userId }));
+    return true;
   }
 
   async room(name: string): Promise<RoomInfo | undefined> {
@@ -237,9 +316,12 @@ class MemoryHub implements Hub {
       room.presence.stop();
       for (const subscription of room.subscribers) subscription.end();
       room.subscribers.clear();
+      room.people.clear();
     }
     this.#rooms.clear();
     this.#idle.clear();
+    this.#tombstones.clear();
+    this.#typing.clear();
     this.#listeners.clear();
     this.#subscribers = 0;
     this.#order = [];
@@ -255,7 +337,8 @@ class MemoryHub implements Hub {
     const existing = this.#rooms.get(name);
     if (existing !== undefined) return existing;
     if (this.#rooms.size >= this.#maxRooms) this.#evict();
-    const room = new Room(name, `${this.#epoch}.${(++this.#created).toString(36)}`, this.#historySize, this.#gate);
+    const epoch = `${this.#epoch}.${(++this.#created).toString(36)}`;
+    const room = new Room(name, epoch, this.#historySize, this.#gate, this.#tombstones.delete(name));
     this.#rooms.set(name, room);
     this.#idle.set(name, room);
     return room;
@@ -268,6 +351,11 @@ class MemoryHub implements Hub {
       this.#idle.delete(room.name);
       this.#rooms.delete(room.name);
       room.presence.stop();
+      // Remembered only if something of it is lost: a room that never stored a message loses nothing.
+      if (room.seq > 0 || room.previousLife) {
+        this.#tombstones.add(room.name);
+        if (this.#tombstones.size > MAX_TOMBSTONES) this.#tombstones.delete(this.#tombstones.values().next().value!);
+      }
       for (let frame = room.ring.shift(); frame !== undefined; frame = room.ring.shift()) this.#release(frame);
       return;
     }
@@ -318,6 +406,11 @@ class MemoryHub implements Hub {
 
   #leave(room: Room, subscription: MemorySubscription<Room>): void {
     if (!room.subscribers.delete(subscription)) return;
+    const who = room.people.get(subscription);
+    if (who !== undefined) {
+      room.people.delete(subscription);
+      room.roster.remove(who);
+    }
     this.#subscribers--;
     if (room.subscribers.size === 0 && this.#rooms.get(room.name) === room) this.#idle.set(room.name, room);
     this.#presence(room);

@@ -19,22 +19,43 @@
  * Retention is `MAXLEN ~ historySize` per room; every key of a room expires `roomTtlMs` after
  * its last activity (an instance with subscribers in the room keeps it alive).
  *
+ * Two things travel outside the numbered order, on the same channel: `typing` events (sent once
+ * per person per interval whichever instance is asked, delivered as they come, never read back),
+ * and word that an instance's presence entry changed, so the others read the counts and the
+ * people listed in `presence` again at once: another instance's joins show within one tick.
+ *
  * @module
  */
 import type { EventMessage } from "../mod.ts";
 import { checkNumber } from "./_check.ts";
 import { broadcast, chatMessage, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
-import { EMIT_SCRIPT, PUBLISH_SCRIPT, SNAPSHOT_SCRIPT, TICK_SCRIPT } from "./_redis-scripts.ts";
+import {
+  EMIT_SCRIPT,
+  MARK_LOST_SCRIPT,
+  PAGE_SCRIPT,
+  PUBLISH_SCRIPT,
+  SNAPSHOT_SCRIPT,
+  TICK_SCRIPT,
+  TYPING_SCRIPT,
+} from "./_redis-scripts.ts";
+import { mergeUsers, Roster } from "./_roster.ts";
 import { MemorySubscription } from "./_subscription.ts";
+import { TYPING_INTERVAL_MS, TypingThrottle } from "./_typing.ts";
 import {
   type ChatMessage,
+  type HistoryPage,
   type Hub,
   HubClosedError,
   type HubStats,
   HubUnavailableError,
+  InvalidCursorError,
+  MAX_PRESENCE_USERS,
   type MessageInput,
+  type PageOptions,
+  type Person,
   type PresenceEvent,
+  type PresenceUser,
   type ReplyEvent,
   type ReplyStartEvent,
   type RoomInfo,
@@ -76,6 +97,8 @@ export type RedisHubOptions = Pick<
   replyLeaseMs?: number;
   /** Names this instance in the presence hashes. Default a random UUID. */
   instanceId?: string;
+  /** The shortest time between two `typing` events of one person in one room. Default 2000 ms (the protocol's). */
+  typingIntervalMs?: number;
   /** Receives errors nobody awaits (a failed background sync, a presence listener). Default `console.error`. */
   onError?(error: unknown): void;
 };
@@ -145,6 +168,7 @@ type Join = {
   readonly signal: AbortSignal | undefined;
   readonly after: string | undefined;
   readonly replay: number | undefined;
+  readonly who: Person | undefined;
 };
 
 class LocalRoom {
@@ -165,6 +189,18 @@ class LocalRoom {
   syncing = true;
   /** Other instances' subscribers, as of the last tick. */
   others = 0;
+  /** Who each named subscriber here is; the roster lists them. */
+  readonly people = new Map<MemorySubscription<LocalRoom>, Person>();
+  readonly roster = new Roster();
+  /** Other instances' named people, merged, as of the last read; and that list's JSON, to see a change. */
+  otherUsers: readonly PresenceUser[] = [];
+  otherUsersJson = "[]";
+  /** What the last tick wrote for this instance: the count and the people's JSON (`undefined`: rewrite). */
+  sentCount = -1;
+  sentUsers: string | undefined;
+  /** A presence read is under way; `again`: another was asked for meanwhile. */
+  refreshing = false;
+  refreshAgain = false;
   /** The total last told to `onPresence` listeners. */
   told = -1;
   /** Resolves once the room's channel is subscribed. */
@@ -191,11 +227,17 @@ class LocalRoom {
   get total(): number {
     return this.subscribers.size + this.others;
   }
+
+  /** The people a `presence` event lists: ours and the other instances', merged. */
+  users(): readonly PresenceUser[] {
+    return this.otherUsers.length === 0 ? this.roster.list() : mergeUsers([this.roster.list(), this.otherUsers]);
+  }
 }
 
 function roomKeys(prefix: string, room: string): string[] {
+  // A room name holds no brace (PROTOCOL.md), so `{room}` is its whole name: one Cluster slot.
   const tag = `${prefix}:{${room}}`;
-  return [`${tag}:s`, `${tag}:m`, `${tag}:r`, `${tag}:p`];
+  return [`${tag}:s`, `${tag}:m`, `${tag}:r`, `${tag}:p`, `${tag}:u`];
 }
 
 class RedisHub implements Hub {
@@ -221,8 +263,11 @@ class RedisHub implements Hub {
     new PresenceGate(
       this.#presenceIntervalMs,
       () => room.total,
-      (subscribers) => this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers })),
+      (subscribers) =>
+        this.#broadcast(room, encodeRoomEvent({ type: "presence", room: room.name, subscribers, users: room.users() })),
     );
+  readonly #typing: TypingThrottle;
+  readonly #typingIntervalMs: number;
   readonly #tick: ReturnType<typeof setInterval>;
   readonly #stopReconnect: () => void;
   #subscribers = 0;
@@ -238,6 +283,8 @@ class RedisHub implements Hub {
     this.#roomTtlMs = positive(options.roomTtlMs, 7 * DAY_MS, "roomTtlMs");
     this.#syncIntervalMs = positive(options.syncIntervalMs, 2000, "syncIntervalMs");
     this.#replyLeaseMs = positive(options.replyLeaseMs, 10_000, "replyLeaseMs");
+    this.#typingIntervalMs = positive(options.typingIntervalMs, TYPING_INTERVAL_MS, "typingIntervalMs");
+    this.#typing = new TypingThrottle(this.#typingIntervalMs);
     this.#prefix = options.keyPrefix ?? "eddy";
     if (!/^[^\s{}]+$/.test(this.#prefix)) {
       throw new RangeError(
@@ -311,6 +358,7 @@ class RedisHub implements Hub {
       signal,
       after,
       replay: options.replay,
+      who: options.who === undefined ? undefined : { userId: options.who.userId, user: options.who.user },
     };
     room.joins.add(join);
     try {
@@ -345,6 +393,37 @@ class RedisHub implements Hub {
     );
     if (snapshot.epoch === undefined) return [];
     return snapshot.entries.map((entry) => toMessage(snapshot.epoch!, entry.id, entry.d));
+  }
+
+  async page(name: string, options: PageOptions): Promise<HistoryPage> {
+    this.#assertOpen();
+    const limit = checkNumber(options.limit, "a positive safe integer", "Cannot page", "limit");
+    const { before } = options;
+    const cursor = before === undefined ? null : CURSOR.exec(before);
+    if (before !== undefined && cursor === null) throw new InvalidCursorError(before);
+    const reply = (await this.#run(PAGE_SCRIPT, roomKeys(this.#prefix, name), [
+      cursor?.[1] ?? "",
+      cursor?.[2] ?? "",
+      String(limit),
+    ])) as [string | null, number, string | null, [string, string[]][], number];
+    const [epoch, complete, first, entries, more] = reply;
+    const oldestId = epoch === null || first === null ? null : `${epoch}-${first}`;
+    const messages = epoch === null ? [] : decodeEntries(entries).map((entry) => toMessage(epoch, entry.id, entry.d));
+    return { messages, hasMore: Number(more) === 1, complete: Number(complete) === 1, oldestId };
+  }
+
+  async typing(name: string, who: Person): Promise<boolean> {
+    this.#assertOpen();
+    // This instance's throttle first: a flood from one person costs no Redis call.
+    if (!this.#typing.take(name, who.userId)) return false;
+    const tag = `${this.#prefix}:{${name}}`;
+    const event = JSON.stringify({ room: name, user: who.user, userId: who.userId });
+    const sent = await this.#run(
+      TYPING_SCRIPT,
+      [`${tag}:y:${who.userId}`],
+      [String(this.#typingIntervalMs), `${tag}:c`, event],
+    );
+    return Number(sent) === 1;
   }
 
   async room(name: string): Promise<RoomInfo | undefined> {
@@ -392,10 +471,12 @@ class RedisHub implements Hub {
       room.presence.stop();
       for (const subscription of room.subscribers) subscription.end();
       room.subscribers.clear();
+      this.#forgetPeople(room);
       for (const join of room.joins) join.finish(MemorySubscription.ended());
       room.joins.clear();
     }
     this.#rooms.clear();
+    this.#typing.clear();
     this.#listeners.clear();
     this.#subscribers = 0;
     // Take this instance's counts out of the rooms' presence now rather than when they expire.
@@ -463,6 +544,10 @@ class RedisHub implements Hub {
     for (const item of join.items) if (item.n > snapshot.n) backlog.push(item.frame);
     const subscription = new MemorySubscription(backlog, this.#queueLimit, this.#onLeave, join.signal, room);
     room.subscribers.add(subscription);
+    if (join.who !== undefined) {
+      room.people.set(subscription, join.who);
+      room.roster.add(join.who);
+    }
     this.#subscribers++;
     this.#presenceChanged(room);
     join.finish(subscription);
@@ -474,6 +559,11 @@ class RedisHub implements Hub {
 
   #leave(room: LocalRoom, subscription: MemorySubscription<LocalRoom>): void {
     if (!room.subscribers.delete(subscription)) return;
+    const who = room.people.get(subscription);
+    if (who !== undefined) {
+      room.people.delete(subscription);
+      room.roster.remove(who);
+    }
     this.#subscribers--;
     this.#presenceChanged(room);
     this.#forget(room);
@@ -492,6 +582,16 @@ class RedisHub implements Hub {
 
   readonly #onNote = (room: LocalRoom, message: string): void => {
     if (this.#rooms.get(room.name) !== room) return;
+    // Unnumbered kinds first: they are outside the delivery order, so they neither wait for a
+    // re-read nor make one.
+    if (message.startsWith("t ")) {
+      this.#onTyping(room, message.slice(2));
+      return;
+    }
+    if (message.startsWith("p ")) {
+      if (message.slice(2) !== this.#instanceId) this.#refresh(room);
+      return;
+    }
     let note: Note;
     try {
       note = parseNote(message);
@@ -507,15 +607,31 @@ class RedisHub implements Hub {
     this.#apply(room, note);
   };
 
+  /** A `typing` event from any instance: to this instance's subscribers now (joiners miss it: it is ephemeral). */
+  #onTyping(room: LocalRoom, json: string): void {
+    let event: { room?: unknown; user?: unknown; userId?: unknown };
+    try {
+      event = JSON.parse(json) as typeof event;
+    } catch (error) {
+      this.#onError(error);
+      return;
+    }
+    const { user, userId } = event;
+    if (typeof user !== "string" || typeof userId !== "string") return;
+    this.#broadcast(room, encodeRoomEvent({ type: "typing", room: room.name, user, userId }));
+  }
+
   /** Delivers one notification in order; `false` if it started a re-read instead. */
   #apply(room: LocalRoom, note: Note): boolean {
     if (room.epoch !== undefined && note.epoch !== room.epoch) {
+      this.#markLost(room);
       this.#restart(room); // Redis lost the room's stream: every cursor here is void
       return false;
     }
     if (note.n <= room.lastN) {
       // Already delivered, unless Redis lost its newest writes and numbers repeat for new ids.
       if (note.entry !== undefined && compareEntries(note.entry, room.lastEntry) > 0) {
+        this.#markLost(room);
         this.#restart(room);
         return false;
       }
@@ -579,6 +695,15 @@ class RedisHub implements Hub {
       snapshot.n >= room.lastN;
     if (!sameLife) {
       // First read, or the stream is not the one delivered from: start over from Redis' state.
+      // What this instance delivered is gone (another epoch, a lost tail, numbers gone back): the
+      // history can never be complete again. A cursor merely trimmed away loses nothing of Redis'.
+      if (
+        known &&
+        room.epoch !== undefined &&
+        (snapshot.epoch !== room.epoch || snapshot.status === "unknown" || snapshot.n < room.lastN)
+      ) {
+        this.#markLost(room);
+      }
       if (known) {
         this.#endAll(room);
         this.#forget(room);
@@ -625,11 +750,24 @@ class RedisHub implements Hub {
     if (this.#rooms.get(room.name) === room) void this.#resync(room);
   }
 
+  /** Marks the room's history as not complete, for every instance's pages (best effort: a later read retries nothing). */
+  #markLost(room: LocalRoom): void {
+    this.#run(MARK_LOST_SCRIPT, room.keys, [String(this.#roomTtlMs)]).catch((error: unknown) => {
+      if (!(error instanceof HubUnavailableError) && !(error instanceof HubClosedError)) this.#onError(error);
+    });
+  }
+
+  #forgetPeople(room: LocalRoom): void {
+    for (const who of room.people.values()) room.roster.remove(who);
+    room.people.clear();
+  }
+
   // Ends every subscriber (each client reconnects with its cursor and gets `reset` or exactly
   // what it missed) and every pending join.
   #endAll(room: LocalRoom): void {
     const subscriptions = [...room.subscribers];
     room.subscribers.clear();
+    this.#forgetPeople(room);
     this.#subscribers -= subscriptions.length;
     for (const subscription of subscriptions) subscription.end();
     for (const join of room.joins) join.finish(MemorySubscription.ended());
@@ -654,23 +792,71 @@ class RedisHub implements Hub {
 
   async #sync(): Promise<void> {
     if (this.#closed || !this.#redis.ready) return;
-    await Promise.all(
-      [...this.#rooms.values()].map(async (room) => {
-        try {
-          const [others] = await this.#tickRoom(room, room.subscribers.size);
-          if (others !== room.others && this.#rooms.get(room.name) === room) {
-            room.others = others;
-            room.presence.changed();
-            this.#tell(room);
-          }
-        } catch (error) {
-          if (!(error instanceof HubUnavailableError)) this.#onError(error);
-        }
-      }),
-    );
+    await Promise.all([...this.#rooms.values()].map((room) => this.#syncRoom(room)));
   }
 
-  async #tickRoom(room: LocalRoom, count: number): Promise<[number, number]> {
+  /** One room's tick: our entry written, the others' counts and people read; presence told if they changed. */
+  async #syncRoom(room: LocalRoom): Promise<void> {
+    try {
+      const { others, people } = await this.#tickRoom(room, room.subscribers.size);
+      if (this.#rooms.get(room.name) !== room) return;
+      const otherUsers = mergeUsers(people.map(readPeople));
+      const otherUsersJson = JSON.stringify(otherUsers);
+      if (others === room.others && otherUsersJson === room.otherUsersJson) return;
+      room.others = others;
+      room.otherUsers = otherUsers;
+      room.otherUsersJson = otherUsersJson;
+      room.presence.changed();
+      this.#tell(room);
+    } catch (error) {
+      if (!(error instanceof HubUnavailableError) && !(error instanceof HubClosedError)) this.#onError(error);
+    }
+  }
+
+  /** Another instance's entry changed: read the room's presence now. One read at a time per room, then one more if asked meanwhile. */
+  #refresh(room: LocalRoom): void {
+    if (room.refreshing) {
+      room.refreshAgain = true;
+      return;
+    }
+    room.refreshing = true;
+    void this.#syncRoom(room).finally(() => {
+      room.refreshing = false;
+      if (!room.refreshAgain || this.#closed || this.#rooms.get(room.name) !== room) return;
+      room.refreshAgain = false;
+      this.#refresh(room);
+    });
+  }
+
+  async #tickRoom(room: LocalRoom, count: number): Promise<{ others: number; people: string[] }> {
+    const users = count > 0 ? peopleJson(room.roster.list()) : "";
+    const changed = count !== room.sentCount || users !== room.sentUsers;
+    // Unchanged people are not sent again: `=` asks the script to keep (and check) what it has.
+    const arg = users !== "" && users === room.sentUsers ? "=" : users;
+    // Recorded before the call: a tick and a presence read may overlap, and Redis applies them in
+    // the order they were sent, so the next call must compare with this one's, not the last answered.
+    room.sentCount = count;
+    room.sentUsers = users;
+    let reply: { others: number; people: string[]; missing: boolean };
+    try {
+      reply = await this.#tickScript(room, count, arg, changed);
+    } catch (error) {
+      // Unknown whether Redis has it: the next tick writes everything again.
+      room.sentCount = -1;
+      room.sentUsers = undefined;
+      throw error;
+    }
+    // Redis lost our people (a restart): written again at once, not a tick later.
+    if (reply.missing) return this.#tickScript(room, count, users, true);
+    return reply;
+  }
+
+  async #tickScript(
+    room: LocalRoom,
+    count: number,
+    users: string,
+    changed: boolean,
+  ): Promise<{ others: number; people: string[]; missing: boolean }> {
     const own: string[] = [];
     for (const [replyId, name] of this.#ownReplies) if (name === room.name) own.push(replyId);
     const reply = await this.#run(TICK_SCRIPT, room.keys, [
@@ -686,8 +872,11 @@ class RedisHub implements Hub {
       room.channel,
       newEpoch(),
       room.name,
+      users,
+      changed ? "1" : "",
     ]);
-    return reply as [number, number];
+    const [others, , people, missing] = reply as [number, number, string[], number];
+    return { others: Number(others), people, missing: Number(missing) === 1 };
   }
 
   async #roomInfos(names: readonly string[]): Promise<(RoomInfo | undefined)[]> {
@@ -813,6 +1002,29 @@ function parseNote(message: string): Note {
   throw new TypeError(`Cannot read room notification: unknown kind in ${JSON.stringify(message.slice(0, 40))}`);
 }
 
+/** This instance's people as its presence entry stores them: `[[userId, user], ...]` ('' for none). */
+function peopleJson(users: readonly PresenceUser[]): string {
+  return users.length === 0 ? "" : JSON.stringify(users.map(({ userId, user }) => [userId, user]));
+}
+
+/** Another instance's people, from its entry; anything malformed (another version, a bug) counts as none. */
+function readPeople(json: string): PresenceUser[] {
+  let pairs: unknown;
+  try {
+    pairs = JSON.parse(json);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(pairs)) return [];
+  const users: PresenceUser[] = [];
+  for (const pair of pairs.slice(0, MAX_PRESENCE_USERS)) {
+    if (!Array.isArray(pair)) continue;
+    const [userId, user] = pair as unknown[];
+    if (typeof userId === "string" && typeof user === "string") users.push({ userId, user });
+  }
+  return users;
+}
+
 function decodeSnapshot(reply: unknown): Snapshot {
   const [epoch, n, status, first, last, entries, replies] = reply as [
     string | null,
@@ -829,17 +1041,22 @@ function decodeSnapshot(reply: unknown): Snapshot {
     status,
     first: first ?? undefined,
     last: last ?? undefined,
-    entries: entries.map(([id, fields]) => {
-      let d = "{}";
-      let seq = 0;
-      for (let i = 0; i + 1 < fields.length; i += 2) {
-        if (fields[i] === "d") d = fields[i + 1]!;
-        else if (fields[i] === "n") seq = Number(fields[i + 1]);
-      }
-      return { id, d, n: seq };
-    }),
+    entries: decodeEntries(entries),
     replies: replies.map(([start, text]) => ({ start, text })),
   };
+}
+
+/** Stream entries as XRANGE returns them: `[id, [field, value, ...]]`. */
+function decodeEntries(entries: readonly [string, string[]][]): { id: string; d: string; n: number }[] {
+  return entries.map(([id, fields]) => {
+    let d = "{}";
+    let seq = 0;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === "d") d = fields[i + 1]!;
+      else if (fields[i] === "n") seq = Number(fields[i + 1]);
+    }
+    return { id, d, n: seq };
+  });
 }
 
 /** Orders two stream entry ids (`<ms>-<seq>`). */

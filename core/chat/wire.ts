@@ -7,7 +7,7 @@
  * @module
  */
 import { defineEvents, EncodedEvent, type EventMessage, json } from "../mod.ts";
-import type { ChatMessage, PresenceEvent, ReplyDeltaEvent, ReplyStartEvent } from "./hub.ts";
+import type { ChatMessage, PresenceEvent, PresenceUser, ReplyDeltaEvent, ReplyStartEvent, TypingEvent } from "./hub.ts";
 
 /**
  * A `reset` event: the client's cursor cannot be resumed from exactly, so it gets the whole
@@ -43,7 +43,24 @@ export type RoomEvent =
   | PresenceEvent
   | ResetEvent
   | ReplyStartEvent
-  | ReplyDeltaEvent;
+  | ReplyDeltaEvent
+  | TypingEvent;
+
+/**
+ * The JSON of a `presence` event as subscribers receive it: `users` is always there (`[]` when
+ * nobody subscribed gave a name).
+ *
+ * @example
+ * ```ts
+ * import type { PresencePayload } from "./wire.ts";
+ * const data: PresencePayload = { room: "lobby", subscribers: 2, users: [{ userId: "u1", user: "ann" }] };
+ * ```
+ */
+export type PresencePayload = {
+  readonly room: string;
+  readonly subscribers: number;
+  readonly users: readonly PresenceUser[];
+};
 
 /** Longest cursor echoed back in a `reset` event. */
 const MAX_ECHOED_CURSOR = 128;
@@ -57,25 +74,29 @@ const MAX_ECHOED_CURSOR = 128;
  * ```ts
  * import assert from "node:assert/strict";
  * import { CHAT_EVENTS } from "./mod.ts";
- * const event = CHAT_EVENTS.decode({ type: "presence", data: '{"room":"lobby","subscribers":2}', lastEventId: "" });
- * if (event?.type === "presence") assert.equal(event.data.subscribers, 2);
- * assert.deepEqual(CHAT_EVENTS.names, ["message", "presence", "reset", "reply-start", "reply-delta"]);
+ * const data = '{"room":"lobby","subscribers":2,"users":[{"userId":"u1","user":"ann"}]}';
+ * const event = CHAT_EVENTS.decode({ type: "presence", data, lastEventId: "" });
+ * if (event?.type === "presence") assert.equal(event.data.users[0]?.user, "ann");
+ * assert.deepEqual(CHAT_EVENTS.names, ["message", "presence", "reset", "reply-start", "reply-delta", "typing"]);
  * ```
  */
 export const CHAT_EVENTS = defineEvents({
   /** A stored message; its `id` is also the event's `id:` (the resume cursor). */
   message: json<ChatMessage>(),
-  /** How many subscribers the room has now. */
-  presence: json<Omit<PresenceEvent, "type">>(),
+  /** How many subscribers the room has now, and the named people among them (at most 50, by name). */
+  presence: json<PresencePayload>(),
   /** The cursor could not be resumed from exactly: the history follows, replace what you show. */
   reset: json<Omit<ResetEvent, "type">>(),
   /** The bot started a reply: a bubble with `text` so far. */
   "reply-start": json<Omit<ReplyStartEvent, "type">>(),
   /** More text for the reply `replyId`. */
   "reply-delta": json<Omit<ReplyDeltaEvent, "type">>(),
+  /** Someone is typing (ephemeral: no id, never replayed; at most one per person per 2 s). */
+  typing: json<Omit<TypingEvent, "type">>(),
 });
 
 const FRAME_ONLY = { keepData: false } as const;
+const NO_USERS: readonly PresenceUser[] = Object.freeze([]);
 
 /**
  * The SSE frame of a room event: a message has its id as `id:` (the resume cursor) and its JSON
@@ -89,7 +110,7 @@ const FRAME_ONLY = { keepData: false } as const;
  * ```ts
  * import { encodeRoomEvent } from "./mod.ts";
  * const frame = encodeRoomEvent({ type: "presence", room: "lobby", subscribers: 3 });
- * console.log(frame.frame); // 'event: presence\ndata: {"room":"lobby","subscribers":3}\n\n'
+ * console.log(frame.frame); // 'event: presence\ndata: {"room":"lobby","subscribers":3,"users":[]}\n\n'
  * ```
  */
 export function encodeRoomEvent(event: RoomEvent): EncodedEvent {
@@ -99,8 +120,10 @@ export function encodeRoomEvent(event: RoomEvent): EncodedEvent {
       // Frame only: a history holds each message once, as the bytes it sends (`data` reads back).
       return new EncodedEvent(CHAT_EVENTS.encode("message", message, { id: message.id }), FRAME_ONLY);
     }
-    case "presence":
-      return framed(CHAT_EVENTS.encode("presence", { room: event.room, subscribers: event.subscribers }));
+    case "presence": {
+      const users = event.users === undefined ? NO_USERS : event.users.map(({ userId, user }) => ({ userId, user }));
+      return framed(CHAT_EVENTS.encode("presence", { room: event.room, subscribers: event.subscribers, users }));
+    }
     case "reset": {
       const { reason, oldestId } = event;
       const lastEventId = event.lastEventId.slice(0, MAX_ECHOED_CURSOR);
@@ -112,6 +135,10 @@ export function encodeRoomEvent(event: RoomEvent): EncodedEvent {
     }
     case "reply-delta":
       return framed(CHAT_EVENTS.encode("reply-delta", { replyId: event.replyId, delta: event.delta }));
+    case "typing": {
+      const { room, user, userId } = event;
+      return framed(CHAT_EVENTS.encode("typing", { room, user, userId }));
+    }
   }
 }
 

@@ -36,22 +36,33 @@ export type { ResponderRequest, Responder, RoomStats, TypewriterOptions } from "
 export { isForBot, typewriterResponder } from "./bot.ts";
 export type {
   ChatMessage,
+  HistoryPage,
   Hub,
   HubStats,
   MessageInput,
+  PageOptions,
+  Person,
   PresenceEvent,
+  PresenceUser,
   ReplyDeltaEvent,
   ReplyEvent,
   ReplyStartEvent,
   RoomInfo,
   SubscribeOptions,
   Subscription,
+  TypingEvent,
 } from "./hub.ts";
-export { HubClosedError, HubUnavailableError, RoomLimitError } from "./hub.ts";
+export {
+  HubClosedError,
+  HubUnavailableError,
+  InvalidCursorError,
+  MAX_PRESENCE_USERS,
+  RoomLimitError,
+} from "./hub.ts";
 export { createMemoryHub, type MemoryHubOptions } from "./memory-hub.ts";
 export { createRedisHub, type RedisHubOptions } from "./redis-hub.ts";
 export type { RedisConnection } from "./redis-connection.ts";
-export { CHAT_EVENTS, encodeRoomEvent, type ResetEvent, type RoomEvent } from "./wire.ts";
+export { CHAT_EVENTS, encodeRoomEvent, type PresencePayload, type ResetEvent, type RoomEvent } from "./wire.ts";
 export { CHAT_OPTIONS, type ChatNumericOptions, type ChatOptionName, type NumericOption } from "./options.ts";
 export { OpenAIError, openAIResponder, type OpenAIResponderOptions } from "./openai.ts";
 // Kept here too: the chat page is what this policy was written for.

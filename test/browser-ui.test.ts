@@ -563,6 +563,21 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     await ann.fill("#room", "fixed");
     expect(await ann.isHidden("#identity-error")).toBe(true);
     expect(await ann.getAttribute("#room", "aria-invalid")).toBe(null);
+
+    // A name only the server can judge (a Hangul filler is a letter that shows nothing): its
+    // refusal, with the server's reason, is shown in the page instead of retrying forever.
+    const refused = await fetch(`${server.url}/rooms/${encodeURIComponent("\u3164")}/events`);
+    expect(refused.status).toBe(400);
+    const { error } = (await refused.json()) as { error: string };
+    await ann.fill("#room", "\u3164");
+    await ann.press("#room", "Enter");
+    await ann.waitForSelector("#error:not([hidden])", WAIT);
+    expect(await ann.textContent("#error")).toBe(`This room cannot be opened: ${error}`);
+    expect(await ann.isHidden("#offline")).toBe(true); // not a connection problem
+    await ann.fill("#room", "한국어-방");
+    await ann.press("#room", "Enter");
+    await waitForState(ann, "live");
+    await waitForMessage(ann, "unicode room works");
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {

@@ -241,6 +241,14 @@ describeBrowser("chat page in Chromium [node]", () => {
     const own = await waitForMessage(bob, "still here after the restart");
     expect(own).toMatchObject({ author: "bob", own: true });
 
+    // The new server has a new session secret: each page gets a session again and is listed.
+    await alice.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#people-list li")].map((item) => item.textContent).join("|") ===
+        "alice (you)|bob",
+      undefined,
+      WAIT,
+    );
     for (const page of [alice, bob]) {
       const after = await domIds(page);
       expect(after.duplicates).toEqual([]);

@@ -158,8 +158,9 @@ const T = STRINGS[LANG];
 // The page
 // =================================================================================================
 
-/** Rooms: Unicode letters (with their marks), decimal digits, _ and -, 1–64 code points, NFC. */
-const ROOM_PATTERN = /^[\p{L}\p{M}\p{Nd}_-]{1,64}$/u;
+/** Rooms: Unicode letters (with their marks, not first), decimal digits, _ and -, 1–64 code points, NFC.
+ * The server also refuses invisible letters (a Hangul filler); the page shows its reason then. */
+const ROOM_PATTERN = /^[\p{L}\p{Nd}_-][\p{L}\p{M}\p{Nd}_-]{0,63}$/u;
 const DEFAULT_ROOM = "lobby";
 const NAME_MAX = 32;
 const PAGE_SIZE = 50; // messages per "load older" request
@@ -216,8 +217,9 @@ const state = {
   room: "",
   /** @type {EventSource | null} */
   source: null,
-  /** The name the open stream gave the server for the presence list (`?user=`). */
+  /** The name the open stream gave the server for the presence list (`?user=`), and our id then. */
   streamUser: "",
+  streamMe: "",
   /** Bumped whenever the log is cleared: answers meant for the old log are dropped. */
   generation: 0,
   /** connecting | live | reconnecting | offline | idle (not joined) */
@@ -326,15 +328,16 @@ function init() {
   ui.name.value = name;
   const room = roomFromUrl() ?? validRoom(storageGet("eddy.room") ?? "") ?? DEFAULT_ROOM;
   ui.room.value = room;
-  void loadSession();
+  const session = loadSession(); // before the stream: the room lists only people with a session
 
   ui.log.replaceChildren(ui.edge);
   setConn("idle");
   renderEdge();
   // Someone who joined before comes straight back in; a newcomer joins in one step (name, room, Join).
   if (name !== "" && nameProblem(name) === "") {
-    joinRoom(room);
+    ui.welcome.hidden = true;
     ui.text.focus();
+    void session.then(() => state.joined || joinRoom(room));
   } else {
     ui.welcome.hidden = false;
     ui.name.focus();
@@ -354,7 +357,10 @@ function applyStrings() {
   document.title = T.appTitle;
 }
 
-/** Who we are: "mine" is decided by this id, never by the name in the box (anyone can type a name). */
+/**
+ * Who we are: "mine" is decided by this id, never by the name in the box (anyone can type a
+ * name). The answer also sets the session cookie the stream needs to list us in the room.
+ */
 async function loadSession() {
   try {
     const response = await fetch("/session");
@@ -370,6 +376,8 @@ function setMe(userId) {
   state.me = userId;
   for (const item of ui.log.querySelectorAll(".msg")) markOwn(item);
   if (state.presence) renderPeople();
+  // A stream opened without this session is counted but not listed: reopen it (it resumes by id).
+  if (state.source && state.streamMe !== userId) openStream();
 }
 
 /** The room named by the address (`?room=x`, `#x` or `#room=x`), NFC; null if none or invalid. */
@@ -498,6 +506,7 @@ function openStream() {
   const source = new EventSource(url);
   state.source = source;
   state.streamUser = presenceName();
+  state.streamMe = state.me;
   if (state.conn !== "offline") setConn(state.everLive ? "reconnecting" : "connecting");
   armOfflineTimer();
 
@@ -668,6 +677,8 @@ function onReset(info) {
   // The server could not resume from our cursor. Everything this page shows is older than what the
   // server keeps: drop it, and say where the kept history begins (everything kept follows).
   clearLog();
+  state.lastId = ""; // the cursor means nothing here any more; the replay brings the new one
+  void loadSession(); // a restarted server may have a new session secret (setMe reopens the stream)
   state.history = { mode: "reset", complete: false };
   renderEdge();
   const notice = renderNotice(info.reason === "history-truncated" ? T.resetTruncated : T.resetUnknown);

@@ -29,7 +29,7 @@ const skip = process.env.EDDY_SKIP_BROWSER === "1";
 const missing = !skip && !existsSync(CHROMIUM);
 
 /** Viewports as new users bring them. */
-export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 } };
+const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 } };
 export const PHONE: BrowserContextOptions = {
   viewport: { width: 390, height: 844 },
   isMobile: true,
@@ -103,7 +103,7 @@ export async function gotoRoom(page: Page, url: string, room: string): Promise<v
 }
 
 /** The join step: name, then Enter (the room came from the address). */
-export async function join(page: Page, name: string): Promise<void> {
+async function join(page: Page, name: string): Promise<void> {
   await page.fill("#name", name);
   await page.press("#name", "Enter");
   await page.waitForSelector('#status[data-state="live"]', WAIT);
@@ -181,8 +181,11 @@ export async function domIds(page: Page): Promise<{ ids: string[]; duplicates: s
 /** A client of the chat API that keeps its session cookie, like one person posting from curl. */
 export class ApiClient {
   #cookie = "";
+  readonly url: string;
 
-  constructor(readonly url: string) {}
+  constructor(url: string) {
+    this.url = url;
+  }
 
   async post(room: string, user: string, text: string): Promise<{ id: string; userId: string }> {
     const response = await fetch(`${this.url}/rooms/${encodeURIComponent(room)}/messages`, {

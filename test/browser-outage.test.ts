@@ -151,7 +151,9 @@ describeBrowser("chat page through outages in Chromium [node]", () => {
     const shown = await waitForMessage(minsu, "through a flaky link");
     expect(shown.author).toBe("Ann");
     await ann.waitForFunction(
-      () => document.querySelector("#messages .msg.pending") === null && document.querySelector("#error")?.hidden,
+      () =>
+        document.querySelector("#messages .msg.pending") === null &&
+        document.querySelector<HTMLElement>("#error")?.hidden,
       undefined,
       WAIT,
     );

@@ -169,6 +169,24 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     }
   });
 
+  it("relabels 'Today' as 'Yesterday' in a tab left open past midnight", async () => {
+    const context = await browser.newContext({ locale: "en-US" });
+    const page = await context.newPage();
+    problems.watch(page, "midnight");
+    await api.post("midnight", "민수", "late at night");
+    await page.clock.setFixedTime(Date.now());
+    await gotoRoom(page, server.url, "midnight");
+    await page.fill("#name", "Ann");
+    await page.press("#name", "Enter");
+    await page.waitForSelector("#messages .day", WAIT);
+    expect(await page.locator("#messages .day").allTextContents()).toEqual(["Today"]);
+    await page.clock.setFixedTime(Date.now() + 24 * 3600_000);
+    await setHidden(page, true); // the reader comes back to the tab the next day
+    await setHidden(page, false);
+    expect(await page.locator("#messages .day").allTextContents()).toEqual(["Yesterday"]);
+    await context.close();
+  });
+
   it("breaks a Korean paragraph between words, never inside one (measured from the line boxes)", async () => {
     const minsu = await person({ name: "민수", room: "korean", locale: "ko-KR", context: PHONE });
     const long = `${"가나다라마바사아자차카타파하".repeat(8)} https://example.com/${"a".repeat(120)}`;

@@ -256,6 +256,8 @@ const state = {
   outbox: [],
   flushing: false,
   flushTimer: 0,
+  /** The day the day separators were labelled on ("Today" is relative). */
+  today: "",
   /** Messages from others that arrived while the tab was hidden. */
   unread: 0,
   /** The last message seen before leaving (from localStorage at join, or when the tab was hidden). */
@@ -836,6 +838,17 @@ function renderDay(item) {
   return day;
 }
 
+/** A tab left open past midnight: "Today" has become "Yesterday" (and so on). */
+function relabelDaysAfterMidnight() {
+  const today = dayKey(new Date());
+  if (state.today === today) return;
+  state.today = today;
+  for (const day of ui.log.querySelectorAll(".day")) {
+    const item = day.nextElementSibling?.classList.contains("msg") ? day.nextElementSibling : null;
+    if (item?.dataset.time) day.firstElementChild.textContent = dayLabel(new Date(Number(item.dataset.time)));
+  }
+}
+
 function dayKey(date) {
   return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
 }
@@ -883,6 +896,7 @@ function groupable(previous, item) {
 /** Adds a message at the end of the log (before our pending messages), with a day separator when
  * the day changes and grouped with the message before it when the same author continues. */
 function appendMessage(item) {
+  relabelDaysAfterMidnight();
   const anchor = tailAnchor();
   const before = anchor ? anchor.previousElementSibling : ui.log.lastElementChild;
   let previous = before;
@@ -1095,6 +1109,7 @@ function onVisibilityChange() {
   state.unread = 0;
   updateTitle();
   scheduleSeen();
+  relabelDaysAfterMidnight();
 }
 
 function updateTitle() {

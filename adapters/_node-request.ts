@@ -15,6 +15,7 @@
  * @module
  */
 import type { IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
 import { urlHost } from "./_serve.ts";
 
 /** Bytes of request body buffered ahead of the handler before the socket is paused. */
@@ -96,13 +97,19 @@ export class NodeRequest {
     return this.#controller.signal;
   }
 
-  // No body for GET and HEAD: answered without building the real request.
+  // The body stream is the one the real request would carry: handed over as it is, without
+  // building the real request (an undici Request, its AbortSignal and body extraction are a third
+  // of what a posted message costs the server). No body for GET and HEAD.
   get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    return this.#body === undefined ? null : this.#real().body;
+    if (this.#body === undefined) return null;
+    return this.#request === undefined
+      ? (this.#body.stream as ReadableStream<Uint8Array<ArrayBuffer>>)
+      : this.#request.body;
   }
 
   get bodyUsed(): boolean {
-    return this.#body === undefined ? false : this.#real().bodyUsed;
+    if (this.#body === undefined) return false;
+    return this.#request === undefined ? disturbed(this.#body.stream) : this.#request.bodyUsed;
   }
 
   // Everything below is the real request's.
@@ -134,25 +141,36 @@ export class NodeRequest {
     return this.#real().referrerPolicy;
   }
   clone(): Request {
+    if (!this.#bodyUsable()) throw unusable();
     return this.#real().clone();
   }
   arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#real().arrayBuffer();
+    return this.#bodyUsable() ? this.#real().arrayBuffer() : Promise.reject(unusable());
   }
   blob(): Promise<Blob> {
-    return this.#real().blob();
+    return this.#bodyUsable() ? this.#real().blob() : Promise.reject(unusable());
   }
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return this.#real().bytes();
+    return this.#bodyUsable() ? this.#real().bytes() : Promise.reject(unusable());
   }
   formData(): Promise<FormData> {
-    return this.#real().formData();
+    return this.#bodyUsable() ? this.#real().formData() : Promise.reject(unusable());
   }
   json(): Promise<unknown> {
-    return this.#real().json();
+    return this.#bodyUsable() ? this.#real().json() : Promise.reject(unusable());
   }
   text(): Promise<string> {
-    return this.#real().text();
+    return this.#bodyUsable() ? this.#real().text() : Promise.reject(unusable());
+  }
+
+  /**
+   * Whether the body can still be read or cloned: not yet read through the stream handed out by
+   * `body` (a real request answers a used or locked body with a TypeError, and so does this one).
+   */
+  #bodyUsable(): boolean {
+    if (this.#request !== undefined || this.#body === undefined) return true;
+    const stream = this.#body.stream;
+    return !stream.locked && !disturbed(stream);
   }
 
   /**
@@ -166,11 +184,20 @@ export class NodeRequest {
         headers: this.headers,
         signal: this.signal,
       };
-      if (this.#body !== undefined) {
+      // A body already read through `body` cannot be given to a Request (it would throw): then
+      // the real one has none, for what it is still needed for (its other fields, forwarding).
+      if (this.#body !== undefined && this.#bodyUsable()) {
         init.body = this.#body.stream;
         init.duplex = "half"; // required by fetch for a stream body
       }
-      this.#request = new Request(this.#url, init);
+      try {
+        this.#request = new Request(this.#url, init);
+      } catch (error) {
+        // A body read to its end where that cannot be seen (Deno's streams): build it without.
+        if (init.body === undefined) throw error;
+        init.body = null;
+        this.#request = new Request(this.#url, init);
+      }
     }
     return this.#request;
   }
@@ -261,6 +288,19 @@ function prepare(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a body stream was read from or cancelled. Node's `isDisturbed` sees it on its web
+ * streams; elsewhere (Deno's node:stream) a locked stream is all that shows.
+ */
+function disturbed(stream: ReadableStream<Uint8Array>): boolean {
+  return Readable.isDisturbed(stream as unknown as NodeJS.ReadableStream);
+}
+
+/** What a real request's body methods throw for a used body (undici's words). */
+function unusable(): TypeError {
+  return new TypeError("Body is unusable: Body has already been read");
 }
 
 /** What {@link prepare} found: `undefined` until the first request. */

@@ -215,6 +215,8 @@ class ResponseSink implements ByteSink {
   readonly #chunked: boolean;
   #headSent = false;
   #corked = false;
+  /** The turn of this connection's last write (see {@link turn}). */
+  #turn = -1;
   #draining = false;
   attached: AttachedStream | undefined;
 
@@ -227,7 +229,13 @@ class ResponseSink implements ByteSink {
   }
 
   write(bytes: Uint8Array): boolean {
-    if (!this.#corked) this.#cork();
+    // The first event of a turn goes straight out: a connection that gets one event per turn
+    // (most of them, most of the time) pays no corking. A second one in the same turn (a burst,
+    // the head and retry line of a new stream) corks the connection until the turn ends.
+    if (this.#turn !== turn && this.#headSent) {
+      this.#turn = turn;
+      if (!turnEnding) endTurnSoon();
+    } else if (!this.#corked) this.#cork();
     const socket = this.socket;
     if (socket === undefined) {
       this.#headSent = true; // with the first write
@@ -284,20 +292,18 @@ class ResponseSink implements ByteSink {
   }
 
   /**
-   * Holds this connection's writes until the end of the event-loop turn: every event written to
-   * it meanwhile (several publishes handled in one turn, a burst) leaves in one `writev` call
-   * instead of one system call per event. The delay is at most one turn.
+   * Holds this connection's further writes until the end of the event-loop turn: every event
+   * written to it meanwhile (several publishes handled in one turn, a burst) leaves in one
+   * `writev` call instead of one system call per event. The delay is at most one turn.
    */
   #cork(): void {
+    this.#turn = turn;
     const socket = this.#res.socket;
     if (socket === null || socket.destroyed) return;
     socket.cork();
     this.#corked = true;
     corkedSinks.push(this);
-    if (!uncorkScheduled) {
-      uncorkScheduled = true;
-      setImmediate(uncorkAll);
-    }
+    if (!turnEnding) endTurnSoon();
   }
 
   uncork(): void {
@@ -344,17 +350,29 @@ function shareHeader(res: ServerResponse): void {
 
 let lastHeader: string | undefined;
 
-// The sinks corked this turn, uncorked together once the turn's I/O callbacks have run. Two
-// arrays used in turn and emptied in place: no new array (and its growth) per turn; a sink
-// corked while the others are uncorked goes into the other one, for the next turn.
+/**
+ * Event-loop turns, counted: a turn ends once its I/O callbacks have run (`setImmediate`,
+ * scheduled by the turn's first write), so a sink knows whether it wrote in this one.
+ */
+let turn = 0;
+let turnEnding = false;
+
+function endTurnSoon(): void {
+  turnEnding = true;
+  setImmediate(endTurn);
+}
+
+// The sinks corked this turn, uncorked together when it ends. Two arrays used in turn and
+// emptied in place: no new array (and its growth) per turn; a sink corked while the others are
+// uncorked goes into the other one, for the next turn.
 let corkedSinks: ResponseSink[] = [];
 let spareSinks: ResponseSink[] = [];
-let uncorkScheduled = false;
 
-function uncorkAll(): void {
+function endTurn(): void {
+  turn++;
+  turnEnding = false;
   const corked = corkedSinks;
   corkedSinks = spareSinks;
-  uncorkScheduled = false;
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;
   spareSinks = corked;

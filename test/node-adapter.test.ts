@@ -291,6 +291,25 @@ describe("serve's request (built as it is read)", () => {
     expect(await post("stream", "streamed")).toBe("streamed");
   });
 
+  it("serve's request hands its body stream over without building the real request; one only looked at still reads", async () => {
+    const server = await start(async (request) => {
+      const kind = new URL(request.url).pathname.slice(1);
+      if (kind === "peek") return Response.json({ value: request.body === null ? null : await request.text() });
+      const read = await new Response(request.body).text();
+      expect(request.bodyUsed).toBe(true);
+      expect(() => request.clone()).toThrow(TypeError);
+      await expect(request.json()).rejects.toThrow(TypeError);
+      // What else a Request answers still answers, from a real one built without the used body.
+      expect([request.method, request.mode, request.cache]).toEqual(["POST", "cors", "default"]);
+      return Response.json({ value: read });
+    });
+    const post = async (kind: string) =>
+      ((await (await fetch(`${server.url}/${kind}`, { method: "POST", body: kind })).json()) as { value: unknown })
+        .value;
+    expect(await post("peek")).toBe("peek");
+    expect(await post("stream")).toBe("stream");
+  });
+
   it("serve's request can be passed on: new Request(url, request) forwards method, headers and the streamed body", async () => {
     const upstream = await start(echo);
     // The global fetch: the undici package's own (imported above) takes only its own Request class.

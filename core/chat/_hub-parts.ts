@@ -6,7 +6,14 @@
  * @module
  */
 import type { EventMessage } from "../mod.ts";
-import type { ChatMessage, MessageInput, PresenceEvent } from "./hub.ts";
+import { checkNumber } from "./_check.ts";
+import {
+  type ChatMessage,
+  InvalidCursorError,
+  type MessageInput,
+  type PageOptions,
+  type PresenceEvent,
+} from "./hub.ts";
 import type { MemorySubscription } from "./_subscription.ts";
 
 /**
@@ -78,4 +85,30 @@ export function tellPresence(
       onError(error);
     }
   }
+}
+
+/**
+ * `Hub.page`'s options checked the same way by both hubs: the limit, and the `before` cursor
+ * matched against the hub's own id shape.
+ *
+ * @param options The caller's options.
+ * @param cursor The hub's id shape (its groups are what the hub needs of an id).
+ * @returns The limit, and the cursor's match (`null` without `before`).
+ * @throws {RangeError} For a limit that is not a positive safe integer.
+ * @throws {InvalidCursorError} For a `before` of another shape.
+ *
+ * @example
+ * ```ts
+ * import { pageRequest } from "./_hub-parts.ts";
+ * const { limit, cursor } = pageRequest({ before: "ep-7", limit: 20 }, /^(.+)-(\d+)$/);
+ * console.log(limit, cursor?.[2]); // 20 "7"
+ * ```
+ */
+export function pageRequest(options: PageOptions, cursor: RegExp): { limit: number; cursor: RegExpExecArray | null } {
+  const limit = checkNumber(options.limit, "a positive safe integer", "Cannot page", "limit");
+  const { before } = options;
+  if (before === undefined) return { limit, cursor: null };
+  const match = cursor.exec(before);
+  if (match === null) throw new InvalidCursorError(before);
+  return { limit, cursor: match };
 }

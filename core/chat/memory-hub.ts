@@ -28,7 +28,6 @@ import {
   type Hub,
   HubClosedError,
   type HubStats,
-  InvalidCursorError,
   type MessageInput,
   type PageOptions,
   type Person,
@@ -41,7 +40,7 @@ import {
   type Subscription,
 } from "./hub.ts";
 import { checkNumber } from "./_check.ts";
-import { broadcast, chatMessage, tellPresence } from "./_hub-parts.ts";
+import { broadcast, chatMessage, pageRequest, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import { Ring } from "./_ring.ts";
 import { Roster } from "./_roster.ts";
@@ -259,10 +258,7 @@ class MemoryHub implements Hub {
 
   async page(name: string, options: PageOptions): Promise<HistoryPage> {
     this.#assertOpen();
-    const limit = checkNumber(options.limit, "a positive safe integer", "Cannot page", "limit");
-    const { before } = options;
-    const cursor = before === undefined ? null : CURSOR.exec(before);
-    if (before !== undefined && cursor === null) throw new InvalidCursorError(before);
+    const { limit, cursor } = pageRequest(options, CURSOR);
     const room = this.#rooms.get(name);
     if (room === undefined) {
       return { messages: [], hasMore: false, complete: !this.#tombstones.has(name), oldestId: null };

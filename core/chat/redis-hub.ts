@@ -28,7 +28,7 @@
  */
 import type { EventMessage } from "../mod.ts";
 import { checkNumber } from "./_check.ts";
-import { broadcast, chatMessage, tellPresence } from "./_hub-parts.ts";
+import { broadcast, chatMessage, pageRequest, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import {
   EMIT_SCRIPT,
@@ -49,7 +49,6 @@ import {
   HubClosedError,
   type HubStats,
   HubUnavailableError,
-  InvalidCursorError,
   MAX_PRESENCE_USERS,
   type MessageInput,
   type PageOptions,
@@ -397,10 +396,7 @@ class RedisHub implements Hub {
 
   async page(name: string, options: PageOptions): Promise<HistoryPage> {
     this.#assertOpen();
-    const limit = checkNumber(options.limit, "a positive safe integer", "Cannot page", "limit");
-    const { before } = options;
-    const cursor = before === undefined ? null : CURSOR.exec(before);
-    if (before !== undefined && cursor === null) throw new InvalidCursorError(before);
+    const { limit, cursor } = pageRequest(options, CURSOR);
     const reply = (await this.#run(PAGE_SCRIPT, roomKeys(this.#prefix, name), [
       cursor?.[1] ?? "",
       cursor?.[2] ?? "",

@@ -1,9 +1,10 @@
 /**
- * Bytes to lines: incremental UTF-8 decoding, the one leading BOM, and CRLF / LF / CR line ends
- * that may fall anywhere across chunk boundaries. Lines are handed on as ranges of the decoded
- * text, so no line string is built unless a line spans chunks.
+ * Bytes to lines: UTF-8 decoding, the one leading BOM, and CRLF / LF / CR line ends that may fall
+ * anywhere across chunk boundaries. Lines are handed on as ranges of the decoded text, so no line
+ * string is built unless a line spans chunks.
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
+ * @see https://encoding.spec.whatwg.org/#utf-8-decode
  * @module
  */
 import { EventStreamSizeError } from "./errors.ts";
@@ -13,20 +14,63 @@ import { parseLine } from "./_parse-line.ts";
 const LF = 0x0a;
 const CR = 0x0d;
 const BOM = 0xfeff;
+const EMPTY = new Uint8Array(0);
+
+/** Reused options object: a streaming decode allocates nothing per call. */
+const STREAM = { stream: true } as const;
+
+/**
+ * A line that already spans chunks and holds this many characters is likely to span more: its
+ * next chunks are kept as bytes until one ends it. (Short lines, the most common, are decoded
+ * with their chunk, which costs less than keeping their bytes.)
+ */
+const LONG_LINE = 64;
+
+/**
+ * A chunk this large is decoded at once, not line by line: one decoder call for many lines, and
+ * no copy of its bytes.
+ */
+const LARGE_CHUNK = 4096;
+
+/** ASCII segments in a row that take decoding back to the one-shot decoder. */
+const ASCII_RUN = 4;
+
+/** The most bytes of one unterminated line kept as bytes; a longer line goes on as text. */
+const BYTES_LIMIT = 64 * 1024;
 
 /** Internal: the line layer of `createParser`. */
 export class LineSplitter {
-  // HTML §9.2.6: the stream is decoded as UTF-8 with replacement (U+FFFD) for invalid bytes. A
-  // streaming decoder keeps a multi-byte character split across chunks whole. The BOM is ours
-  // to strip (ignoreBOM keeps it), so byte and string input share one rule.
-  #decoder: TextDecoder | undefined;
-  // Whether the decoder holds no partial character, and whether the last chunk was all ASCII:
-  // then a chunk that ends on an ASCII byte can use the one-shot decode, several times faster
-  // than the streaming one on Node for ASCII text (and identical in output, since nothing is
-  // carried between the calls). Non-ASCII streams stay on the streaming decode, faster there.
-  #decoderClean = true;
-  #asciiSoFar = true;
-  #pending = ""; // an unterminated line carried over to the next chunk
+  // Decoding. HTML's event stream parsing decodes the stream with WHATWG Encoding's "UTF-8
+  // decode": invalid bytes become U+FFFD, and one leading BOM is removed (by us, below: neither
+  // decoder drops it, ignoreBOM). The bytes are decoded in segments, each by whichever decoder
+  // is faster for it, and the text is exactly what one decoder fed the whole stream would give:
+  //
+  // - In "UTF-8 decode" a byte below 0x80 (CR and LF among them) never belongs to a multi-byte
+  //   sequence and leaves the decoder's state empty: a sequence it interrupts is reported first,
+  //   as one U+FFFD, just as the end of the input would report it. More generally, any byte that
+  //   is not a continuation byte (0x80-0xBF) leaves the same state whatever came before it, so a
+  //   sequence (a lead byte and at most 3 continuation bytes) can only be unfinished at the end
+  //   of some bytes if its lead is one of their last 3 (see `unfinished`).
+  // - So bytes that start with the decoder's state empty and end on a whole character decode the
+  //   same on their own. `#oneShot` (never streaming) decodes such segments when they are ASCII:
+  //   Node decodes ASCII several times faster that way (a decoder that has streamed once loses
+  //   that path for good). `#streaming` (`stream: true`) decodes them otherwise: it is the faster
+  //   one for non-ASCII text on Node, Bun and Deno.
+  // - A chunk that ends inside a character is decoded up to its last line end; the rest waits as
+  //   bytes (`#bytes`) for the next chunk. So does a long line's middle (`LONG_LINE`): its chunks
+  //   are decoded together once a line end comes, one call instead of one per chunk.
+  // - A line too long for `#bytes` (`BYTES_LIMIT`, or `maxEventSize`) goes on as text
+  //   (`#pending`, which `maxEventSize` bounds), each chunk decoded by `#streaming`, which then
+  //   may hold a character split across chunks (`#held`) until the next chunk completes or
+  //   interrupts it.
+  #oneShot: TextDecoder | undefined;
+  #streaming: TextDecoder | undefined;
+  #held = false; // whether #streaming may hold the start of a character
+  #ascii = true; // the guess for the next segment: ASCII, for the one-shot decoder
+  #asciiRun = 0; // ASCII segments in a row that the streaming decoder decoded
+  #bytes: Uint8Array = EMPTY; // the end of an unterminated line, #byteLength of it used
+  #byteLength = 0;
+  #pending = ""; // the start of an unterminated line, as text (always before #bytes)
   #skipLF = false; // the last chunk ended in CR: a LF that starts the next one belongs to it
   #bomChecked = false;
   /** Where each line's fields go (the interpreter); swapped by `createParser` on reset. */
@@ -40,51 +84,179 @@ export class LineSplitter {
 
   /** Decodes and splits one chunk. */
   push(chunk: Uint8Array | string): void {
-    let text: string;
     if (typeof chunk === "string") {
-      // Bytes still held by the decoder belong before this text: flush them (as U+FFFD).
-      text = this.#decoder === undefined ? chunk : this.#decoder.decode() + chunk;
-      this.#decoderClean = true;
-    } else {
-      const decoder = (this.#decoder ??= new TextDecoder("utf-8", { ignoreBOM: true }));
-      const length = chunk.length;
-      if (length === 0) return;
-      const endsAscii = chunk[length - 1]! < 0x80;
-      text =
-        this.#decoderClean && this.#asciiSoFar && endsAscii
-          ? decoder.decode(chunk)
-          : decoder.decode(chunk, { stream: true });
-      // A partial character can only be held back when the chunk ends inside one.
-      this.#decoderClean = endsAscii;
-      this.#asciiSoFar = text.length === length;
+      // Bytes of an unterminated line belong before this text; an unfinished character in them
+      // ends here, as U+FFFD (as at the end of the input).
+      return this.#text(this.#byteLength > 0 || this.#held ? this.#flushBytes() + chunk : chunk);
     }
+    const length = chunk.length;
+    if (length === 0) return;
+    if (this.#held) {
+      // The streaming decoder holds the start of a character: it decodes this chunk too.
+      const text = this.#streamingDecoder().decode(chunk, STREAM);
+      this.#held = unfinished(chunk, length, true);
+      return this.#text(text);
+    }
+    let part = chunk;
+    if (this.#byteLength > 0 && length >= LARGE_CHUNK) {
+      // A large chunk ends the kept line: decode the kept bytes with the rest of that line.
+      let first = 0;
+      while (first < length) {
+        const byte = chunk[first]!;
+        if (byte === LF || byte === CR) break;
+        first++;
+      }
+      if (first === length) return this.#keep(chunk, 0);
+      this.#append(chunk, 0, first + 1);
+      this.#text(this.#decodeKept());
+      if (first + 1 === length) return;
+      part = chunk.subarray(first + 1);
+    }
+    const size = part.length;
+    if (this.#byteLength === 0 && (size >= LARGE_CHUNK || (this.#ascii && this.#pending.length < LONG_LINE))) {
+      // At once (one decoder call for the chunk); an unterminated last line is carried on as
+      // text, and a character split at the end is held by the streaming decoder.
+      if (!unfinished(part, size, false)) return this.#text(this.#decodeSegment(part));
+      if (size >= LARGE_CHUNK) {
+        this.#held = true;
+        return this.#text(this.#streamingDecoder().decode(part, STREAM));
+      }
+    }
+    // Small chunks of non-ASCII text or of a long line: up to the last line end, the rest kept
+    // as bytes, so a line is decoded in one call rather than one per chunk.
+    let last = size - 1;
+    while (last >= 0) {
+      const byte = part[last]!;
+      if (byte === LF || byte === CR) break;
+      last--;
+    }
+    if (last >= 0) {
+      if (this.#byteLength > 0) {
+        this.#append(part, 0, last + 1);
+        this.#text(this.#decodeKept());
+      } else {
+        this.#text(this.#decodeSegment(last === size - 1 ? part : part.subarray(0, last + 1)));
+      }
+    }
+    this.#keep(part, last + 1);
+  }
+
+  /** End of stream: discards an unterminated last line (and an unfinished character in it). */
+  end(): void {
+    this.reset();
+  }
+
+  /** Forgets all state, as for a new connection. */
+  reset(): void {
+    if (this.#held) this.#flushBytes();
+    this.#byteLength = 0;
+    if (this.#bytes.length > BYTES_LIMIT) this.#bytes = EMPTY;
+    this.#ascii = true;
+    this.#asciiRun = 0;
+    this.#pending = "";
+    this.#skipLF = false;
+    this.#bomChecked = false;
+  }
+
+  // Bytes that start with the decoders' state empty and end on a whole character.
+  #decodeSegment(bytes: Uint8Array): string {
+    if (this.#ascii) {
+      const text = (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
+      // A wrong guess costs speed, not correctness: try the other decoder next time.
+      if (text.length !== bytes.length) this.#ascii = false;
+      return text;
+    }
+    const text = this.#streamingDecoder().decode(bytes, STREAM);
+    // Back to the one-shot decoder only after a few ASCII segments in a row: ASCII comes in
+    // short runs (JSON keys, ids) in mostly non-ASCII streams, whose next segment would pay.
+    if (text.length !== bytes.length) this.#asciiRun = 0;
+    else if (++this.#asciiRun === ASCII_RUN) {
+      this.#ascii = true;
+      this.#asciiRun = 0;
+    }
+    return text;
+  }
+
+  #streamingDecoder(): TextDecoder {
+    return (this.#streaming ??= new TextDecoder("utf-8", { ignoreBOM: true }));
+  }
+
+  // The kept bytes, which end with a line end, decoded.
+  #decodeKept(): string {
+    const text = this.#decodeSegment(this.#bytes.subarray(0, this.#byteLength));
+    this.#byteLength = 0;
+    return text;
+  }
+
+  // Keeps `chunk[from, end)`, the start of a line or its middle, as bytes, unless that makes the
+  // line too long for them.
+  #keep(chunk: Uint8Array, from: number): void {
+    const length = chunk.length - from;
+    if (length === 0) return;
+    this.#append(chunk, from, chunk.length);
+    if (this.#pending.length + this.#byteLength > this.#maxLine || this.#byteLength > BYTES_LIMIT) this.#asText();
+  }
+
+  // Appends `chunk[from, to)` to the kept bytes.
+  #append(chunk: Uint8Array, from: number, to: number): void {
+    const at = this.#byteLength;
+    const length = to - from;
+    this.#reserve(at + length);
+    if (length <= 16) {
+      const bytes = this.#bytes;
+      for (let i = 0; i < length; i++) bytes[at + i] = chunk[from + i]!;
+    } else {
+      this.#bytes.set(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to), at);
+    }
+    this.#byteLength = at + length;
+  }
+
+  // Room for `size` kept bytes (the kept bytes are a copy: a caller may reuse its buffer).
+  #reserve(size: number): void {
+    if (size <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(size, this.#bytes.length * 2, 256));
+    grown.set(this.#bytes.subarray(0, this.#byteLength));
+    this.#bytes = grown;
+  }
+
+  // The kept bytes go on as text: while a line's bytes are at most maxEventSize, so is its text
+  // (no UTF-8 sequence decodes to more UTF-16 units than it has bytes); past that its size is
+  // checked as text, chunk by chunk.
+  #asText(): void {
+    const bytes = this.#bytes.subarray(0, this.#byteLength);
+    this.#byteLength = 0;
+    const text = this.#streamingDecoder().decode(bytes, STREAM);
+    this.#held = unfinished(bytes, bytes.length, false);
+    if (this.#bytes.length > BYTES_LIMIT) this.#bytes = EMPTY;
+    // No line end in the text: #split carries it into #pending, checking its size.
+    this.#text(text);
+  }
+
+  // What the kept bytes (or the streaming decoder) hold, decoded as the end of the input would
+  // decode it: an unfinished character becomes U+FFFD.
+  #flushBytes(): string {
+    if (this.#held) {
+      this.#held = false;
+      return this.#streaming!.decode();
+    }
+    const bytes = this.#bytes.subarray(0, this.#byteLength);
+    this.#byteLength = 0;
+    return (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
+  }
+
+  // Decoded text: the stream's BOM removed, then split into lines.
+  #text(text: string): void {
     if (text.length === 0) return;
     if (!this.#bomChecked) {
       this.#bomChecked = true;
-      // HTML §9.2.6: one U+FEFF BYTE ORDER MARK at the very start of the stream is ignored;
-      // any later one is content.
+      // "UTF-8 decode" removes one U+FEFF BYTE ORDER MARK at the very start of the stream; any
+      // later one is content.
       if (text.charCodeAt(0) === BOM) {
         text = text.slice(1);
         if (text.length === 0) return;
       }
     }
     this.#split(text);
-  }
-
-  /** End of stream: flushes the decoder and discards an unterminated last line. */
-  end(): void {
-    this.#decoder?.decode();
-    this.reset();
-  }
-
-  /** Forgets all state, as for a new connection. */
-  reset(): void {
-    this.#decoder = undefined;
-    this.#decoderClean = true;
-    this.#asciiSoFar = true;
-    this.#pending = "";
-    this.#skipLF = false;
-    this.#bomChecked = false;
   }
 
   #split(text: string): void {
@@ -171,4 +343,27 @@ export class LineSplitter {
     // text is flattened once, when the line completes (no quadratic rescans of a long line).
     this.#pending += from === 0 ? text : text.slice(from);
   }
+}
+
+/**
+ * Whether a streaming UTF-8 decoder may hold an unfinished character after `bytes[0, length)`,
+ * given whether it may have before them: yes when the lead byte of a sequence longer than what
+ * follows it is among the last 3 bytes. An unfinished sequence that is invalid already (E0 80,
+ * say) counts too: the answer may err towards yes, which only costs speed, never towards no.
+ */
+function unfinished(bytes: Uint8Array, length: number, before: boolean): boolean {
+  const stop = length > 3 ? length - 3 : 0;
+  for (let i = length - 1; i >= stop; i--) {
+    const byte = bytes[i]!;
+    if (byte < 0x80) return false; // ASCII: anything after it is a stray continuation byte
+    if (byte >= 0xc0) {
+      // A lead byte: C2-DF starts 2-byte sequences, E0-EF 3-byte, F0-F4 4-byte; C0, C1 and
+      // F5-FF are never valid and are an error at once.
+      const size = byte < 0xc2 ? 1 : byte < 0xe0 ? 2 : byte < 0xf0 ? 3 : byte < 0xf5 ? 4 : 1;
+      return length - i < size;
+    }
+  }
+  // Only continuation bytes: with 3 of them, any sequence they belong to has ended; with fewer,
+  // its lead may be among the bytes held before.
+  return length < 3 && before;
 }

@@ -63,8 +63,20 @@ export type ExpectedEvent = {
   id: string | undefined;
 };
 
-export type CorpusName = "tokens" | "json" | "multiline";
-const CORPUS_NAMES: readonly CorpusName[] = ["tokens", "json", "multiline"];
+export type CorpusName = "tokens" | "json" | "multiline" | "tokens-intl" | "json-intl" | "multiline-intl" | "korean";
+// New names go last: a corpus's PRNG stream and chunk split derive from its index here.
+/** Every corpus, in the order their seeds derive from. */
+export const CORPUS_NAMES: readonly CorpusName[] = [
+  "tokens",
+  "json",
+  "multiline",
+  "tokens-intl",
+  "json-intl",
+  "multiline-intl",
+  "korean",
+];
+/** The corpora a benchmark runs when `--corpus` is not given and it names no default of its own. */
+const ORIGINAL_CORPORA: readonly CorpusName[] = ["tokens", "json", "multiline"];
 
 export type Corpus = {
   name: CorpusName;
@@ -78,6 +90,8 @@ export type Corpus = {
   expected: ExpectedEvent[];
   /** Sum of `data.length` over the expected events: the checksum every timed pass must match. */
   dataChars: number;
+  /** The share of `bytes` that are 0x80 or above (the bytes of non-ASCII characters), 0 to 1. */
+  nonAscii: number;
 };
 
 // biome-ignore format: a packed word list reads better than one word per line
@@ -147,8 +161,8 @@ function jsonMessage(rng: Rng, i: number): EventMessage {
   return { event: pick(rng, EVENT_TYPES), id: String(i), data: JSON.stringify(body) };
 }
 
-/** 2–8 lines of words (35% accents/CJK/emoji), joined by LF (85%), CRLF (10%) or CR (5%). */
-function multilineMessage(rng: Rng, i: number): EventMessage {
+/** 2–8 lines of words (`intlShare` of them accents/CJK/emoji), joined by LF (85%), CRLF (10%) or CR (5%). */
+function multilineMessage(rng: Rng, i: number, intlShare: number): EventMessage {
   const count = int(rng, 2, 8);
   let data = "";
   for (let l = 0; l < count; l++) {
@@ -156,7 +170,7 @@ function multilineMessage(rng: Rng, i: number): EventMessage {
       const r = rng();
       data += r < 0.85 ? "\n" : r < 0.95 ? "\r\n" : "\r";
     }
-    if (rng() >= 0.05) data += words(rng, int(rng, 2, 14), 0.35);
+    if (rng() >= 0.05) data += words(rng, int(rng, 2, 14), intlShare);
   }
   const message: EventMessage = { data };
   if (rng() < 0.3) message.event = pick(rng, EVENT_TYPES);
@@ -164,10 +178,104 @@ function multilineMessage(rng: Rng, i: number): EventMessage {
   return message;
 }
 
+// ---- Corpora with a few percent non-ASCII, and one mostly Hangul -------------------------------
+
+// biome-ignore format: a packed word list reads better than one word per line
+/**
+ * Tokens of every UTF-8 width, and the multi-code-point sequences a tokenizer emits whole: 2-byte
+ * accents, 3-byte CJK, Hangul and punctuation, 4-byte emoji, skin tones, regional-indicator flags,
+ * ZWJ sequences and emoji with VS16.
+ */
+const INTL_TOKENS = [
+  " café", "é", "ü", " naïve", " señor", "ß", " Łódź", " Ελλάδα", " русский", " 漢字", "日本", "語", " 中文",
+  " 한국어", "입니다", " —", "…", " “", "”", " €", "😀", " 🚀", "👍🏽", "🇫🇷", "🇰🇷", "👨‍👩‍👧", "🏳️‍🌈", "❤️", "👩🏽‍💻",
+];
+
+/** Like {@link tokenMessage}, with one token in ~11 drawn from {@link INTL_TOKENS} (~2% of the bytes). */
+function tokenIntlMessage(rng: Rng, i: number): EventMessage {
+  const token = () => (rng() < 0.09 ? pick(rng, INTL_TOKENS) : pick(rng, TOKENS));
+  let delta = token();
+  if (rng() < 0.3) delta += token();
+  const message: EventMessage = { data: JSON.stringify({ delta }) };
+  if (rng() < 0.04) message.id = String(i);
+  return message;
+}
+
+/** Like {@link jsonMessage}, its text and tags with a word in ~20 from {@link INTL_WORDS} (~3% of the bytes). */
+function jsonIntlMessage(rng: Rng, i: number): EventMessage {
+  const message = jsonMessage(rng, i);
+  const body = JSON.parse(message.data!) as { choices: { delta: { content: string } }[]; meta: { tags: string[] } };
+  const content = body.choices[0]!.delta;
+  content.content = content.content.replace(/[a-z]+/g, (word) => (rng() < 0.05 ? pick(rng, INTL_WORDS) : word));
+  if (rng() < 0.2) body.meta.tags.push(pick(rng, INTL_WORDS));
+  return { ...message, data: JSON.stringify(body) };
+}
+
+/** Like {@link multilineMessage}, with a word in ~25 from {@link INTL_WORDS} (~3% of the bytes). */
+function multilineIntlMessage(rng: Rng, i: number): EventMessage {
+  return multilineMessage(rng, i, 0.04);
+}
+
+// biome-ignore format: a packed word list reads better than one word per line
+const HANGUL_WORDS = [
+  "안녕하세요", "감사합니다", "오늘", "날씨", "좋네요", "회의", "시간", "언제", "점심", "먹었어요", "서버", "배포",
+  "완료", "확인", "부탁드립니다", "네", "아니요", "잠깐만요", "내일", "봐요", "정말", "대박", "진짜", "그래서",
+  "우리", "같이", "할까요", "스트림", "메시지", "연결", "다시", "됐어요", "문제", "없어요", "ㅋㅋㅋ", "ㅎㅎ",
+  "알겠습니다", "지금", "바로", "갈게요", "수고하셨습니다", "커피", "한잔", "어때요", "주말", "잘", "보내세요",
+  "이거", "맞나요", "테스트", "중입니다", "서울", "부산", "지하철", "늦을", "것", "같아요", "먼저", "시작하세요",
+];
+const HANGUL_NAMES = [
+  "민준",
+  "서연",
+  "지호",
+  "하은",
+  "도윤",
+  "지우",
+  "서준",
+  "하윤",
+  "예준",
+  "수아",
+  "김철수",
+  "이영희",
+];
+const CHAT_EXTRAS = ["?", "!", ".", "~", "!!", "😀", "👍", "🙏", "😂", "❤️", "OK", "PR", "API", "v2", "5분", "3시"];
+const CHAT_ROOMS = ["lobby", "dev", "random", "seoul-office"];
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * A chat message as the chat server frames it (`core/chat/wire.ts`): `id: <epoch>-<seq>` and
+ * `data:` its JSON `{"id","room","user","userId","text","time"}`, the text 1-30 mostly Hangul
+ * words, now and then an emoji or a Latin token.
+ */
+function koreanMessage(rng: Rng, i: number): EventMessage {
+  let text = "";
+  for (let w = int(rng, 1, 30); w > 0; w--) {
+    if (text !== "") text += rng() < 0.1 ? pick(rng, CHAT_EXTRAS) + " " : " ";
+    text += pick(rng, HANGUL_WORDS);
+  }
+  if (rng() < 0.5) text += pick(rng, CHAT_EXTRAS);
+  let userId = "";
+  for (let c = 0; c < 22; c++) userId += BASE64URL[int(rng, 0, 63)];
+  const id = `mgx4k2ab-${i + 1}`;
+  const message = {
+    id,
+    room: pick(rng, CHAT_ROOMS),
+    user: pick(rng, HANGUL_NAMES),
+    userId,
+    text,
+    time: new Date(1_760_000_000_000 + i * 1_733).toISOString(),
+  };
+  return { id, data: JSON.stringify(message) };
+}
+
 const GENERATORS: Record<CorpusName, [string, (rng: Rng, i: number) => EventMessage]> = {
   tokens: ['tiny LLM token events, data: {"delta":…}, ~4% with id', tokenMessage],
   json: ["~1 KiB JSON events, each with event and id", jsonMessage],
-  multiline: ["2-8 data lines, LF/CRLF/CR, accents/CJK/emoji", multilineMessage],
+  multiline: ["2-8 data lines, LF/CRLF/CR, 35% of words accents/CJK/emoji", (rng, i) => multilineMessage(rng, i, 0.35)],
+  "tokens-intl": ["tokens, 1 in ~11 accented/CJK/Hangul/emoji/flag/ZWJ", tokenIntlMessage],
+  "json-intl": ["json, 1 word in ~20 accented/CJK/emoji/flag/ZWJ", jsonIntlMessage],
+  "multiline-intl": ["multiline, 4% of words accented/CJK/emoji/flag/ZWJ", multilineIntlMessage],
+  korean: ['chat messages, id + {"id","room","user","userId","text","time"}, text mostly Hangul', koreanMessage],
 };
 
 /**
@@ -201,7 +309,10 @@ function makeCorpus(name: CorpusName, seed = SEED, targetBytes = TARGET_BYTES): 
     dataChars += data.length;
     expected.push({ type: m.event === undefined || m.event === "" ? "message" : m.event, data, lastEventId, id: m.id });
   }
-  return { name, description, messages, text, bytes: encoder.encode(text), expected, dataChars };
+  const bytes = encoder.encode(text);
+  let high = 0;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) high++;
+  return { name, description, messages, text, bytes, expected, dataChars, nonAscii: high / bytes.length };
 }
 
 /** A corpus without its data, for reports. */
@@ -209,6 +320,7 @@ export const describeCorpus = (c: Corpus) => ({
   name: c.name,
   description: c.description,
   bytes: c.bytes.length,
+  nonAsciiBytes: c.nonAscii,
   messages: c.messages.length,
   events: c.expected.length,
 });
@@ -308,7 +420,7 @@ export type BenchOptions = {
 export function parseFlags(
   argv: readonly string[],
   script: string,
-  defaults: { seconds: number; quickSeconds: number },
+  defaults: { seconds: number; quickSeconds: number; corpora?: readonly CorpusName[] },
 ): BenchOptions {
   const usage = `usage: tsx scripts/${script} [--quick] [--seconds N] [--replicas N] [--json out.json] [--clock cpu|wall] [--seed N] [--corpus ${CORPUS_NAMES.join(",")}]
   --quick        ~10 s smoke run: 0.5 MB corpora (prefixes of the full ones), fewer and shorter
@@ -323,7 +435,7 @@ export function parseFlags(
   --clock C      cpu (default): the process's CPU time per pass, which leaves out the time other
                  processes on a shared machine hold the cores; wall: elapsed time (--json records both)
   --seed N       corpus and chunking seed (default ${SEED})
-  --corpus LIST  only these corpora (comma-separated)`;
+  --corpus LIST  only these corpora (comma-separated; default ${(defaults.corpora ?? ORIGINAL_CORPORA).join(",")})`;
   const options: BenchOptions = {
     quick: false,
     clock: "cpu",
@@ -332,7 +444,7 @@ export function parseFlags(
     json: undefined,
     replicas: undefined,
     seed: SEED,
-    corpora: [...CORPUS_NAMES],
+    corpora: [...(defaults.corpora ?? ORIGINAL_CORPORA)],
   };
   const value = (i: number, flag: string): string => {
     const v = argv[i];
@@ -810,10 +922,11 @@ export function printHeader(
   console.log("");
   console.log(
     table(
-      ["corpus", " bytes", " messages", " events", "content"],
+      ["corpus", " bytes", " non-ASCII", " messages", " events", "content"],
       corpora.map((c) => [
         c.name,
         String(c.bytes.length),
+        `${(c.nonAscii * 100).toFixed(1)}%`,
         String(c.messages.length),
         String(c.expected.length),
         c.description,

@@ -27,6 +27,7 @@ import { EventSourceParserStream } from "eventsource-parser/stream";
 import { createParser, EventStreamParser, parseEventStream, type ServerSentEvent } from "../core/mod.ts";
 import {
   busyLine,
+  CORPUS_NAMES,
   type Case,
   type Chunking,
   chunkings,
@@ -155,6 +156,119 @@ async function espParserStream(source: ReadableStream<Uint8Array<ArrayBuffer>>):
   return { events, size };
 }
 
+// Floors: the least any parser must do, decode every byte once and find every line feed. No
+// events are built, so a parser can approach these rows but not pass them. Each counts the LFs it
+// found and the UTF-16 units it decoded, checked every pass like the parsers' digests.
+
+/** Counts the LFs of `text` with `indexOf`, the way a line splitter finds them. */
+function lineFeeds(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) count++;
+  return count;
+}
+
+/** One-shot `decode(chunk)` per chunk (wrong only for a character split across chunks, at the same cost). */
+function floorDecode(chunks: readonly Uint8Array[]): Digest {
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  let events = 0;
+  let size = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const text = decoder.decode(chunks[i]!);
+    size += text.length;
+    events += lineFeeds(text);
+  }
+  return { events, size };
+}
+
+/** `decode(chunk, { stream: true })` per chunk: the decode every string parser's user pays. */
+function floorStreamDecode(chunks: readonly Uint8Array[]): Digest {
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  let events = 0;
+  let size = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const text = decoder.decode(chunks[i]!, STREAM);
+    size += text.length;
+    events += lineFeeds(text);
+  }
+  decoder.decode();
+  return { events, size };
+}
+
+/** `indexOf` over the pre-decoded strings. */
+function floorString(chunks: readonly string[]): Digest {
+  let events = 0;
+  let size = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    size += chunks[i]!.length;
+    events += lineFeeds(chunks[i]!);
+  }
+  return { events, size };
+}
+
+/**
+ * Which decoder a floor gives each chunk: one-shot when the chunk is ASCII, streaming otherwise,
+ * chosen before timing. On Node each is the faster one for such a chunk; a parser cannot know in
+ * advance, so this is a lower bound.
+ */
+type FloorPlan = { ascii: boolean[]; events: number[] };
+
+function floorPlan(chunks: readonly Uint8Array[]): FloorPlan {
+  const events: number[] = [];
+  let count = 0;
+  const parser = createParser({ onEvent: () => count++ });
+  for (const chunk of chunks) {
+    const before = count;
+    parser.feed(chunk);
+    events.push(count - before);
+  }
+  return { ascii: chunks.map((chunk) => chunk.every((byte) => byte < 0x80)), events };
+}
+
+/** The body read chunk by chunk, each decoded the cheaper way and scanned: the floor of `parseEventStream`. */
+async function floorRead(source: ReadableStream<Uint8Array>, plan: FloorPlan): Promise<Digest> {
+  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+  const reader = source.getReader();
+  let events = 0;
+  let size = 0;
+  for (let i = 0; ; i++) {
+    const step = await reader.read();
+    if (step.done) break;
+    const text = plan.ascii[i] ? oneShot.decode(step.value) : streaming.decode(step.value, STREAM);
+    size += text.length;
+    events += lineFeeds(text);
+  }
+  return { events, size };
+}
+
+/**
+ * The floor of a `TransformStream` parser: the body piped through a transform that decodes each
+ * chunk the cheaper way, scans it, and enqueues one (shared) object for each event the chunk
+ * completes, read one by one. What is left to a parser is the parsing.
+ */
+async function floorTransform(source: ReadableStream<Uint8Array>, plan: FloorPlan): Promise<Digest> {
+  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+  const event = { type: "message", data: "", lastEventId: "" };
+  let size = 0;
+  let i = 0;
+  const transform = new TransformStream<Uint8Array, typeof event>({
+    transform(chunk, controller) {
+      const text = plan.ascii[i] ? oneShot.decode(chunk) : streaming.decode(chunk, STREAM);
+      size += text.length + lineFeeds(text);
+      for (let k = plan.events[i++]!; k > 0; k--) controller.enqueue(event);
+    },
+  });
+  const reader = source.pipeThrough(transform).getReader();
+  let events = 0;
+  for (;;) {
+    const step = await reader.read();
+    if (step.done) break;
+    events++;
+  }
+  return { events, size };
+}
+
 /**
  * A body-like byte stream: one chunk per `pull`, as a network body delivers them. (Queueing every
  * chunk up front would be cheaper per chunk but is quadratic in Node 20, whose stream queue
@@ -181,13 +295,21 @@ const CASES = {
   espDecode: "esp decode+feed",
   espString: "esp feed(string)",
   espStream: "esp DecoderStream+ParserStream",
+  floorDecode: "floor decode+indexOf",
+  floorStreamDecode: "floor stream-decode+indexOf",
+  floorString: "floor indexOf (strings)",
+  floorRead: "floor read+decode+indexOf",
+  floorTransform: "floor transform+enqueue/event",
 } as const;
 type CaseKey = keyof typeof CASES;
 
 const CASE_REFS = (Object.keys(CASES) as CaseKey[]).map((key) => ({ key, name: CASES[key] }));
 
-/** What each case worker receives: the corpus bytes, where to split them, and the digest to expect. */
-type GroupInput = { bytes: Uint8Array; cuts: number[]; expect: Digest };
+/**
+ * What each case worker receives: the corpus bytes, where to split them, the digest to expect of
+ * the parsers, and of the floors whose decode is exact (LF bytes of the corpus, its text length).
+ */
+type GroupInput = { bytes: Uint8Array; cuts: number[]; expect: Digest; floor: Digest };
 
 /** Worker side: one case over one corpus/chunking. */
 function makeCase(key: CaseKey, input: GroupInput): Case<any> {
@@ -219,11 +341,50 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
     }
     case "espStream":
       return { prepare: source(bytes()), run: espParserStream, expect };
+    case "floorDecode": {
+      // One-shot decodes of split characters give U+FFFDs: the expected size is its own.
+      const chunks = bytes();
+      return { run: () => floorDecode(chunks), expect: { ...input.floor, size: floorDecode(chunks).size } };
+    }
+    case "floorStreamDecode": {
+      const chunks = bytes();
+      return { run: () => floorStreamDecode(chunks), expect: input.floor };
+    }
+    case "floorString": {
+      const chunks = strings();
+      return { run: () => floorString(chunks), expect: input.floor };
+    }
+    case "floorRead":
+    case "floorTransform": {
+      const chunks = bytes();
+      const plan = floorPlan(chunks);
+      // What they decode depends on the decoder choice: the same decodes, outside the timing.
+      const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+      const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+      let units = 0;
+      let lines = 0;
+      chunks.forEach((chunk, i) => {
+        const text = plan.ascii[i] ? oneShot.decode(chunk) : streaming.decode(chunk, STREAM);
+        units += text.length;
+        lines += lineFeeds(text);
+      });
+      return key === "floorRead"
+        ? { prepare: source(chunks), run: (body) => floorRead(body, plan), expect: { events: lines, size: units } }
+        : {
+            prepare: source(chunks),
+            run: (body) => floorTransform(body, plan),
+            expect: { events: expect.events, size: units + lines },
+          };
+    }
   }
 }
 
 /** Which baseline each of our cases is compared with, and the target speed-up. */
-function pairing(key: CaseKey, corpus: Corpus, chunking: Chunking): { baseline: CaseKey; target: number } | undefined {
+function pairing(
+  key: CaseKey,
+  corpus: Corpus,
+  chunking: Chunking,
+): { baseline: CaseKey; target: number | undefined } | undefined {
   const big = chunking.name === "16KiB";
   switch (key) {
     case "eddyBytes":
@@ -231,9 +392,18 @@ function pairing(key: CaseKey, corpus: Corpus, chunking: Chunking): { baseline: 
     case "eddyString":
       return { baseline: "espString", target: big ? 1.5 : 1.0 };
     case "eddyStream":
-      return { baseline: "espStream", target: corpus.name === "tokens" ? 1.0 : 1.5 };
+      return { baseline: "espStream", target: corpus.name.startsWith("tokens") ? 1.0 : 1.5 };
     case "eddyIterable":
       return { baseline: "espStream", target: 1.5 };
+    // The floors' ratios are the ceiling of the parser above them; they have no target.
+    case "floorDecode":
+    case "floorStreamDecode":
+      return { baseline: "espDecode", target: undefined };
+    case "floorString":
+      return { baseline: "espString", target: undefined };
+    case "floorRead":
+    case "floorTransform":
+      return { baseline: "espStream", target: undefined };
     default:
       return undefined;
   }
@@ -241,6 +411,16 @@ function pairing(key: CaseKey, corpus: Corpus, chunking: Chunking): { baseline: 
 
 // ---------------------------------------------------------------------------------------------
 // Correctness, before any timing
+
+/** How many cases parse (the rest are floors): each is checked against the reference events. */
+const PARSERS = CASE_REFS.filter(({ key }) => !key.startsWith("floor")).length;
+
+/** The LF bytes of a corpus: a LF byte is never part of a multi-byte character, so its text has as many. */
+function lineFeedBytes(bytes: Uint8Array): number {
+  let count = 0;
+  for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) count++;
+  return count;
+}
 
 /** Compares events with the reference as they arrive (no event arrays kept), noting the first difference. */
 class Checker {
@@ -361,7 +541,7 @@ async function checkCorrectness(corpora: readonly Corpus[], chunked: Map<Corpus,
     process.exit(1);
   }
   console.log(
-    `correctness: ${Object.keys(CASES).length} parsers x ${corpora.length * 2} corpus/chunkings, every event identical to the reference (type, data, id)\n`,
+    `correctness: ${PARSERS} parsers x ${corpora.length * 2} corpus/chunkings, every event identical to the reference (type, data, id)\n`,
   );
 }
 
@@ -370,7 +550,11 @@ async function checkCorrectness(corpora: readonly Corpus[], chunked: Map<Corpus,
 
 async function main(): Promise<void> {
   const began = performance.now();
-  const options = parseFlags(process.argv.slice(2), "bench-parse.ts", { seconds: 26, quickSeconds: 3 });
+  const options = parseFlags(process.argv.slice(2), "bench-parse.ts", {
+    seconds: 42,
+    quickSeconds: 4,
+    corpora: CORPUS_NAMES,
+  });
   const corpora = makeCorpora(options.corpora, options.seed, options.corpusBytes);
   const chunked = new Map(corpora.map((c) => [c, chunkings(c, options.seed)] as const));
   const env = printHeader("bench-parse: eddy vs eventsource-parser 3.x", "bench-parse.ts", options, corpora, [
@@ -396,6 +580,7 @@ async function main(): Promise<void> {
         bytes: corpus.bytes,
         cuts: chunking.cuts,
         expect: { events: corpus.expected.length, size: corpus.dataChars },
+        floor: { events: lineFeedBytes(corpus.bytes), size: corpus.text.length },
       };
       const measured = await measure(bundle, CASE_REFS, input, plan);
       all.push(...measured);

@@ -4,8 +4,12 @@
  *   npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]
  *
  * - parse: byte streams biased toward SSE-looking text (field names, colons, spaces, CR/LF/CRLF,
- *   BOMs, NUL, multi-byte and invalid UTF-8) go to `createParser` in random chunkings and to the
- *   spec transcription (test/_spec-parser.ts) in one piece; both must report the same events,
+ *   BOMs, NUL, multi-byte and invalid UTF-8), and streams of mostly non-ASCII lines (accents, CJK,
+ *   Hangul, emoji, flags, ZWJ sequences, invalid bytes), go to `createParser` in random chunkings
+ *   (random cuts, fixed sizes from 1 to 300 bytes, or split in two at every position, so every
+ *   multi-byte character and invalid sequence is cut at every point), now and then with
+ *   `maxEventSize` as small as the stream's longest line and data allow, and to the spec
+ *   transcription (test/_spec-parser.ts) in one piece; both must report the same events,
  *   retries, comments and last event ID.
  * - stream: the same, through `EventStreamParser` and `parseEventStream`.
  * - roundtrip: random messages go through `encodeEvent`, UTF-8 and random chunking to
@@ -18,9 +22,9 @@
  */
 import fc from "fast-check";
 import { encodeEvent, type EventMessage } from "../core/mod.ts";
-import { anyBytes, chunksOf, concat, cuts, eventMessages, sseBytes, splitAt } from "../test/_arbitraries.ts";
+import { anyBytes, chunksOf, concat, cuts, eventMessages, intlBytes, sseBytes, splitAt } from "../test/_arbitraries.ts";
 import { expectedEvents, runIterate, runPush, runStream } from "../test/_harness.ts";
-import { specParse } from "../test/_spec-parser.ts";
+import { specParse, specSizes } from "../test/_spec-parser.ts";
 
 type Mode = "parse" | "stream" | "roundtrip";
 const MODES: readonly Mode[] = ["parse", "stream", "roundtrip"];
@@ -76,23 +80,44 @@ function usage(problem: string): never {
 /** Longer streams than the unit tests use: several SSE-looking runs, or random bytes. */
 const streamBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 3, arbitrary: fc.array(sseBytes, { minLength: 1, maxLength: 6 }).map(concat) },
+  { weight: 3, arbitrary: fc.array(fc.oneof(intlBytes, sseBytes), { minLength: 1, maxLength: 4 }).map(concat) },
   { weight: 1, arbitrary: anyBytes },
 );
 
 /**
- * How to cut the bytes: at random points, or into chunks of a fixed small size; `empties` puts
- * an empty read after every chunk (a state a parser must carry across, like a CR or a BOM half).
+ * How to cut the bytes: at random points, into chunks of a fixed size, or in two at each position
+ * in turn ("each": one parse per position); `empties` puts an empty read after every chunk (a
+ * state a parser must carry across, like a CR or a BOM half); `tight` parses with the smallest
+ * `maxEventSize` the stream allows (`createParser` only), so long lines go on as text.
  */
-type Chunking = ({ kind: "cuts"; points: number[] } | { kind: "size"; size: number }) & { empties: boolean };
+type Chunking = ({ kind: "cuts"; points: number[] } | { kind: "size"; size: number } | { kind: "each" }) & {
+  empties: boolean;
+  tight: boolean;
+};
 const chunking: fc.Arbitrary<Chunking> = fc.oneof(
-  fc.record({ kind: fc.constant("cuts" as const), points: cuts, empties: fc.boolean() }),
-  fc.record({ kind: fc.constant("size" as const), size: fc.integer({ min: 1, max: 7 }), empties: fc.boolean() }),
+  fc.record({ kind: fc.constant("cuts" as const), points: cuts, empties: fc.boolean(), tight: fc.boolean() }),
+  fc.record({
+    kind: fc.constant("size" as const),
+    size: fc.oneof(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 8, max: 300 })),
+    empties: fc.boolean(),
+    tight: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant("each" as const), empties: fc.boolean(), tight: fc.boolean() }),
 );
 
-function cut(bytes: Uint8Array, how: Chunking): Uint8Array[] {
-  const chunks = how.kind === "cuts" ? splitAt(bytes, how.points) : chunksOf(bytes, how.size);
-  return how.empties ? chunks.flatMap((chunk) => [chunk, new Uint8Array(0)]) : chunks;
+/** The chunkings `how` stands for: one, or for "each" one per split position. */
+function cutAll(bytes: Uint8Array, how: Chunking): Uint8Array[][] {
+  const ways =
+    how.kind === "cuts"
+      ? [splitAt(bytes, how.points)]
+      : how.kind === "size"
+        ? [chunksOf(bytes, how.size)]
+        : Array.from({ length: bytes.length + 1 }, (_, at) => [bytes.subarray(0, at), bytes.subarray(at)]);
+  return how.empties ? ways.map((chunks) => chunks.flatMap((chunk) => [chunk, new Uint8Array(0)])) : ways;
 }
+
+/** The first chunking of `how` (all of them for the stream modes would be slow). */
+const cut = (bytes: Uint8Array, how: Chunking): Uint8Array[] => cutAll(bytes, how)[0]!;
 
 // ---------------------------------------------------------------------------------------------
 // Comparisons: each returns a description of the disagreement, or undefined.
@@ -107,13 +132,20 @@ function disagreement(ours: unknown, expected: unknown, who: string, against: st
 
 function compareParse(bytes: Uint8Array, how: Chunking): string | undefined {
   const spec = specParse(bytes);
-  let ours: unknown;
-  try {
-    ours = runPush(cut(bytes, how));
-  } catch (error) {
-    return `createParser threw ${String(error)}`;
+  const sizes = specSizes(bytes);
+  const options = how.tight ? { maxEventSize: Math.max(1, sizes.longestLine, sizes.largestData) } : {};
+  for (const [index, chunks] of cutAll(bytes, how).entries()) {
+    const label = `createParser${how.kind === "each" ? ` (split at ${index})` : ""}${how.tight ? `, maxEventSize ${options.maxEventSize}` : ""}`;
+    let ours: unknown;
+    try {
+      ours = runPush(chunks, options);
+    } catch (error) {
+      return `${label} threw ${String(error)}`;
+    }
+    const problem = disagreement(ours, spec, label, "spec");
+    if (problem !== undefined) return problem;
   }
-  return disagreement(ours, spec, "createParser", "spec");
+  return undefined;
 }
 
 async function compareStream(bytes: Uint8Array, how: Chunking): Promise<string | undefined> {
@@ -155,9 +187,11 @@ type Outcome = { mode: Mode; iterations: number; failure?: string };
 
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
 const chunkSizes = (bytes: Uint8Array, how: Chunking): string =>
-  cut(bytes, how)
-    .map((c) => c.length)
-    .join("+");
+  how.kind === "each"
+    ? `every split in two${how.tight ? ", tight maxEventSize" : ""}`
+    : cut(bytes, how)
+        .map((c) => c.length)
+        .join("+") + (how.tight ? ", tight maxEventSize" : "");
 
 /**
  * Runs one property for `ms` milliseconds. On a failure, replays its path without the time limit

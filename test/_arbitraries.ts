@@ -95,6 +95,32 @@ export const eventMessages: fc.Arbitrary<EventMessage[]> = fc.array(eventMessage
 const utf8 = new TextEncoder();
 const ascii = (value: string): Uint8Array => utf8.encode(value);
 
+/**
+ * Invalid UTF-8: stray continuations, overlongs, truncated sequences (each a "maximal subpart"
+ * that WHATWG's UTF-8 decode turns into one U+FFFD), encoded surrogates, > U+10FFFF, bytes that
+ * are never valid.
+ */
+const invalidBytes: fc.Arbitrary<Uint8Array> = fc
+  .constantFrom(
+    [0x80],
+    [0xbf],
+    [0xc0, 0x80],
+    [0xc1, 0xbf],
+    [0xc2],
+    [0xe2, 0x82],
+    [0xe0, 0x80],
+    [0xe0, 0x80, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf0, 0x9f, 0x98],
+    [0xf0, 0x80, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xf5],
+    [0xf8, 0x88, 0x80, 0x80, 0x80],
+    [0xfe],
+    [0xff],
+  )
+  .map((b) => Uint8Array.from(b));
+
 /** Byte fragments an SSE stream (or a broken one) is made of. */
 const fragment: fc.Arbitrary<Uint8Array> = fc.oneof(
   // Field names, exact and nearly so, and the framing characters.
@@ -107,25 +133,7 @@ const fragment: fc.Arbitrary<Uint8Array> = fc.oneof(
     arbitrary: fc.constantFrom([0xef, 0xbb, 0xbf], [0xef, 0xbb], [0xbb, 0xbf], [0x00]).map((b) => Uint8Array.from(b)),
   },
   { weight: 3, arbitrary: fc.constantFrom("é", "€", "😀", "\u2028", "\ufeff").map(ascii) },
-  // Invalid UTF-8: stray continuations, overlongs, truncated sequences, encoded surrogates, > U+10FFFF.
-  {
-    weight: 3,
-    arbitrary: fc
-      .constantFrom(
-        [0x80],
-        [0xbf],
-        [0xc0, 0x80],
-        [0xc2],
-        [0xe2, 0x82],
-        [0xed, 0xa0, 0x80],
-        [0xf0, 0x9f, 0x98],
-        [0xf4, 0x90, 0x80, 0x80],
-        [0xf5],
-        [0xff],
-        [0xe0, 0x80, 0x80],
-      )
-      .map((b) => Uint8Array.from(b)),
-  },
+  { weight: 3, arbitrary: invalidBytes },
   { weight: 2, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 4 }) },
 );
 
@@ -142,6 +150,59 @@ const fieldLine: fc.Arbitrary<Uint8Array> = fc
 /** A byte stream biased toward SSE-looking text: whole field lines mixed with loose fragments. */
 export const sseBytes: fc.Arbitrary<Uint8Array> = fc
   .array(fc.oneof({ arbitrary: fieldLine, weight: 2 }, { arbitrary: fragment, weight: 3 }), { maxLength: 30 })
+  .map(concat);
+
+/**
+ * Non-ASCII text of every UTF-8 width (2, 3 and 4 bytes), and sequences of several code points
+ * that text carries whole: regional-indicator flags, skin tones, ZWJ families, VS16, combining
+ * marks; and U+FFFD and U+FEFF as content.
+ */
+const intlText = fc.constantFrom(
+  "é",
+  "ß",
+  "Ω",
+  "€",
+  "한",
+  "국어",
+  "漢字",
+  "…",
+  "😀",
+  "👍🏽",
+  "🇫🇷",
+  "🇰🇷",
+  "👨‍👩‍👧",
+  "🏳️‍🌈",
+  "❤️",
+  "e\u0301",
+  "\u{10ffff}",
+  "\ufffd",
+  "\ufeff",
+);
+
+/** A run of mostly non-ASCII text: a chunk boundary in it falls inside a character most of the time. */
+const intlRun: fc.Arbitrary<Uint8Array> = fc
+  .array(fc.oneof({ weight: 6, arbitrary: intlText }, { weight: 1, arbitrary: fc.constantFrom(" ", "a", ":", "0") }), {
+    minLength: 1,
+    maxLength: 40,
+  })
+  .map((parts) => ascii(parts.join("")));
+
+/** A field line whose value is mostly non-ASCII text, with invalid bytes now and then. */
+const intlLine: fc.Arbitrary<Uint8Array> = fc
+  .tuple(
+    fc.constantFrom("data", "data", "data", "event", "id", ""),
+    fc.constantFrom(":", ": "),
+    fc.array(fc.oneof({ weight: 5, arbitrary: intlRun }, { weight: 1, arbitrary: invalidBytes }), { maxLength: 4 }),
+    fc.constantFrom("\n", "\r", "\r\n", "\n\n", "\r\n\r\n"),
+  )
+  .map(([name, colon, value, end]) => concat([ascii(name + colon), ...value, ascii(end)]));
+
+/**
+ * A byte stream of mostly non-ASCII field lines (accents, CJK, Hangul, emoji, flags, ZWJ
+ * sequences), invalid bytes and the SSE fragments above: for decoding split at every point.
+ */
+export const intlBytes: fc.Arbitrary<Uint8Array> = fc
+  .array(fc.oneof({ arbitrary: intlLine, weight: 3 }, { arbitrary: fragment, weight: 1 }), { maxLength: 12 })
   .map(concat);
 
 /** Any bytes at all, or SSE-looking ones. */

@@ -141,3 +141,41 @@ export function specParseText(text: string): SpecResult {
   }
   return result;
 }
+
+/** The sizes a parser's `maxEventSize` bounds, as the spec text of a whole stream has them. */
+export type SpecSizes = {
+  /** The longest line in UTF-16 code units, its terminator excluded (an unterminated last line included). */
+  longestLine: number;
+  /** The largest data buffer in UTF-16 code units, without the LF that dispatch would remove. */
+  largestData: number;
+};
+
+/**
+ * Measures a complete stream the way {@link specParse} reads it: the smallest `maxEventSize` a
+ * parser needs to read it without an {@link EventStreamSizeError}, whatever the chunking (a
+ * pending line or data buffer is never more than these).
+ */
+export function specSizes(bytes: Uint8Array): SpecSizes {
+  const text = new TextDecoder().decode(bytes);
+  const lines = text.split(/\r\n|\r|\n/);
+  let longestLine = 0;
+  let largestData = 0;
+  let data = -1; // the data buffer's length without its last LF; -1 for the empty buffer
+  for (const [index, line] of lines.entries()) {
+    longestLine = Math.max(longestLine, line.length);
+    // The text after the last line end is no line, only its length is held.
+    if (index === lines.length - 1) break;
+    if (line === "") {
+      data = -1;
+      continue;
+    }
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    if (field !== "data") continue;
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    data = data === -1 ? value.length : data + 1 + value.length;
+    largestData = Math.max(largestData, data);
+  }
+  return { longestLine, largestData };
+}

@@ -4,7 +4,7 @@
  * and split at every single position (and, for short fixtures, at every pair of positions).
  */
 import { expect, test } from "vitest";
-import { createParser, type ServerSentEvent } from "../core/mod.ts";
+import { createParser, EventStreamSizeError, type ServerSentEvent } from "../core/mod.ts";
 import { chunksOf, concat } from "./_arbitraries.ts";
 import { message, runIterate, runPush, runStream, type Observed } from "./_harness.ts";
 import { specParse } from "./_spec-parser.ts";
@@ -188,4 +188,71 @@ test("createParser flushes bytes held by the decoder as U+FFFD when a text chunk
 test("createParser discards a truncated sequence at the end of the stream with the unterminated line", () => {
   const events = runPush([bytesOf("data: a\n\ndata: b", [0xe2])]).events;
   expect(events).toEqual([message("a")]);
+});
+
+test("createParser decodes flags, skin tones, ZWJ sequences and Hangul split at every point", async () => {
+  for (const text of ["🇰🇷🇫🇷", "👍🏽", "👨‍👩‍👧", "🏳️‍🌈", "❤️", "한국어", "e\u0301"]) {
+    await expectChunkingInvariant(bytesOf(`data:${text}\n\n`), { events: [message(text)] });
+  }
+});
+
+test("createParser decodes ASCII and non-ASCII lines alike, whichever decoder a chunk gets", () => {
+  // Lines alternate between ASCII and non-ASCII, long and short, so that chunks of every size
+  // meet both decoders and every change between them; the reference is the spec transcription.
+  const lines: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const ascii = `data: ${"ascii ".repeat(i % 7 === 0 ? 80 : 3)}${i}`;
+    const intl = `data: ${"한국어 😀 🇫🇷 é ".repeat(i % 5 === 0 ? 40 : 1)}${i}`;
+    lines.push(i % 3 === 0 ? intl : ascii, i % 4 === 0 ? "" : `id: ${i % 2 === 0 ? "€" : "e"}${i}`);
+  }
+  const bytes = concat([utf8.encode(`${lines.join("\n")}\n\n`), Uint8Array.from([0xe2, 0x82]), utf8.encode("\n\n")]);
+  const spec = specParse(bytes);
+  expect(spec.events.length).toBeGreaterThan(10);
+  for (const size of [1, 2, 3, 5, 7, 64, 255, 256, 257, 1000, 4096, 16_384]) {
+    expect(runPush(chunksOf(bytes, size)), `${size}-byte chunks`).toEqual(spec);
+  }
+});
+
+test("createParser decodes a line longer than its byte buffer, characters split anywhere", () => {
+  // Over 64 KiB without a line end: the line goes on as text, decoded chunk by chunk.
+  const line = "data: " + "a漢字😀é한국어🇰🇷 ".repeat(4000);
+  const bytes = concat([utf8.encode(`${line}\n${line}\r\n\r\n`), Uint8Array.from([0xf0, 0x9f]), utf8.encode("\n")]);
+  expect(bytes.length).toBeGreaterThan(2 * 65_536);
+  const spec = specParse(bytes);
+  expect(spec.events).toHaveLength(1);
+  for (const size of [997, 4096, 16_383, 65_537, 200_000]) {
+    expect(runPush(chunksOf(bytes, size)), `${size}-byte chunks`).toEqual(spec);
+  }
+});
+
+test("createParser bounds a pending line by its text, not its bytes, whatever the chunking", async () => {
+  // A line of 31 characters in 83 bytes: within maxEventSize 32 as text, over it as bytes.
+  const text = "한".repeat(26);
+  const bytes = bytesOf(`data:${text}\n\n`);
+  for (const [label, chunks] of chunkings(bytes)) {
+    expect(runPush(chunks, { maxEventSize: 32 }).events, label).toEqual([message(text)]);
+  }
+  expect((await runStream(chunksOf(bytes, 1), { maxEventSize: 32 })).events).toEqual([message(text)]);
+  expect(() => runPush(chunksOf(bytesOf(`data:${"한".repeat(40)}`), 7), { maxEventSize: 32 })).toThrow(
+    EventStreamSizeError,
+  );
+});
+
+test("createParser copies what it keeps of a chunk: the caller may reuse its buffer", () => {
+  const bytes = bytesOf("data: 한국어 a long line that spans chunks\n\n", "data: ", [0xe2, 0x82], "b\n\n");
+  const spec = specParse(bytes);
+  for (const size of [1, 3, 8, 20]) {
+    const seen = runPush(
+      (function* () {
+        const buffer = new Uint8Array(size);
+        for (let from = 0; from < bytes.length; from += size) {
+          const chunk = bytes.subarray(from, from + size);
+          buffer.set(chunk);
+          yield buffer.subarray(0, chunk.length);
+          buffer.fill(0x41); // what a reader reusing its buffer would leave behind
+        }
+      })(),
+    );
+    expect(seen, `${size}-byte chunks in one reused buffer`).toEqual(spec);
+  }
 });

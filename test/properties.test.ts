@@ -12,12 +12,13 @@ import {
   cuts,
   eventMessage,
   eventMessages,
+  intlBytes,
   PROPERTY_SEED,
   sseBytes,
   splitAt,
 } from "./_arbitraries.ts";
 import { expectedEvents, lines, runIterate, runPush, runStream, wellFormed } from "./_harness.ts";
-import { specParse, specParseText } from "./_spec-parser.ts";
+import { specParse, specParseText, specSizes } from "./_spec-parser.ts";
 
 const utf8 = new TextEncoder();
 
@@ -101,5 +102,57 @@ test("createParser agrees with the spec transcription on arbitrary bytes in arbi
       expect(runPush(chunksOf(bytes, 1))).toEqual(spec);
     }),
     budget(3_000, 900),
+  );
+});
+
+test("createParser agrees with the spec on non-ASCII text and invalid bytes split at every position", () => {
+  fc.assert(
+    fc.property(intlBytes, (bytes) => {
+      const spec = specParse(bytes);
+      // Views into one buffer, as a reader handing out parts of its buffer would.
+      for (let at = 0; at <= bytes.length; at++) {
+        expect(runPush([bytes.subarray(0, at), bytes.subarray(at)]), `split at ${at}`).toEqual(spec);
+      }
+    }),
+    budget(400, 900),
+  );
+});
+
+test("createParser agrees with the spec on non-ASCII text and invalid bytes in random and small chunks", () => {
+  fc.assert(
+    fc.property(intlBytes, cuts, fc.integer({ min: 1, max: 9 }), (bytes, points, size) => {
+      const spec = specParse(bytes);
+      expect(runPush(splitAt(bytes, points))).toEqual(spec);
+      expect(runPush(chunksOf(bytes, size))).toEqual(spec);
+    }),
+    budget(3_000, 900),
+  );
+});
+
+test("createParser reads non-ASCII streams with maxEventSize as small as their longest line and data", () => {
+  // Lines longer in bytes than maxEventSize go on as text, their characters split anywhere.
+  fc.assert(
+    fc.property(intlBytes, cuts, fc.integer({ min: 1, max: 9 }), (bytes, points, size) => {
+      const { longestLine, largestData } = specSizes(bytes);
+      const options = { maxEventSize: Math.max(1, longestLine, largestData) };
+      const spec = specParse(bytes);
+      expect(runPush(splitAt(bytes, points), options)).toEqual(spec);
+      expect(runPush(chunksOf(bytes, size), options)).toEqual(spec);
+    }),
+    budget(3_000, 900),
+  );
+});
+
+test("EventStreamParser and parseEventStream match the spec on non-ASCII text split anywhere", async () => {
+  await fc.assert(
+    fc.asyncProperty(intlBytes, cuts, async (bytes, points) => {
+      const { events, retries, comments } = specParse(bytes);
+      const spec = { events, retries, comments };
+      for (const chunks of [chunksOf(bytes, 1), splitAt(bytes, points)]) {
+        expect(await runStream(chunks)).toEqual(spec);
+        expect(await runIterate(chunks)).toEqual(spec);
+      }
+    }),
+    budget(300, 900),
   );
 });

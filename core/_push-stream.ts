@@ -63,6 +63,14 @@ type Mode = typeof IDLE | typeof READABLE | typeof SINK | typeof DONE;
  * @param source The push source.
  * @param options The stream options (validated by the caller).
  * @returns The readable side.
+ *
+ * @example
+ * ```ts
+ * import { pushEventStream } from "./_push-stream.ts";
+ * import { PUSH_SOURCE } from "./push-source.ts";
+ * const body = pushEventStream({ [PUSH_SOURCE]: (consumer) => (consumer.push("hi"), () => {}) }, {});
+ * await body.cancel();
+ * ```
  */
 export function pushEventStream(source: PushSource, options: EventStreamOptions): ReadableStream<Uint8Array> {
   return new PushStream(source, options).readable();
@@ -71,6 +79,14 @@ export function pushEventStream(source: PushSource, options: EventStreamOptions)
 /**
  * The stream of a push source before it has an output: a mount attaches a sink to it, or
  * `readable()` makes its `ReadableStream` (once) for everyone else.
+ *
+ * @example
+ * ```ts
+ * import { pushStream, type PushStreamHandle } from "./_push-stream.ts";
+ * import { PUSH_SOURCE } from "./push-source.ts";
+ * const stream: PushStreamHandle = pushStream({ [PUSH_SOURCE]: () => () => {} }, {});
+ * stream.cancel(); // nobody will read it
+ * ```
  */
 export interface PushStreamHandle extends Attachable {
   /** The readable side, attachable to a sink until it is read. Call once. */
@@ -86,6 +102,18 @@ export interface PushStreamHandle extends Attachable {
  * @param source The push source.
  * @param options The stream options (validated by the caller).
  * @returns The stream, not yet started.
+ *
+ * @example
+ * ```ts
+ * import { pushStream } from "./_push-stream.ts";
+ * import { PUSH_SOURCE } from "./push-source.ts";
+ * const stream = pushStream({ [PUSH_SOURCE]: (consumer) => (consumer.push("hi"), () => {}) }, { retry: 1000 });
+ * const written: string[] = [];
+ * const sink = { write: (b: Uint8Array) => written.push(new TextDecoder().decode(b)) > 0, buffered: 0, end() {}, destroy() {} };
+ * stream.attach(sink);
+ * console.log(written.join("")); // "retry: 1000\ndata: hi\n\n"
+ * stream.cancel();
+ * ```
  */
 export function pushStream(source: PushSource, options: EventStreamOptions): PushStreamHandle {
   return new PushStream(source, options);

@@ -203,7 +203,19 @@ export interface DirectResponse {
   cancel(): void;
 }
 
-/** The method key under which a direct response gives its {@link DirectResponse}. Module-private. */
+/**
+ * Internal (core only, not in `mod.ts`): the method key under which a direct response gives its
+ * {@link DirectResponse}. A symbol of this module, not `Symbol.for`: a response made by another
+ * copy of eddy is sent the generic way rather than read with another copy's assumptions.
+ *
+ * @example
+ * ```ts
+ * import { DIRECT_RESPONSE, type DirectResponse } from "./push-source.ts";
+ * const viewOf = (response: object) =>
+ *   (response as { [DIRECT_RESPONSE]?: () => DirectResponse | undefined })[DIRECT_RESPONSE]?.();
+ * console.log(viewOf(new Response("plain"))); // undefined
+ * ```
+ */
 export const DIRECT_RESPONSE: unique symbol = Symbol("eddy.direct-response");
 
 /**

@@ -223,6 +223,15 @@ export function toEventStream(source: MessageSource, options: EventStreamOptions
  * @param options The stream options.
  * @returns The stream, not yet started, or `undefined`.
  * @throws {TypeError | RangeError} As {@link toEventStream} does for a bad option.
+ *
+ * @example
+ * ```ts
+ * import { PUSH_SOURCE } from "./push-source.ts";
+ * import { pushStreamOf } from "./to-event-stream.ts";
+ * console.log(pushStreamOf(["pulled"], {})); // undefined: not a push source
+ * const stream = pushStreamOf({ [PUSH_SOURCE]: () => () => {} }, { heartbeat: 15_000 });
+ * stream?.cancel();
+ * ```
  */
 export function pushStreamOf(source: MessageSource, options: EventStreamOptions): PushStreamHandle | undefined {
   if (!isPushSource(source)) return undefined;

@@ -17,6 +17,7 @@ import { build } from "esbuild";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
+  ApiClient,
   describeBrowser,
   domIds,
   launchBrowser,
@@ -148,6 +149,11 @@ describeBrowser("chat page in Chromium [node]", () => {
         characterData: true,
       });
     });
+    // A log taller than the view, so following the growing reply means scrolling.
+    const carol = new ApiClient(server.url);
+    for (let i = 1; i <= 30; i++) await carol.post(ROOM, "carol", `filler ${i}`);
+    await waitForMessage(alice, "filler 30");
+    await waitForMessage(bob, "filler 30");
     await say(alice, "/bot help");
     await alice.waitForFunction(() => document.querySelector("#messages .msg.bot.streaming") !== null, undefined, WAIT);
     await alice.waitForFunction(
@@ -174,6 +180,19 @@ describeBrowser("chat page in Chromium [node]", () => {
     expect(reply.text.length).toBeGreaterThan(0);
     expect(reply.replyId).not.toBe("");
     expect(reply).toMatchObject({ failed: false, sameReply: 1, streaming: 0, busy: null });
+
+    // Both readers were at the bottom: they stay there through the growing reply, with no pill.
+    for (const page of [alice, bob]) {
+      await page.waitForFunction(
+        () => {
+          const log = document.querySelector("#messages") as HTMLElement;
+          return log.scrollHeight - log.scrollTop - log.clientHeight < 2;
+        },
+        undefined,
+        WAIT,
+      );
+      expect(await page.isHidden("#jump")).toBe(true);
+    }
 
     // The other page got the same finished reply, once.
     await waitForMessage(bob, reply.text);

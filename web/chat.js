@@ -250,6 +250,8 @@ const state = {
   history: { mode: "idle", complete: false },
   /** Whether to keep the view pinned to the newest message (false once the user scrolls up). */
   stick: true,
+  /** Where the view was last put at the bottom by the page. */
+  pinnedTop: 0,
   scrollQueued: false,
   sending: false,
   /** Messages written while not connected (or whose post could not reach the server), oldest first. */
@@ -1061,7 +1063,10 @@ function prependMessages(messages) {
 
 function onScroll() {
   const log = ui.log;
-  state.stick = log.scrollHeight - log.scrollTop - log.clientHeight < NEAR_BOTTOM_PX;
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < NEAR_BOTTOM_PX;
+  // The event of our own scroll to the bottom may come after more content arrived: still pinned
+  // unless the reader moved up from where we put the view.
+  state.stick = atBottom || (state.stick && log.scrollTop >= state.pinnedTop - 2);
   if (state.stick) {
     ui.jump.hidden = true;
     scheduleSeen();
@@ -1084,6 +1089,7 @@ function contentChanged(news) {
 
 function pinToBottom() {
   ui.log.scrollTop = ui.log.scrollHeight;
+  state.pinnedTop = ui.log.scrollTop;
 }
 
 function scrollToNewest() {

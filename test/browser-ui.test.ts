@@ -596,6 +596,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     await ann.press("#room", "Enter");
     await waitForState(ann, "live");
     await waitForMessage(ann, "unicode room works");
+    expect(await ann.isHidden("#error")).toBe(true); // that room's problem is not this one's
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {

@@ -459,6 +459,9 @@ function clearFieldError(input) {
 
 function joinRoom(room) {
   closeStream();
+  disarmOfflineTimer();
+  setConn("connecting");
+  if (state.errorKind === "room" || state.errorKind === "connection") clearError();
   returnOutboxToComposer(); // unsent messages belong to the room we leave: give them back
   storeSeen();
   state.joined = true;
@@ -550,8 +553,7 @@ function closeStream() {
 }
 
 function onOpen() {
-  clearTimeout(state.offlineTimer);
-  state.offlineTimer = 0;
+  disarmOfflineTimer();
   state.backoff = BACKOFF_MIN_MS;
   state.everLive = true;
   setConn("live");
@@ -594,7 +596,7 @@ async function explainRefusal(url) {
     const body = await response.json().catch(() => null);
     if (generation !== state.generation) return true;
     showError(T.roomRefused(body?.error ?? `HTTP ${response.status}`), "room");
-    clearTimeout(state.offlineTimer);
+    disarmOfflineTimer();
     setConn("offline");
     ui.offline.hidden = true; // not a connection problem: the error line says what is wrong
     return true;
@@ -609,6 +611,11 @@ function armOfflineTimer() {
     state.offlineTimer = 0;
     if (state.joined && state.conn !== "live") setConn("offline");
   }, OFFLINE_AFTER_MS);
+}
+
+function disarmOfflineTimer() {
+  clearTimeout(state.offlineTimer);
+  state.offlineTimer = 0;
 }
 
 function setConn(name) {

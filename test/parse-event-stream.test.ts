@@ -259,3 +259,77 @@ test("createParser throws EventStreamSizeError past maxEventSize, then starts af
     /pending event holds 9 characters, over maxEventSize 8/,
   );
 });
+
+test("EventStreamParser is a TransformStream whose sides work by hand: write, close, read", async () => {
+  const parser = new EventStreamParser();
+  expect(parser).toBeInstanceOf(TransformStream);
+  const writer = parser.writable.getWriter();
+  const reader = parser.readable.getReader();
+  const written = (async () => {
+    await writer.write(utf8.encode("data: a\n\nid: 7\n"));
+    await writer.write("data: b\n\ndata: unterminated");
+    await writer.close();
+  })();
+  expect(await reader.read()).toEqual({ done: false, value: message("a") });
+  expect(await reader.read()).toEqual({ done: false, value: message("b", "7") });
+  expect(await reader.read()).toEqual({ done: true, value: undefined });
+  await written;
+});
+
+test("EventStreamParser reads no further than its reader asks: a write waits until the events are read", async () => {
+  const { body, record } = recordingSource((i) => (i < 1000 ? `data: ${i}\n\n` : null));
+  const reader = body.pipeThrough(new EventStreamParser()).getReader();
+  expect(await reader.read()).toEqual({ done: false, value: message("0") });
+  // Give the pipe every chance to run ahead.
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(record.pulls).toBeLessThanOrEqual(4);
+  expect(await reader.read()).toEqual({ done: false, value: message("1") });
+  await reader.cancel();
+});
+
+test("EventStreamParser cancels its source when the reader cancels, with the reason", async () => {
+  const { body, record } = recordingSource(() => "data: x\n\n");
+  const reader = body.pipeThrough(new EventStreamParser()).getReader();
+  await reader.read();
+  const reason = new Error("enough");
+  await reader.cancel(reason);
+  await vi.waitFor(() => expect(record.cancelled).toBe(true), { timeout: 2000, interval: 5 });
+  expect(record.reason).toBe(reason);
+});
+
+test("EventStreamParser cancels its source when a for-await loop breaks", async () => {
+  const { body, record } = recordingSource((i) => `data: ${i}\n\n`);
+  const seen: string[] = [];
+  for await (const event of body.pipeThrough(new EventStreamParser())) {
+    seen.push(event.data);
+    if (seen.length === 3) break;
+  }
+  expect(seen).toEqual(["0", "1", "2"]);
+  await vi.waitFor(() => expect(record.cancelled).toBe(true), { timeout: 2000, interval: 5 });
+});
+
+test("EventStreamParser errors its readable side when the source fails", async () => {
+  const failure = new Error("connection reset");
+  let pulls = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulls++ === 0) controller.enqueue(utf8.encode("data: a\n\ndata: b"));
+      else controller.error(failure);
+    },
+  });
+  const reader = body.pipeThrough(new EventStreamParser()).getReader();
+  expect(await reader.read()).toEqual({ done: false, value: message("a") });
+  expect(await rejection(() => reader.read())).toBe(failure);
+});
+
+test("EventStreamParser delivers every event of a chunk before the next chunk is parsed", async () => {
+  // One chunk with many events, read one at a time: none is lost or reordered, and a size error
+  // in a later chunk comes only after them.
+  const events = Array.from({ length: 300 }, (_, i) => `data: ${i}\n\n`).join("");
+  const chunks = [utf8.encode(events), utf8.encode(`data: ${"x".repeat(100)}`)];
+  const reader = streamOf(chunks)
+    .pipeThrough(new EventStreamParser({ maxEventSize: 50 }))
+    .getReader();
+  for (let i = 0; i < 300; i++) expect((await reader.read()).value?.data).toBe(String(i));
+  expect(await rejection(() => reader.read())).toBeInstanceOf(EventStreamSizeError);
+});

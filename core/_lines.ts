@@ -32,6 +32,9 @@ const LONG_LINE = 64;
  */
 const LARGE_CHUNK = 4096;
 
+/** Segments up to this many bytes go to the one-shot decoder whatever they hold. */
+const SMALL_SEGMENT = 128;
+
 /** ASCII segments in a row that take decoding back to the one-shot decoder. */
 const ASCII_RUN = 4;
 
@@ -160,16 +163,21 @@ export class LineSplitter {
 
   // Bytes that start with the decoders' state empty and end on a whole character.
   #decodeSegment(bytes: Uint8Array): string {
+    const length = bytes.length;
+    if (length <= SMALL_SEGMENT) {
+      // Few bytes: the call costs more than the decoding, and the one-shot call is the cheaper.
+      return (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
+    }
     if (this.#ascii) {
       const text = (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
       // A wrong guess costs speed, not correctness: try the other decoder next time.
-      if (text.length !== bytes.length) this.#ascii = false;
+      if (text.length !== length) this.#ascii = false;
       return text;
     }
     const text = this.#streamingDecoder().decode(bytes, STREAM);
     // Back to the one-shot decoder only after a few ASCII segments in a row: ASCII comes in
     // short runs (JSON keys, ids) in mostly non-ASCII streams, whose next segment would pay.
-    if (text.length !== bytes.length) this.#asciiRun = 0;
+    if (text.length !== length) this.#asciiRun = 0;
     else if (++this.#asciiRun === ASCII_RUN) {
       this.#ascii = true;
       this.#asciiRun = 0;

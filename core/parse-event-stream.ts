@@ -63,16 +63,24 @@ class EventIterator implements AsyncIterableIterator<ServerSentEvent> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<ServerSentEvent, undefined>> {
+  next(): Promise<IteratorResult<ServerSentEvent, undefined>> {
+    // An event already parsed needs no async step of its own: most events of a chunk go this way.
+    if (this.#head < this.#queue.length) return Promise.resolve({ done: false, value: this.#take() });
+    return this.#read();
+  }
+
+  #take(): ServerSentEvent {
+    const value = this.#queue[this.#head++]!;
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+    return value;
+  }
+
+  async #read(): Promise<IteratorResult<ServerSentEvent, undefined>> {
     for (;;) {
-      if (this.#head < this.#queue.length) {
-        const value = this.#queue[this.#head++]!;
-        if (this.#head === this.#queue.length) {
-          this.#queue.length = 0;
-          this.#head = 0;
-        }
-        return { done: false, value };
-      }
+      if (this.#head < this.#queue.length) return { done: false, value: this.#take() };
       if (this.#done) return { done: true, value: undefined };
       let result: ReadableStreamReadResult<Uint8Array>;
       try {

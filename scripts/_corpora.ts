@@ -2,9 +2,11 @@
  * Seeded fixtures shared by `scripts/bench-parse.ts` and `scripts/bench-encode.ts`, and the
  * measurement harness both use (flags, case workers, interleaved rounds, ratios, tables, JSON).
  *
- * Fixtures: one fixed seed (printed; `--seed` changes it) drives a small PRNG that builds three
- * message arrays, which our own `encodeEvent` turns into ~2 MB of event-stream bytes each, and
- * the seeded chunk splits. The expected events are derived from the messages directly (no parser
+ * Fixtures: one fixed seed (printed; `--seed` changes it) drives a small PRNG that builds the
+ * message arrays of seven corpora (ASCII ones, ones with a few percent of non-ASCII bytes spread
+ * through them, one mostly Hangul), which our own `encodeEvent` turns into ~2 MB of event-stream
+ * bytes each, and the seeded chunk splits. `bench-encode` runs the first three by default,
+ * `bench-parse` all seven. The expected events are derived from the messages directly (no parser
  * involved), so they are an independent reference for every parser under test.
  *
  * Harness: every case of a group runs in a worker thread of its own (a separate V8 isolate) from
@@ -884,11 +886,19 @@ export function printHeader(
   const lifecycle = process.env.npm_lifecycle_event;
   const npm = lifecycle?.startsWith("bench") ? lifecycle : undefined;
   const scriptPath = process.argv[1] === undefined ? `scripts/${script}` : relative(process.cwd(), process.argv[1]);
-  const command = `tsx ${[scriptPath, ...process.argv.slice(2)].join(" ")}`;
+  const versions = process.versions as NodeJS.ProcessVersions & { bun?: string; deno?: string };
+  const runtime =
+    versions.bun !== undefined
+      ? { name: "bun", label: `Bun ${versions.bun}`, run: "bun" }
+      : versions.deno !== undefined
+        ? { name: "deno", label: `Deno ${versions.deno}`, run: "deno run -A" }
+        : { name: "node", label: `Node ${process.version}`, run: "tsx" };
+  const command = `${runtime.run} ${[scriptPath, ...process.argv.slice(2)].join(" ")}`;
   const cpu = cpus();
   const env = {
     command,
     npmScript: npm ?? null,
+    runtime: runtime.label,
     node: process.version,
     v8: process.versions.v8,
     platform: `${process.platform} ${process.arch}`,
@@ -901,7 +911,8 @@ export function printHeader(
   };
   console.log(`# ${title}`);
   console.log(`command : ${command}${npm === undefined ? "" : `   (npm run ${npm})`}`);
-  console.log(`node    : ${process.version} (V8 ${process.versions.v8}), ${env.platform}, ${env.cpus}`);
+  const engine = runtime.name === "bun" ? "JavaScriptCore" : `V8 ${process.versions.v8}`;
+  console.log(`runtime : ${runtime.label} (${engine}), ${env.platform}, ${env.cpus}`);
   console.log(
     `peers   : ${Object.entries(env.peers)
       .map(([name, version]) => `${name} ${version}`)

@@ -306,9 +306,11 @@ describeMatrix("chat server", (runtime) => {
       expect(result.json, label).toEqual({ error: expect.any(String) });
       expect((result.json.error as string).length, label).toBeGreaterThan(0);
     }
-    const wrongMethod = await fetch(`${server.url}/rooms/${room}/messages`);
+    // GET reads the history, POST posts: any other method is 405 naming both.
+    const wrongMethod = await fetch(`${server.url}/rooms/${room}/messages`, { method: "DELETE" });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toContain("POST");
+    expect(wrongMethod.headers.get("allow")).toContain("GET");
     expect(await wrongMethod.json()).toEqual({ error: expect.any(String) });
     const nowhere = await fetch(`${server.url}/nowhere`);
     expect(nowhere.status).toBe(404);

@@ -44,28 +44,30 @@ const BYTES_LIMIT = 64 * 1024;
 /** Internal: the line layer of `createParser`. */
 export class LineSplitter {
   // Decoding. HTML's event stream parsing decodes the stream with WHATWG Encoding's "UTF-8
-  // decode": invalid bytes become U+FFFD, and one leading BOM is removed (by us, below: neither
-  // decoder drops it, ignoreBOM). The bytes are decoded in segments, each by whichever decoder
-  // is faster for it, and the text is exactly what one decoder fed the whole stream would give:
+  // decode": invalid bytes become U+FFFD, and one leading BOM is removed (by us, in #text: neither
+  // decoder drops it, ignoreBOM). The bytes are decoded in segments, each by whichever decoder is
+  // faster for it, and the text is exactly what one decoder fed the whole stream would give:
   //
-  // - In "UTF-8 decode" a byte below 0x80 (CR and LF among them) never belongs to a multi-byte
-  //   sequence and leaves the decoder's state empty: a sequence it interrupts is reported first,
-  //   as one U+FFFD, just as the end of the input would report it. More generally, any byte that
-  //   is not a continuation byte (0x80-0xBF) leaves the same state whatever came before it, so a
-  //   sequence (a lead byte and at most 3 continuation bytes) can only be unfinished at the end
-  //   of some bytes if its lead is one of their last 3 (see `unfinished`).
-  // - So bytes that start with the decoder's state empty and end on a whole character decode the
-  //   same on their own. `#oneShot` (never streaming) decodes such segments when they are ASCII:
-  //   Node decodes ASCII several times faster that way (a decoder that has streamed once loses
-  //   that path for good). `#streaming` (`stream: true`) decodes them otherwise: it is the faster
-  //   one for non-ASCII text on Node, Bun and Deno.
-  // - A chunk that ends inside a character is decoded up to its last line end; the rest waits as
-  //   bytes (`#bytes`) for the next chunk. So does a long line's middle (`LONG_LINE`): its chunks
-  //   are decoded together once a line end comes, one call instead of one per chunk.
-  // - A line too long for `#bytes` (`BYTES_LIMIT`, or `maxEventSize`) goes on as text
-  //   (`#pending`, which `maxEventSize` bounds), each chunk decoded by `#streaming`, which then
-  //   may hold a character split across chunks (`#held`) until the next chunk completes or
-  //   interrupts it.
+  // - In "UTF-8 decode" any byte that is not a continuation byte (0x80-0xBF) leaves the same
+  //   state whatever came before it: it starts afresh, after reporting a sequence it interrupts
+  //   as one U+FFFD, just as the end of the input would report it. After a byte below 0x80 (CR
+  //   and LF among them) the state is empty. So a sequence (a lead byte and at most 3
+  //   continuation bytes) can only be unfinished at the end of some bytes if its lead is one of
+  //   their last 3 (`unfinished`), and bytes that start with the state empty and end on a whole
+  //   character decode on their own exactly as within the stream.
+  // - `#oneShot` (never streaming) decodes such segments when they are ASCII or short: Node
+  //   decodes ASCII several times faster that way (a decoder that has streamed once loses that
+  //   path for good), and its call is the cheaper one for a few bytes. `#streaming` (`stream:
+  //   true`) decodes longer non-ASCII segments: it is the faster one there on Node, Bun and Deno.
+  // - A chunk is decoded at once if it ends on a whole character (its unterminated last line is
+  //   then carried on as text, `#pending`). A large one that ends inside a character is decoded
+  //   at once by `#streaming`, which holds the character's start (`#held`) until the next chunk
+  //   completes or interrupts it. A small one is decoded up to its last line end, and the rest
+  //   waits as bytes (`#bytes`, copied) for the chunk that ends its line; so do the small chunks
+  //   of non-ASCII text and of long lines (`LONG_LINE`), so that their lines are decoded in one
+  //   call rather than one per chunk.
+  // - A line too long for `#bytes` (`BYTES_LIMIT`, or `maxEventSize`) goes on as text, each
+  //   chunk decoded by `#streaming`; `maxEventSize` bounds it as text.
   #oneShot: TextDecoder | undefined;
   #streaming: TextDecoder | undefined;
   #held = false; // whether #streaming may hold the start of a character
@@ -193,6 +195,8 @@ export class LineSplitter {
   #decodeKept(): string {
     const text = this.#decodeSegment(this.#bytes.subarray(0, this.#byteLength));
     this.#byteLength = 0;
+    // A buffer grown past the limit (by a large chunk's first line) is not kept for good.
+    if (this.#bytes.length > BYTES_LIMIT) this.#bytes = EMPTY;
     return text;
   }
 

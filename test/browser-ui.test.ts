@@ -301,8 +301,9 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     const second = await person({ name: "민수", room: "same-name", locale: "ko-KR", context: PHONE });
     await say(first, "첫 번째 민수예요");
     await say(second, "저도 민수예요");
-    const a = await waitForMessage(first, "첫 번째 민수예요");
+    // The second author's message first: its arrival is what tags both (read `a` after it).
     const b = await waitForMessage(first, "저도 민수예요");
+    const a = await waitForMessage(first, "첫 번째 민수예요");
     expect(a).toMatchObject({ author: "민수", own: true });
     expect(b).toMatchObject({ author: "민수", own: false });
     expect(a.tag).toMatch(/^ #[A-Za-z0-9_-]{4}$/);
@@ -445,6 +446,16 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     await page.keyboard.press("Enter");
     await waitForMessage(page, "line one\nline two");
 
+    // The whole (short) history loaded first, so no "load older" button appears or goes away
+    // while the keys are pressed (a focused one that goes hands the focus to the log itself).
+    await page.evaluate(() => {
+      (document.querySelector("#messages") as HTMLElement).scrollTop = 0;
+    });
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>("#messages .history-edge")?.dataset.state === "done",
+      undefined,
+      WAIT,
+    );
     // To the log (Shift+Tab from the composer), and up to the top with Home.
     await page.focus("#text");
     for (let i = 0; i < 5 && (await focused()).id !== "messages"; i++) await page.keyboard.press("Shift+Tab");

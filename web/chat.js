@@ -974,6 +974,9 @@ function renderEdge() {
   }[mode];
   ui.edgeText.textContent = text;
   ui.edgeText.hidden = text === "";
+  const hide = mode === "done" || mode === "reset" || ui.edge.hidden;
+  // A focused button that hides would drop the focus to the page body: hand it to the log.
+  if (hide && document.activeElement === ui.edgeButton) ui.log.focus({ preventScroll: true });
   ui.edgeButton.hidden = mode === "done" || mode === "reset";
   ui.edgeButton.textContent = ui.edgeButton.hidden
     ? ""

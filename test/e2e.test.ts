@@ -110,9 +110,12 @@ describeMatrix("chat server", (runtime) => {
   }
 
   async function untilSubscribers(room: string, count: number, base = server.url): Promise<void> {
-    await waitFor(async () => (await subscribers(room, base)) === count, {
+    let seen = 0;
+    await waitFor(async () => (seen = await subscribers(room, base)) === count, {
       timeoutMs: 10_000,
       what: `${count} subscribers in ${room}`,
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; it had ${seen}`);
     });
   }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { createChatApp } from "../core/chat/mod.ts";
-import { clientKey, RateLimiter } from "../core/chat/_rate-limit.ts";
+import { clientKey, NewRoomLimiter, RateLimiter } from "../core/chat/_rate-limit.ts";
 import { BASE } from "./_chat.ts";
 
 describe("RateLimiter", () => {
@@ -42,6 +42,32 @@ describe("RateLimiter", () => {
     limiter.take("c"); // forgets b
     expect(limiter.take("a")).toBeGreaterThan(0); // still remembered: empty
     expect(limiter.take("b")).toBe(0); // forgotten: a full bucket again
+  });
+});
+
+describe("NewRoomLimiter", () => {
+  test("a room is charged once within the window, to whoever created it; after it, again", () => {
+    let now = 0;
+    const rooms = new NewRoomLimiter(new RateLimiter(2, 0.001, () => now), () => now, 1000);
+    expect(rooms.take("a", "lobby")).toBe(0);
+    expect(rooms.take("a", "lobby")).toBe(0); // racing requests for the same room: free
+    expect(rooms.take("b", "lobby")).toBe(0); // another client racing for it: free too
+    expect(rooms.take("a", "kitchen")).toBe(0); // a's second token
+    expect(rooms.take("a", "attic")).toBeGreaterThan(0); // a's bucket is empty
+    now = 1000; // the window has passed: the room was evicted and is being created anew
+    expect(rooms.take("a", "lobby")).toBeGreaterThan(0);
+    expect(rooms.take("b", "lobby")).toBe(0); // b pays for it
+  });
+
+  test("a refused room is not remembered; at most maxRooms charges are", () => {
+    const now = 0;
+    const rooms = new NewRoomLimiter(new RateLimiter(3, 0.001, () => now), () => now, 1000, 2);
+    expect(rooms.take("a", "r1")).toBe(0);
+    expect(rooms.take("a", "r2")).toBe(0);
+    expect(rooms.take("a", "r3")).toBe(0); // forgets r1's charge
+    expect(rooms.take("a", "r1")).toBeGreaterThan(0); // r1 is charged again, and a has no tokens
+    expect(rooms.take("a", "r1")).toBeGreaterThan(0); // the refusal left nothing behind
+    expect(rooms.take("a", "r3")).toBe(0); // still remembered
   });
 });
 
@@ -102,6 +128,22 @@ describe("the chat's rate limits", () => {
     const stream = await app.fetch(new Request(`${BASE}/rooms/new8/events`), { remoteAddress: "198.51.100.1" });
     expect(stream.status).toBe(429);
     await stream.body?.cancel();
+    await app.close();
+  });
+
+  test("requests racing to create one room are charged one room, however many they are", async () => {
+    const app = createChatApp({ responder: null, roomBurst: 2, roomRate: 0.01 });
+    // 20 streams and 10 posts at once, all to a room that does not exist yet (50 tabs opening it).
+    const streams = Array.from({ length: 20 }, () =>
+      app.fetch(new Request(`${BASE}/rooms/fresh/events`), { remoteAddress: "198.51.100.1" }),
+    );
+    const posts = Array.from({ length: 10 }, () => post(app, "fresh", "198.51.100.1"));
+    const responses = await Promise.all([...streams, ...posts]);
+    expect(responses.map((response) => response.status)).toEqual([...Array(20).fill(200), ...Array(10).fill(201)]);
+    for (const response of responses) await response.body?.cancel();
+    // That was one room: the next new room is allowed, the one after it is not.
+    expect((await post(app, "second", "198.51.100.1")).status).toBe(201);
+    expect((await post(app, "third", "198.51.100.1")).status).toBe(429);
     await app.close();
   });
 

@@ -62,6 +62,58 @@ export class RateLimiter {
 }
 
 /**
+ * The new-room limit: one token from the client's bucket per room it creates, charged once per
+ * room however many requests race to create it. Requests that open a room nobody is in yet all
+ * find it missing until the first of them has joined it (50 tabs opened at once, a page's stream
+ * and its first post); each would otherwise pay for the same room. A room charged within the last
+ * `windowMs` is free; at most `maxRooms` such rooms are remembered (forgetting one only means a
+ * late racer pays: bounded, and never more lenient than one room per token).
+ *
+ * @example
+ * ```ts
+ * import { NewRoomLimiter, RateLimiter } from "./_rate-limit.ts";
+ * const rooms = new NewRoomLimiter(new RateLimiter(1, 0.1));
+ * rooms.take("10.0.0.1", "lobby"); // 0: allowed, the client's one token taken
+ * rooms.take("10.0.0.1", "lobby"); // 0: the same room, racing: free
+ * rooms.take("10.0.0.1", "kitchen"); // 10: wait 10 s
+ * ```
+ */
+export class NewRoomLimiter {
+  readonly #limiter: RateLimiter;
+  readonly #now: () => number;
+  readonly #windowMs: number;
+  readonly #maxRooms: number;
+  /** When each recently charged room's charge lapses; Map order is oldest charge first. */
+  readonly #charged = new Map<string, number>();
+
+  constructor(limiter: RateLimiter, now: () => number = Date.now, windowMs = 10_000, maxRooms = 10_000) {
+    this.#limiter = limiter;
+    this.#now = now;
+    this.#windowMs = windowMs;
+    this.#maxRooms = maxRooms;
+  }
+
+  /**
+   * Charges `client` for creating `room` (which the caller found missing), unless it was charged
+   * for within the window.
+   *
+   * @returns 0 when allowed; otherwise the whole seconds until the client may create a room.
+   */
+  take(client: string, room: string): number {
+    const now = this.#now();
+    const lapses = this.#charged.get(room);
+    if (lapses !== undefined && lapses > now) return 0;
+    const wait = this.#limiter.take(client);
+    if (wait === 0) {
+      this.#charged.delete(room);
+      if (this.#charged.size >= this.#maxRooms) this.#charged.delete(this.#charged.keys().next().value!);
+      this.#charged.set(room, now + this.#windowMs);
+    }
+    return wait;
+  }
+}
+
+/**
  * The name a client is rate-limited under: its address, or with `trustedHops` > 0 the address the
  * outermost trusted proxy saw (counted from the right of `X-Forwarded-For`, which each proxy
  * appends to). An IPv6 address counts by its /64 prefix, which one subscriber usually holds whole.

@@ -25,7 +25,7 @@ import {
   type SubscribeOptions,
 } from "./hub.ts";
 import type { ChatMetrics } from "./_metrics.ts";
-import type { RateLimiter } from "./_rate-limit.ts";
+import type { NewRoomLimiter, RateLimiter } from "./_rate-limit.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import { type Sessions, sessionToken } from "./_session.ts";
 import { allows, requestToken, type Tokens } from "./_tokens.ts";
@@ -74,7 +74,7 @@ export type RouteContext = {
   readonly metrics: ChatMetrics;
   /** Per-client buckets; `undefined` when rate limiting is off. */
   readonly limits:
-    | { readonly posts: RateLimiter; readonly streams: RateLimiter; readonly rooms: RateLimiter }
+    | { readonly posts: RateLimiter; readonly streams: RateLimiter; readonly rooms: NewRoomLimiter }
     | undefined;
   /** The key a request's client is limited under (its address, or what a trusted proxy says). */
   readonly clientOf: (request: Request) => string;
@@ -514,7 +514,7 @@ async function limit(
   let wait = context.limits[kind].take(client);
   let which: keyof typeof TOO_MANY = kind;
   if (wait === 0 && (await context.hub.room(room)) === undefined) {
-    wait = context.limits.rooms.take(client);
+    wait = context.limits.rooms.take(client, room);
     which = "rooms";
   }
   if (wait === 0) return undefined;

@@ -25,7 +25,7 @@ import { ChatMetrics } from "./_metrics.ts";
 import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
 import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
 import { Cors, checkOrigin } from "./_cors.ts";
-import { clientKey, RateLimiter } from "./_rate-limit.ts";
+import { clientKey, NewRoomLimiter, RateLimiter } from "./_rate-limit.ts";
 import { createRouter } from "./_router.ts";
 import { Sessions } from "./_session.ts";
 import { Tokens } from "./_tokens.ts";
@@ -206,7 +206,9 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
             readOption(options, "streamBurst", action),
             readOption(options, "streamRate", action),
           ),
-          rooms: new RateLimiter(readOption(options, "roomBurst", action), readOption(options, "roomRate", action)),
+          rooms: new NewRoomLimiter(
+            new RateLimiter(readOption(options, "roomBurst", action), readOption(options, "roomRate", action)),
+          ),
         };
   const route = createRouter(
     chatRoutes({

@@ -58,8 +58,8 @@ export type ConnectionInfo = {
    * and ends it when the client leaves, even one that leaves before the response is sent (the
    * Node mount): the handler may then answer with `eventStreamResponse(source, { direct: true })`
    * (no body stream or `Response` is built for it unless read) and need not pass it
-   * `request.signal`. Set by the Node mount; absent on Bun's (it needs a real `Response`) and
-   * on Deno's (built on the Node mount, but its node:http lost direct streams under load).
+   * `request.signal`. Set by the Node mount (and so the Deno mount, built on it); absent on
+   * mounts that need a real `Response` (Bun's).
    */
   readonly directStreams?: boolean;
 };

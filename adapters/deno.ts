@@ -75,13 +75,6 @@ export type ServeOptions = BaseServeOptions & {
 export async function serve(handler: Handler, options: ServeOptions = {}): Promise<RuntimeServer> {
   const { headersTimeoutMs: _h, requestTimeoutMs: _r, keepAliveTimeoutMs: _k, ...base } = options;
   // The Node mount answers node:http's own refusals (408, 400, 431) with the security headers.
-  // The handler is told only the peer's address, not `directStreams`: on Deno's node:http the
-  // direct socket path of the Node mount lost streams under load (the full suite's e2e on Deno,
-  // twice in a row), so event streams go through the generic ReadableStream path here.
-  const deno: Handler = (request, info) => {
-    const address = info.remoteAddress;
-    return handler(request, address === undefined ? {} : { remoteAddress: address });
-  };
-  const { host, port, url, close } = await serveNode(deno, { ...base, http: httpDeadlines(options) });
+  const { host, port, url, close } = await serveNode(handler, { ...base, http: httpDeadlines(options) });
   return { host, port, url, close };
 }

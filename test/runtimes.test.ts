@@ -10,7 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 
-/** The runtime-neutral test files (they import core/ and test helpers only). */
+/**
+ * The runtime-neutral test files: they import core/ and test helpers only, plus node:http for a
+ * local server (connect-server: the client over a real socket, with the runtime's own fetch).
+ */
 const CORE_TESTS = [
   "test/parse.test.ts",
   "test/encode.test.ts",
@@ -20,6 +23,7 @@ const CORE_TESTS = [
   "test/to-event-stream.test.ts",
   "test/encoded-event.test.ts",
   "test/connect.test.ts",
+  "test/connect-server.test.ts",
 ];
 
 const root = new URL("..", import.meta.url).pathname;

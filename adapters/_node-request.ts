@@ -27,6 +27,34 @@ const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 /** Methods the fetch standard upper-cases ("normalize a method"); others are kept as sent. */
 const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 
+/** The answers to a request whose `Host` header, or else whose target, no URL can be made of. */
+const BAD_HOST = "The Host header is not a valid host";
+const BAD_TARGET = "The request target is not a valid URL";
+
+/**
+ * What {@link toWebRequest} throws for a request no `Request` can represent (a method the fetch
+ * standard forbids, a `Host` header that is not a host, a target that is not a URL or carries
+ * credentials). Its message is fit to send back to the client as it is: one fixed sentence per
+ * cause, with nothing the client sent (method, host, target, credentials) in it.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { toWebRequest, UnrepresentableRequestError } from "./_node-request.ts";
+ * createServer((req, res) => {
+ *   try {
+ *     res.end(toWebRequest(req).url);
+ *   } catch (error) {
+ *     res.statusCode = 400;
+ *     res.end(error instanceof UnrepresentableRequestError ? error.message : "The request cannot be read");
+ *   }
+ * });
+ * ```
+ */
+export class UnrepresentableRequestError extends TypeError {
+  override readonly name = "UnrepresentableRequestError";
+}
+
 /**
  * A web `Request` over a Node `IncomingMessage`, made as it is read: see the module's doc. It is
  * `instanceof Request` and answers every property and method of one; the mount aborts its
@@ -314,8 +342,8 @@ let forwardable: boolean | undefined;
  *
  * @param req The incoming message.
  * @returns The request: a {@link NodeRequest}.
- * @throws {TypeError} If the target or `Host` header cannot form a URL, the URL has credentials,
- *   or the method is one the fetch standard forbids (`CONNECT`, `TRACE`, `TRACK`).
+ * @throws {UnrepresentableRequestError} If the target or `Host` header cannot form a URL, the URL
+ *   has credentials, or the method is one the fetch standard forbids (`CONNECT`, `TRACE`, `TRACK`).
  *
  * @example
  * ```ts
@@ -427,7 +455,7 @@ export function discardUnreadBody(request: NodeRequest): void {
 function requestMethod(method: string): string {
   const upper = method.toUpperCase();
   // Node's parser only passes known methods, upper-case, but `new Request` checked this: so do we.
-  if (FORBIDDEN_METHODS.has(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
+  if (FORBIDDEN_METHODS.has(upper)) throw new UnrepresentableRequestError("The request method is not supported");
   return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
@@ -435,23 +463,26 @@ function requestUrl(req: IncomingMessage): string {
   const target = req.url ?? "/";
   // Absolute form (`GET http://host/path`), as proxies send it.
   if (/^https?:\/\//i.test(target)) {
-    const url = new URL(target);
+    const url = URL.parse(target);
+    if (url === null) throw new UnrepresentableRequestError(BAD_TARGET);
     if (url.username !== "" || url.password !== "") {
-      throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${target}`);
+      throw new UnrepresentableRequestError("The request target must not carry credentials");
     }
     return url.href;
   }
   const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http";
   // The local address only when Host is missing (HTTP/1.0): reading it costs a syscall.
   const host = req.headers.host ?? `${urlHost(req.socket.localAddress ?? "127.0.0.1")}:${req.socket.localPort ?? 80}`;
-  if (host === "" || /[\s/?#@\\]/.test(host)) {
-    throw new TypeError(`Cannot build request URL: the Host header "${host}" is not a host`);
-  }
+  if (host === "" || /[\s/?#@\\]/.test(host)) throw new UnrepresentableRequestError(BAD_HOST);
   const url = `${scheme}://${host}${target.startsWith("/") ? target : `/${target}`}`;
   // What the URL parser would give back unchanged needs no parsing (and no URL object per
   // request); anything else is parsed. Concatenate rather than `new URL(target, base)`: a target
   // like `//evil/x` must stay a path.
-  return isCanonical(host, target, scheme) ? url : new URL(url).href;
+  if (isCanonical(host, target, scheme)) return url;
+  const parsed = URL.parse(url);
+  if (parsed !== null) return parsed.href;
+  // Which part is at fault, for the answer: the host alone, or else the target.
+  throw new UnrepresentableRequestError(URL.canParse(`${scheme}://${host}/`) ? BAD_TARGET : BAD_HOST);
 }
 
 /**

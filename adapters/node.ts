@@ -31,6 +31,7 @@ import {
   hasBody,
   type NodeRequest,
   toWebRequest,
+  UnrepresentableRequestError,
 } from "./_node-request.ts";
 import {
   directStreamClosed,
@@ -186,7 +187,11 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
       }
     } catch (error) {
       res.setHeader("connection", "close"); // whatever follows on this connection is suspect
-      answer = errorResponse(400, `Cannot read the request: ${error instanceof Error ? error.message : String(error)}`);
+      // A fixed sentence per cause: the client's method, host, target or credentials never come back.
+      answer = errorResponse(
+        400,
+        error instanceof UnrepresentableRequestError ? error.message : "The request cannot be read",
+      );
     }
     if (answer instanceof Response) send(req, res, answer);
     else void settle(req, res, answer); // a promise, a thenable, or something to refuse

@@ -228,6 +228,28 @@ describe("the Deno mount's deadlines [deno]", () => {
     expect(client.received()).toContain('{"error":"The request is not valid HTTP"}');
     expect(client.received().toLowerCase()).toContain("connection: close");
   });
+
+  it("answers a request no Request can represent 400 with a fixed message per cause, echoing none of the request", async () => {
+    const cases: [string, string, string][] = [
+      ["TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "The request method is not supported", "TRACE"],
+      ["GET / HTTP/1.1\r\nHost: user@evil.example\r\n\r\n", "The Host header is not a valid host", "evil.example"],
+      [
+        "GET http://user:secret@127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "The request target must not carry credentials",
+        "secret",
+      ],
+    ];
+    for (const [head, error, echoed] of cases) {
+      const client = await open();
+      client.socket.write(head);
+      await within(5000, client.closed, `the answer to ${JSON.stringify(head)}`);
+      expect(client.received()).toMatch(/^HTTP\/1\.1 400 /);
+      expectSecurityHeaders(client.received());
+      expect(client.received().toLowerCase()).toContain("connection: close");
+      expect(client.received()).toContain(JSON.stringify({ error }));
+      expect(client.received()).not.toContain(echoed);
+    }
+  });
 });
 
 describe("the Deno mount's deadline options", () => {

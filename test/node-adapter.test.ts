@@ -544,6 +544,100 @@ describe("serve response streaming", () => {
     expect(new TextDecoder().decode((await reader.read()).value)).toBe("data: second\n\n");
   });
 
+  it("serve cuts slow headers, an unfinished body and an idle keep-alive connection, never a quiet event stream", async () => {
+    const [HEADERS_MS, REQUEST_MS, KEEP_ALIVE_MS] = [600, 1200, 400];
+    const SLACK_MS = 2500; // checked every quarter of the shortest deadline; and a busy machine
+    const source = pushSource();
+    let bodyErrors = 0;
+    const server = await start(
+      async (request) => {
+        const { pathname } = new URL(request.url);
+        if (pathname === "/pushed") return eventStreamResponse(source, { direct: true });
+        if (pathname === "/pulled") {
+          return eventStreamResponse(
+            (async function* () {
+              yield "hello";
+              await new Promise((resolve) => request.signal.addEventListener("abort", resolve, { once: true }));
+            })(),
+            { signal: request.signal },
+          );
+        }
+        if (pathname === "/upload") {
+          try {
+            return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
+          } catch {
+            bodyErrors++;
+            return Response.json({ error: "The body did not arrive" }, { status: 400 });
+          }
+        }
+        return Response.json({ ok: true });
+      },
+      { http: { headersTimeout: HEADERS_MS, requestTimeout: REQUEST_MS, keepAliveTimeout: KEEP_ALIVE_MS } },
+    );
+    /** A raw client that notes when it opened, when bytes last arrived and when it closed. */
+    const open = async (head: string) => {
+      const openedAt = Date.now();
+      const raw = await rawRequest(server, head);
+      let lastDataAt = 0;
+      raw.socket.on("data", () => (lastDataAt = Date.now()));
+      return { ...raw, openedAt, lastDataAt: () => lastDataAt, closedAt: raw.closed.then(() => Date.now()) };
+    };
+    /** Sends `text` a character every 50 ms until the connection closes. */
+    const trickle = async (socket: Socket, text: string) => {
+      for (const character of text) {
+        if (socket.destroyed) return;
+        socket.write(character);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+
+    // The streams come first: quiet from here on, they are older than every connection cut below.
+    const pushed = await open("GET /pushed HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => source.consumer !== undefined, { what: "the pushed stream to start" });
+    source.consumer!.push("hello");
+    const pulled = await open("GET /pulled HTTP/1.1\r\nHost: x\r\n\r\n");
+    const quiet = [pushed, pulled];
+    await waitFor(() => quiet.every((client) => client.received().includes("data: hello\n\n")), {
+      what: "the first events",
+    });
+
+    const slow = await open("");
+    void trickle(slow.socket, `GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ${"a".repeat(200)}`);
+    const unfinished = await open("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    void trickle(unfinished.socket, "x".repeat(1000)); // 20 bytes a second: 50 s for the body
+    const idle = await open("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+    await waitFor(() => idle.received().includes('{"ok":true}'), { what: "the keep-alive answer" });
+
+    const [slowClosed, unfinishedClosed, idleClosed] = await within(
+      REQUEST_MS + SLACK_MS * 2,
+      Promise.all([slow.closedAt, unfinished.closedAt, idle.closedAt]),
+      "the three connections to be closed",
+    );
+    // Not cut early (half the deadline: a busy client may see events late, never early).
+    expect(slowClosed - slow.openedAt).toBeGreaterThanOrEqual(HEADERS_MS / 2);
+    expect(slowClosed - slow.openedAt).toBeLessThan(HEADERS_MS + SLACK_MS);
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow.received()).toContain('{"error":"The request did not arrive in time"}');
+
+    expect(unfinishedClosed - unfinished.openedAt).toBeGreaterThanOrEqual(REQUEST_MS / 2);
+    expect(unfinishedClosed - unfinished.openedAt).toBeLessThan(REQUEST_MS + SLACK_MS);
+    expect(unfinished.received()).toMatch(/^HTTP\/1\.1 408 /);
+    // The handler's body stream errored: it did not wait for bytes that were never going to come.
+    await waitFor(() => bodyErrors === 1, { what: "the upload's body to error" });
+
+    expect(idle.received()).not.toContain("HTTP/1.1 408"); // between requests: closed, not answered
+    expect(idleClosed - idle.lastDataAt()).toBeGreaterThanOrEqual(KEEP_ALIVE_MS / 2);
+    expect(idleClosed - idle.lastDataAt()).toBeLessThan(KEEP_ALIVE_MS + SLACK_MS);
+
+    // Quiet for longer than every deadline, the streams are open and still deliver.
+    for (const client of quiet) expect(Date.now() - client.lastDataAt()).toBeGreaterThan(REQUEST_MS);
+    for (const client of quiet) expect(client.socket.destroyed).toBe(false);
+    source.consumer!.push("later");
+    await waitFor(() => pushed.received().includes("data: later\n\n"), { what: "the later event" });
+    for (const client of quiet) expect(client.socket.destroyed).toBe(false);
+    expect(source.detached).toBe(0);
+  });
+
   it("serve destroys the connection when the response body fails mid-stream", async () => {
     const errors: unknown[] = [];
     const server = await start(

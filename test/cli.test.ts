@@ -85,6 +85,19 @@ describe("parseConfig", () => {
     });
   });
 
+  it("parseConfig turns the rate limits off with EDDY_RATE_LIMIT=off, and lets --rate-limit beat it", () => {
+    expect(parseConfig([], { EDDY_RATE_LIMIT: "off" })).toEqual({
+      host: "127.0.0.1",
+      port: 8080,
+      bot: "typewriter",
+      rateLimit: false,
+    });
+    expect(parseConfig([], { EDDY_RATE_LIMIT: "on" })).toMatchObject({ rateLimit: true });
+    expect(parseConfig(["--rate-limit", "off"], {})).toMatchObject({ rateLimit: false });
+    expect(parseConfig(["--rate-limit", "on"], { EDDY_RATE_LIMIT: "off" })).toMatchObject({ rateLimit: true });
+    expect(() => parseConfig([], { EDDY_RATE_LIMIT: "no" })).toThrow(/Invalid --rate-limit: "no" is not on or off/);
+  });
+
   it("parseConfig builds the OpenAI settings, with the key only from OPENAI_API_KEY", () => {
     const env = { OPENAI_BASE_URL: "http://127.0.0.1:1234/v1", OPENAI_MODEL: "env-model", OPENAI_API_KEY: "sk-test" };
     expect(parseConfig(["--bot", "openai", "--openai-model", "flag-model"], env)).toMatchObject({

@@ -16,6 +16,11 @@
  *
  *   npx tsx scripts/bench-client.ts [--events 200000] [--batch 5000] [--replicas 3] [--corpus tokens,korean]
  *
+ * `tokens` and `korean` are this script's own one-line frames; the other corpus names take the
+ * data of the seeded corpora in scripts/_corpora.ts (as bench-parse has them), cycled, each event
+ * renumbered `id: 1..N` and sent as a `message` (their `event` names dropped, so that undici's
+ * `onmessage` sees every one).
+ *
  * @module
  */
 import { fork } from "node:child_process";
@@ -23,7 +28,8 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EventSource } from "undici";
-import { connect, parseEventStream } from "../core/mod.ts";
+import { connect, encodeEvent, parseEventStream } from "../core/mod.ts";
+import { CORPUS_NAMES, type CorpusName as SharedCorpus, makeCorpora } from "./_corpora.ts";
 
 const CORPORA = {
   /** LLM-style token deltas: short JSON. */
@@ -39,7 +45,36 @@ const CORPORA = {
       time: "2026-12-01T14:16:40.839Z",
     }),
 } as const;
-type CorpusName = keyof typeof CORPORA;
+type CorpusName = keyof typeof CORPORA | Exclude<SharedCorpus, keyof typeof CORPORA>;
+const NAMES: readonly CorpusName[] = [
+  ...(Object.keys(CORPORA) as (keyof typeof CORPORA)[]),
+  ...CORPUS_NAMES.filter((name) => !(name in CORPORA)),
+];
+
+/** The data of event `i` (from 1) of `corpus`. */
+function frameOf(corpus: CorpusName): (i: number) => string {
+  if (corpus in CORPORA) return CORPORA[corpus as keyof typeof CORPORA];
+  const [built] = makeCorpora([corpus as SharedCorpus]);
+  const data = built!.messages.flatMap((message) => (message.data === undefined ? [] : [message.data]));
+  return (i) => data[(i - 1) % data.length]!;
+}
+
+const HELP = `Usage: npm run bench:client -- [options]
+
+Events/s a client receives from a local server child that ends its body every --batch events
+(the client reconnects with Last-Event-ID): connect(), parseEventStream + a fetch loop, undici's
+EventSource, each in its own process, interleaved over --replicas rounds; median events/s and
+the median ratio to undici's EventSource in the same round.
+
+Options:
+  --events N      events per client run (default 200000)
+  --batch N       events per response before the body ends (default 5000)
+  --replicas N    rounds (default 3)
+  --corpus A,B    corpora (default tokens,korean); known: ${NAMES.join(", ")}
+                  (tokens and korean are this script's own frames; the others take the data of
+                  scripts/_corpora.ts's seeded corpora, renumbered, sent as "message" events)
+  -h, --help      this text
+`;
 
 const CLIENTS = ["connect", "parseEventStream", "undici EventSource"] as const;
 type ClientName = (typeof CLIENTS)[number];
@@ -51,6 +86,7 @@ const { values } = parseArgs({
     batch: { type: "string", default: "5000" },
     replicas: { type: "string", default: "3" },
     corpus: { type: "string", default: Object.keys(CORPORA).join(",") },
+    help: { type: "boolean", short: "h", default: false },
     role: { type: "string" },
     client: { type: "string" },
     url: { type: "string" },
@@ -59,13 +95,14 @@ const { values } = parseArgs({
 const EVENTS = Number(values.events);
 const BATCH = Number(values.batch);
 
-if (values.role === "server") await runServer(values.corpus as CorpusName);
+if (values.help) console.log(HELP);
+else if (values.role === "server") await runServer(values.corpus as CorpusName);
 else if (values.role === "client") await runClient(values.client as ClientName, values.url!);
 else await main();
 
 /** The server child: events after Last-Event-ID, `BATCH` per response, then the body ends. */
 async function runServer(corpus: CorpusName): Promise<void> {
-  const frame = CORPORA[corpus];
+  const frame = frameOf(corpus);
   const encoder = new TextEncoder();
   const server = createServer((request, response) => {
     const after = Number(request.headers["last-event-id"] ?? "0");
@@ -73,7 +110,7 @@ async function runServer(corpus: CorpusName): Promise<void> {
     const last = Math.min(EVENTS, after + BATCH);
     let text = after === 0 ? "retry: 0\n\n" : "";
     for (let i = after + 1; i <= last; i++) {
-      text += `id: ${i}\ndata: ${frame(i)}\n\n`;
+      text += encodeEvent({ id: String(i), data: frame(i) });
       if (text.length > 16_384) {
         response.write(encoder.encode(text));
         text = "";
@@ -160,8 +197,11 @@ async function main(): Promise<void> {
     `client throughput: ${EVENTS} events per client, ${BATCH} per response (then a reconnect with Last-Event-ID), ` +
       `${replicas} rounds, Node ${process.version}; events/s, median of the rounds; ratio to undici's EventSource in the same round\n`,
   );
-  for (const corpus of values.corpus.split(",") as CorpusName[]) {
-    if (!(corpus in CORPORA)) throw new Error(`unknown corpus ${corpus}`);
+  const corpora = values.corpus.split(",") as CorpusName[];
+  for (const corpus of corpora) {
+    if (!NAMES.includes(corpus)) throw new Error(`unknown corpus ${corpus} (known: ${NAMES.join(", ")})`);
+  }
+  for (const corpus of corpora) {
     const server = await child<{ port: number }>([
       "--role",
       "server",
@@ -201,7 +241,10 @@ async function main(): Promise<void> {
     } finally {
       server.kill();
     }
-    console.log(`corpus ${corpus} (${CORPORA[corpus](1).length} chars of data per event)`);
+    const frame = frameOf(corpus);
+    let chars = 0;
+    for (let i = 1; i <= 1000; i++) chars += frame(i).length;
+    console.log(`corpus ${corpus} (${Math.round(chars / 1000)} chars of data per event, mean of the first 1000)`);
     console.log("| client | events/s | × undici EventSource |");
     console.log("|---|---|---|");
     for (const name of CLIENTS) {

@@ -4,21 +4,29 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /** One static file served by the chat app. */
 export type Asset = { body: string | Uint8Array; type: string };
 
-/** URL path → file in `web/` and its media type. */
-const FILES = [
+const JAVASCRIPT = "text/javascript; charset=utf-8";
+
+/** URL path → file in `web/` and its media type; plus the language files (see {@link pageFiles}). */
+const FILES: readonly (readonly [path: string, file: string, type: string])[] = [
   ["/", "index.html", "text/html; charset=utf-8"],
-  ["/chat.js", "chat.js", "text/javascript; charset=utf-8"],
+  ["/chat.js", "chat.js", JAVASCRIPT],
   ["/chat.css", "chat.css", "text/css; charset=utf-8"],
-] as const;
+  // The list of languages chat.js imports; each language is a file next to it (en.js, ko.js...).
+  ["/i18n/languages.js", "i18n/languages.js", JAVASCRIPT],
+];
+
+/** A language's strings: `web/i18n/<tag>.js`, served as `/i18n/<tag>.js`. */
+const LANGUAGE_FILE = /^[a-z][a-z0-9-]*\.js$/;
 
 /**
- * Reads `web/index.html`, `web/chat.js` and `web/chat.css` of the package this module belongs
- * to (not of the working directory).
+ * Reads `web/index.html`, `web/chat.js`, `web/chat.css` and the UI strings (`web/i18n/languages.js`
+ * and every language file next to it, served as `/i18n/<file>`) of the package this module belongs
+ * to (not of the working directory). A language added to `web/i18n/` is served with no change here.
  *
  * @param webDir The folder holding the files; defaults to {@link findWebDir}.
  * @returns The assets keyed by URL path, and the files that were missing (left out, so the app
@@ -35,7 +43,7 @@ const FILES = [
 export function readAssets(webDir: URL = findWebDir()): { assets: Record<string, Asset>; missing: string[] } {
   const assets: Record<string, Asset> = {};
   const missing: string[] = [];
-  for (const [path, file, type] of FILES) {
+  for (const [path, file, type] of pageFiles(webDir)) {
     try {
       assets[path] = { body: readFileSync(new URL(file, webDir), "utf8"), type };
     } catch (error) {
@@ -44,6 +52,17 @@ export function readAssets(webDir: URL = findWebDir()): { assets: Record<string,
     }
   }
   return { assets, missing };
+}
+
+/** {@link FILES}, then every language file in `web/i18n/`, sorted (the folder may be absent). */
+function pageFiles(webDir: URL): (readonly [path: string, file: string, type: string])[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(new URL("i18n/", webDir)).filter((name) => LANGUAGE_FILE.test(name) && name !== "languages.js");
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+  }
+  return [...FILES, ...names.sort().map((name) => [`/i18n/${name}`, `i18n/${name}`, JAVASCRIPT] as const)];
 }
 
 /**

@@ -124,6 +124,37 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     expect(await en.locator("#messages .day").allTextContents()).toEqual(["Today"]);
   });
 
+  it("paints Korean from the first frame, even when the Korean strings arrive late (no English flash)", async () => {
+    const context = await browser.newContext({ locale: "ko-KR" });
+    // The strings come 400 ms after everything else: without render blocking, Chromium paints the
+    // English fallback in index.html first (first paint before the strings, measured).
+    await context.route("**/i18n/ko.js", async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await route.continue();
+    });
+    await context.addInitScript(() => {
+      // When the Join button's text changed, from before the page's first element is parsed.
+      const changes: { at: number; text: string | null }[] = [];
+      (window as unknown as { eddyJoinText: typeof changes }).eddyJoinText = changes;
+      new MutationObserver(() => {
+        const text = document.querySelector("#join")?.textContent ?? null;
+        if (changes.at(-1)?.text !== text) changes.push({ at: performance.now(), text });
+      }).observe(document, { subtree: true, childList: true, characterData: true });
+    });
+    const page = await context.newPage();
+    problems.watch(page, "first paint");
+    await gotoRoom(page, server.url, "first-paint");
+    await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length > 0, null, WAIT);
+    const facts = await page.evaluate(() => ({
+      firstPaint: (performance.getEntriesByName("first-contentful-paint")[0] as PerformanceEntry).startTime,
+      changes: (window as unknown as { eddyJoinText: { at: number; text: string | null }[] }).eddyJoinText,
+    }));
+    const korean = facts.changes.find((change) => change.text === "입장");
+    expect(korean, JSON.stringify(facts)).toBeDefined();
+    expect(korean?.at, JSON.stringify(facts)).toBeLessThan(facts.firstPaint);
+    await context.close();
+  });
+
   it("separates days: yesterday's messages and older ones get their day, in the locale's style", async () => {
     const ids = await api.postMany("days", "민수", 2, "day ");
     const tomorrow = Date.now() + 24 * 3600_000;

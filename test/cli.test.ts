@@ -2,7 +2,7 @@
  * The chat server program (cli/): its command line and environment, and how it finds the page.
  * The life cycle (listen, signals, exit codes) is tested on every runtime in e2e.test.ts.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -195,16 +195,40 @@ describe("parseConfig", () => {
 describe("readAssets", () => {
   it("readAssets reads the page files with their media types and reports missing ones", () => {
     const { assets, missing } = readAssets();
-    for (const [path, type] of [
+    expect(missing).toEqual([]);
+    const languages = readdirSync(new URL("../web/i18n/", import.meta.url)).filter((file) => file !== "languages.js");
+    expect(languages).toEqual(expect.arrayContaining(["en.js", "ko.js"]));
+    const expected: [string, string][] = [
       ["/", "text/html"],
       ["/chat.js", "text/javascript"],
       ["/chat.css", "text/css"],
-    ] as const) {
-      if (assets[path] !== undefined) expect(assets[path]?.type).toBe(`${type}; charset=utf-8`);
-    }
-    expect(Object.keys(assets).length + missing.length).toBe(3);
+      ["/i18n/languages.js", "text/javascript"],
+      ...languages.map((file): [string, string] => [`/i18n/${file}`, "text/javascript"]),
+    ];
+    expect(Object.keys(assets).sort()).toEqual(expected.map(([path]) => path).sort());
+    for (const [path, type] of expected) expect(assets[path]?.type, path).toBe(`${type}; charset=utf-8`);
+    expect(assets["/i18n/ko.js"]?.body).toContain("입장");
     const none = readAssets(new URL("file:///nonexistent-eddy-dir/"));
-    expect(none).toEqual({ assets: {}, missing: ["web/index.html", "web/chat.js", "web/chat.css"] });
+    expect(none).toEqual({
+      assets: {},
+      missing: ["web/index.html", "web/chat.js", "web/chat.css", "web/i18n/languages.js"],
+    });
+  });
+
+  it("readAssets serves a language file added to web/i18n/ with no other change, and only *.js files there", () => {
+    const web = mkdtempSync(join(tmpdir(), "eddy-i18n-"));
+    try {
+      mkdirSync(join(web, "i18n"));
+      for (const file of ["index.html", "chat.js", "chat.css", "i18n/languages.js", "i18n/fr.js", "i18n/notes.txt"]) {
+        writeFileSync(join(web, file), `/* ${file} */`);
+      }
+      const { assets, missing } = readAssets(pathToFileURL(`${web}/`));
+      expect(missing).toEqual([]);
+      expect(Object.keys(assets)).toEqual(["/", "/chat.js", "/chat.css", "/i18n/languages.js", "/i18n/fr.js"]);
+      expect(assets["/i18n/fr.js"]).toEqual({ body: "/* i18n/fr.js */", type: "text/javascript; charset=utf-8" });
+    } finally {
+      rmSync(web, { recursive: true, force: true });
+    }
   });
 });
 

@@ -145,6 +145,9 @@ describeMatrix("chat server", (runtime) => {
     for (const [path, type] of [
       ["/chat.js", "text/javascript"],
       ["/chat.css", "text/css"],
+      ["/i18n/languages.js", "text/javascript"],
+      ["/i18n/en.js", "text/javascript"],
+      ["/i18n/ko.js", "text/javascript"],
     ]) {
       const asset = await fetch(`${server.url}${path}`);
       expect(asset.status, path).toBe(200);

@@ -69,7 +69,7 @@ test("package ships dist/, web/, README.md, LICENSE, CHANGELOG.md and package.js
   const installed = join(scratch, "node_modules", pkg.name);
   const files = [...walk(installed)].map((file) => relative(installed, file).split("\\").join("/"));
   const shipped =
-    /^(dist\/.+\.(js|js\.map|d\.ts)|web\/(index\.html|chat\.js|chat\.css)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/;
+    /^(dist\/.+\.(js|js\.map|d\.ts)|web\/(index\.html|chat\.js|chat\.css|i18n\/[a-z][a-z0-9-]*\.js)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/;
   const unexpected = files.filter((file) => !shipped.test(file));
   expect(unexpected).toEqual([]);
   expect(files).toEqual(
@@ -78,6 +78,11 @@ test("package ships dist/, web/, README.md, LICENSE, CHANGELOG.md and package.js
       "dist/chat.js",
       "dist/eddy.js",
       "web/index.html",
+      "web/chat.js",
+      "web/chat.css",
+      "web/i18n/languages.js",
+      "web/i18n/en.js",
+      "web/i18n/ko.js",
       "README.md",
       "LICENSE",
       "CHANGELOG.md",
@@ -160,6 +165,18 @@ test("npx eddy serve from the installed tarball serves the page and a room", asy
     const page = await fetch(url);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(await page.text()).toContain("<script");
+    // The page's script and its strings, as the browser asks for them (module scripts need a JavaScript type).
+    for (const [path, text] of [
+      ["/chat.js", 'from "./i18n/languages.js"'],
+      ["/i18n/languages.js", 'from "./ko.js"'],
+      ["/i18n/en.js", '"Join"'],
+      ["/i18n/ko.js", '"입장"'],
+    ] as const) {
+      const asset = await fetch(new URL(path, url));
+      expect(asset.status, path).toBe(200);
+      expect(asset.headers.get("content-type"), path).toBe("text/javascript; charset=utf-8");
+      expect(await asset.text(), path).toContain(text);
+    }
     const posted = await fetch(new URL("/rooms/pkg/messages", url), {
       method: "POST",
       headers: { "content-type": "application/json" },

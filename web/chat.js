@@ -10,135 +10,12 @@
 // - "mine" is decided by the session's user id (GET /session), never by the name typed.
 
 // =================================================================================================
-// UI strings: one table per language, the same keys in each. To add a language, add a table here;
-// the page picks the first of navigator.languages it has a table for (else English).
+// UI strings: one file per language in web/i18n/ (en.js is the reference), listed in
+// web/i18n/languages.js. The page picks the first of navigator.languages it has a file for (by
+// primary subtag), else English. A static import: the strings are in place before the first frame.
 // =================================================================================================
 
-const STRINGS = {
-  en: {
-    appTitle: "eddy chat",
-    pageTitle: (room) => `#${room} · eddy chat`,
-    unreadTitle: (count, room) => `(${count}) #${room} · eddy chat`,
-    nameLabel: "Name",
-    namePlaceholder: "Your name",
-    roomLabel: "Room",
-    roomPlaceholder: "lobby",
-    join: "Join",
-    welcome: "Pick a name and a room, then press Join.",
-    messagesLabel: "Messages",
-    messageLabel: "Message",
-    composerPlaceholder: "Write a message…",
-    send: "Send",
-    hint: "Enter sends · Shift+Enter adds a new line",
-    jump: "New messages ↓",
-    empty: "No messages yet. Say hi!",
-    status: {
-      idle: "not joined",
-      connecting: "connecting…",
-      live: "live",
-      reconnecting: "reconnecting…",
-      offline: "offline",
-    },
-    offlineBanner: "Connection lost. Reconnecting… Messages you send will go out once it is back.",
-    retryNow: "Try now",
-    people: (count) => (count === 1 ? "1 person here" : `${count} people here`),
-    you: "you",
-    others: (count) => (count === 1 ? "and 1 more" : `and ${count} more`),
-    typingOne: (a) => `${a} is typing…`,
-    typingTwo: (a, b) => `${a} and ${b} are typing…`,
-    typingMany: "Several people are typing…",
-    today: "Today",
-    yesterday: "Yesterday",
-    loadOlder: "Load older messages",
-    loadingOlder: "Loading older messages…",
-    loadFailed: "Older messages could not be loaded.",
-    retry: "Try again",
-    startOfRoom: "This is the start of the room",
-    startNotKept: "Older messages are no longer kept",
-    newSince: "New since you left",
-    resetUnknown: "Earlier messages are no longer available. The conversation continues from here.",
-    resetTruncated:
-      "You were away longer than this room keeps messages, so some are no longer available. The conversation continues from here.",
-    replyFailed: "reply failed",
-    interrupted: "(interrupted)",
-    sharedName: "Another person uses the same name",
-    pending: "Waiting for the connection…",
-    sending: "Sending…",
-    retrying: "Could not reach the server. Trying again…",
-    notSent: (error) => `Not sent: ${error}`,
-    cancel: "Cancel",
-    edit: "Edit",
-    needName: "Pick a name first.",
-    nameTooLong: "A name is at most 32 characters.",
-    badRoom: "A room name is 1–64 letters, digits, _ or -, without spaces.",
-    needJoin: "Press Join first.",
-    refused: (error) => error,
-    sendFailed: (status) => `Could not send the message (HTTP ${status}).`,
-    unreachable: "Could not reach the server. Your message will be sent once the connection is back.",
-    roomRefused: (error) => `This room cannot be opened: ${error}`,
-  },
-  ko: {
-    appTitle: "eddy 채팅",
-    pageTitle: (room) => `#${room} · eddy 채팅`,
-    unreadTitle: (count, room) => `(${count}) #${room} · eddy 채팅`,
-    nameLabel: "이름",
-    namePlaceholder: "내 이름",
-    roomLabel: "방",
-    roomPlaceholder: "lobby",
-    join: "입장",
-    welcome: "이름과 방을 정한 뒤 입장을 누르세요.",
-    messagesLabel: "메시지",
-    messageLabel: "메시지",
-    composerPlaceholder: "메시지를 입력하세요…",
-    send: "보내기",
-    hint: "Enter: 보내기 · Shift+Enter: 줄바꿈",
-    jump: "새 메시지 ↓",
-    empty: "아직 메시지가 없어요. 먼저 인사해 보세요!",
-    status: {
-      idle: "입장 전",
-      connecting: "연결 중…",
-      live: "연결됨",
-      reconnecting: "다시 연결 중…",
-      offline: "오프라인",
-    },
-    offlineBanner: "연결이 끊겼어요. 다시 연결하는 중… 보내는 메시지는 연결되면 전송돼요.",
-    retryNow: "지금 연결",
-    people: (count) => `${count}명 접속 중`,
-    you: "나",
-    others: (count) => `외 ${count}명`,
-    typingOne: (a) => `${a} 님이 입력 중…`,
-    typingTwo: (a, b) => `${a} 님과 ${b} 님이 입력 중…`,
-    typingMany: "여러 명이 입력 중…",
-    today: "오늘",
-    yesterday: "어제",
-    loadOlder: "이전 메시지 보기",
-    loadingOlder: "이전 메시지를 불러오는 중…",
-    loadFailed: "이전 메시지를 불러오지 못했어요.",
-    retry: "다시 시도",
-    startOfRoom: "대화방의 처음이에요",
-    startNotKept: "이보다 오래된 메시지는 보관되지 않아요",
-    newSince: "마지막으로 본 뒤 새 메시지",
-    resetUnknown: "이전 메시지는 더 이상 볼 수 없어요. 대화는 여기서부터 이어져요.",
-    resetTruncated: "오래 자리를 비운 사이 보관 기간이 지난 메시지가 있어요. 대화는 여기서부터 이어져요.",
-    replyFailed: "답변 실패",
-    interrupted: "(중단됨)",
-    sharedName: "같은 이름을 쓰는 다른 사람이 있어요",
-    pending: "연결을 기다리는 중…",
-    sending: "보내는 중…",
-    retrying: "서버에 연결하지 못했어요. 다시 시도하는 중…",
-    notSent: (error) => `보내지 못했어요: ${error}`,
-    cancel: "취소",
-    edit: "고치기",
-    needName: "먼저 이름을 정하세요.",
-    nameTooLong: "이름은 32자까지예요.",
-    badRoom: "방 이름은 공백 없이 글자, 숫자, _, - 로 1–64자예요.",
-    needJoin: "먼저 입장을 누르세요.",
-    refused: (error) => `보내지 못했어요: ${error}`,
-    sendFailed: (status) => `메시지를 보내지 못했어요 (HTTP ${status}).`,
-    unreachable: "서버에 연결할 수 없어요. 연결되면 메시지를 보낼게요.",
-    roomRefused: (error) => `이 방을 열 수 없어요: ${error}`,
-  },
-};
+import * as STRINGS from "./i18n/languages.js";
 
 /** The UI language (a key of STRINGS) and the locale for dates and times, from the browser's list. */
 function pickLanguage(languages) {
@@ -152,6 +29,7 @@ function pickLanguage(languages) {
 const { lang: LANG, locale: LOCALE } = pickLanguage(
   navigator.languages?.length ? navigator.languages : [navigator.language ?? "en"],
 );
+// biome-ignore lint/performance/noDynamicNamespaceImportAccess: no bundler here; the key is picked at run time.
 const T = STRINGS[LANG];
 
 // =================================================================================================

@@ -8,6 +8,7 @@
  * @module
  */
 import { EventStreamSizeError } from "./errors.ts";
+import { DecoderRace } from "./_decoder-race.ts";
 import type { FieldSink } from "./_interpret.ts";
 import { parseLine } from "./_parse-line.ts";
 
@@ -41,7 +42,38 @@ const ASCII_RUN = 4;
 /** The most bytes of one unterminated line kept as bytes; a longer line goes on as text. */
 const BYTES_LIMIT = 64 * 1024;
 
-/** Internal: the line layer of `createParser`. */
+/**
+ * Non-ASCII segments this long go to `DecoderRace`, which learns from their timing which decoder
+ * is the faster on this engine and this text. Every fourth is timed (and all during a try): the
+ * two clock reads then cost about 1 % of such decodes.
+ */
+const RACED_SEGMENT = 2048;
+
+/**
+ * Internal: what the line layer asks of a decoder race (tests pass one that decides by itself).
+ *
+ * @example
+ * ```ts
+ * import type { Race } from "./_lines.ts";
+ * const alwaysOneShot: Race = { oneShotNext: () => true, oneShotWins: true, trying: false, record() {} };
+ * ```
+ */
+export type Race = Pick<DecoderRace, "oneShotNext" | "oneShotWins" | "record" | "trying">;
+
+const SHARED_RACE = new DecoderRace();
+
+/**
+ * Internal: the line layer of `createParser`.
+ *
+ * @example
+ * ```ts
+ * import { EventInterpreter } from "./_interpret.ts";
+ * import { LineSplitter } from "./_lines.ts";
+ * const interpreter = new EventInterpreter((event) => console.log(event.data), undefined, undefined, 1024);
+ * const lines = new LineSplitter(interpreter, 1024);
+ * lines.push(new TextEncoder().encode("data: 안녕\n\n")); // logs 안녕
+ * ```
+ */
 export class LineSplitter {
   // Decoding. HTML's event stream parsing decodes the stream with WHATWG Encoding's "UTF-8
   // decode": invalid bytes become U+FFFD, and one leading BOM is removed (by us, in #text: neither
@@ -57,15 +89,20 @@ export class LineSplitter {
   //   character decode on their own exactly as within the stream.
   // - `#oneShot` (never streaming) decodes such segments when they are ASCII or short: Node
   //   decodes ASCII several times faster that way (a decoder that has streamed once loses that
-  //   path for good), and its call is the cheaper one for a few bytes. `#streaming` (`stream:
-  //   true`) decodes longer non-ASCII segments: it is the faster one there on Node, Bun and Deno.
+  //   path for good), and its call is the cheaper one for a few bytes.
+  // - Longer non-ASCII segments go to whichever decoder has been the faster on this stream's
+  //   text, learned by timing both (`#decodeTimed`): engines disagree. Node's one-shot decode of
+  //   non-ASCII text takes about twice as long as its streaming one; Deno's takes half as long;
+  //   on Bun they are close, except on dense non-ASCII text, where streaming wins. Either
+  //   decoder gives the same text, so a wrong guess costs time, never correctness.
   // - A chunk is decoded at once if it ends on a whole character (its unterminated last line is
   //   then carried on as text, `#pending`). A large one that ends inside a character is decoded
-  //   at once by `#streaming`, which holds the character's start (`#held`) until the next chunk
-  //   completes or interrupts it. A small one is decoded up to its last line end, and the rest
-  //   waits as bytes (`#bytes`, copied) for the chunk that ends its line; so do the small chunks
-  //   of non-ASCII text and of long lines (`LONG_LINE`), so that their lines are decoded in one
-  //   call rather than one per chunk.
+  //   at once by `#streaming` (when that is the faster), which holds the character's start
+  //   (`#held`) until the next chunk completes or interrupts it. Otherwise it is decoded up to
+  //   its last line end (CR and LF are never part of a multi-byte sequence), and the rest waits
+  //   as bytes (`#bytes`, copied) for the chunk that ends its line; so do the small chunks of
+  //   non-ASCII text and of long lines (`LONG_LINE`), so that their lines are decoded in one call
+  //   rather than one per chunk.
   // - A line too long for `#bytes` (`BYTES_LIMIT`, or `maxEventSize`) goes on as text, each
   //   chunk decoded by `#streaming`; `maxEventSize` bounds it as text.
   #oneShot: TextDecoder | undefined;
@@ -73,6 +110,10 @@ export class LineSplitter {
   #held = false; // whether #streaming may hold the start of a character
   #ascii = true; // the guess for the next segment: ASCII, for the one-shot decoder
   #asciiRun = 0; // ASCII segments in a row that the streaming decoder decoded
+  // Which decoder long non-ASCII segments go to: what is faster is the engine's business, so one
+  // race serves every parser of the program (a new stream does not learn it again).
+  readonly #race: Race;
+  #untimed = 0; // raced segments since the last timed one
   #bytes: Uint8Array = EMPTY; // the end of an unterminated line, #byteLength of it used
   #byteLength = 0;
   #pending = ""; // the start of an unterminated line, as text (always before #bytes)
@@ -82,9 +123,10 @@ export class LineSplitter {
   sink: FieldSink;
   readonly #maxLine: number;
 
-  constructor(sink: FieldSink, maxLine: number) {
+  constructor(sink: FieldSink, maxLine: number, race: Race = SHARED_RACE) {
     this.sink = sink;
     this.#maxLine = maxLine;
+    this.#race = race;
   }
 
   /** Decodes and splits one chunk. */
@@ -122,9 +164,9 @@ export class LineSplitter {
       // At once (one decoder call for the chunk); an unterminated last line is carried on as
       // text, and a character split at the end is held by the streaming decoder.
       if (!unfinished(part, size, false)) return this.#text(this.#decodeSegment(part));
-      if (size >= LARGE_CHUNK) {
+      if (size >= LARGE_CHUNK && !this.#race.oneShotNext()) {
         this.#held = true;
-        return this.#text(this.#streamingDecoder().decode(part, STREAM));
+        return this.#text(this.#decodeRaced(part, false));
       }
     }
     // Small chunks of non-ASCII text or of a long line: up to the last line end, the rest kept
@@ -176,13 +218,33 @@ export class LineSplitter {
       if (text.length !== length) this.#ascii = false;
       return text;
     }
-    const text = this.#streamingDecoder().decode(bytes, STREAM);
+    const text =
+      length >= RACED_SEGMENT
+        ? this.#decodeRaced(bytes, this.#race.oneShotNext())
+        : this.#race.oneShotWins
+          ? (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes)
+          : this.#streamingDecoder().decode(bytes, STREAM);
     // Back to the one-shot decoder only after a few ASCII segments in a row: ASCII comes in
     // short runs (JSON keys, ids) in mostly non-ASCII streams, whose next segment would pay.
     if (text.length !== length) this.#asciiRun = 0;
     else if (++this.#asciiRun === ASCII_RUN) {
       this.#ascii = true;
       this.#asciiRun = 0;
+    }
+    return text;
+  }
+
+  // Decodes a long non-ASCII segment with the decoder the race named (only the streaming one may
+  // be given a segment that ends inside a character), timing it for the race now and then.
+  #decodeRaced(bytes: Uint8Array, oneShot: boolean): string {
+    const timed = this.#race.trying || ++this.#untimed === 4;
+    const start = timed ? performance.now() : 0;
+    const text = oneShot
+      ? (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes)
+      : this.#streamingDecoder().decode(bytes, STREAM);
+    if (timed) {
+      this.#untimed = 0;
+      this.#race.record(oneShot, performance.now() - start, bytes.length);
     }
     return text;
   }

@@ -1,7 +1,7 @@
 /**
  * Differential fuzzing of the SSE framing, time-bounded:
  *
- *   npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]
+ *   npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip|long]
  *
  * - parse: byte streams biased toward SSE-looking text (field names, colons, spaces, CR/LF/CRLF,
  *   BOMs, NUL, multi-byte and invalid UTF-8), and streams of mostly non-ASCII lines (accents, CJK,
@@ -12,6 +12,10 @@
  *   transcription (test/_spec-parser.ts) in one piece; both must report the same events,
  *   retries, comments and last event ID.
  * - stream: the same, through `EventStreamParser` and `parseEventStream`.
+ * - long: streams of 9 KiB and more (the runs above, repeated) in large chunks (2 KiB to 20 KiB,
+ *   random cuts, or split in two at every position of a random window), so that long non-ASCII
+ *   segments meet both decoders: the line layer runs with a scripted decoder race (one-shot,
+ *   streaming, or switching at any segment) or the program's own, timed one.
  * - roundtrip: random messages go through `encodeEvent`, UTF-8 and random chunking to
  *   `createParser`; the events must be what the messages say, and what the spec reads.
  *
@@ -23,13 +27,13 @@
 import fc from "fast-check";
 import { encodeEvent, type EventMessage } from "../core/mod.ts";
 import { anyBytes, chunksOf, concat, cuts, eventMessages, intlBytes, sseBytes, splitAt } from "../test/_arbitraries.ts";
-import { expectedEvents, runIterate, runPush, runStream } from "../test/_harness.ts";
+import { expectedEvents, runIterate, runLines, runPush, runStream, scriptedRace } from "../test/_harness.ts";
 import { specParse, specSizes } from "../test/_spec-parser.ts";
 
-type Mode = "parse" | "stream" | "roundtrip";
-const MODES: readonly Mode[] = ["parse", "stream", "roundtrip"];
+type Mode = "parse" | "stream" | "roundtrip" | "long";
+const MODES: readonly Mode[] = ["parse", "stream", "roundtrip", "long"];
 // Share of the time budget per mode when all run: the sync parser is the fastest, so it gets most.
-const SHARE: Record<Mode, number> = { parse: 0.5, stream: 0.2, roundtrip: 0.3 };
+const SHARE: Record<Mode, number> = { parse: 0.4, stream: 0.15, roundtrip: 0.25, long: 0.2 };
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -43,7 +47,7 @@ function parseArgs(argv: readonly string[]): { seconds: number; seed: number; mo
     const value = argv[i + 1];
     if (flag === "--help" || flag === "-h") {
       console.log(
-        "usage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]",
+        "usage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip|long]",
       );
       process.exit(0);
     }
@@ -59,7 +63,7 @@ function parseArgs(argv: readonly string[]): { seconds: number; seed: number; mo
     } else if (flag === "--mode") {
       if (value === "all") modes = MODES;
       else if ((MODES as readonly string[]).includes(value)) modes = [value as Mode];
-      else usage(`--mode must be all, parse, stream or roundtrip, received ${JSON.stringify(value)}`);
+      else usage(`--mode must be all, parse, stream, roundtrip or long, received ${JSON.stringify(value)}`);
     } else {
       usage(`unknown option ${JSON.stringify(flag)}`);
     }
@@ -69,7 +73,7 @@ function parseArgs(argv: readonly string[]): { seconds: number; seed: number; mo
 
 function usage(problem: string): never {
   console.error(
-    `fuzz-framing: ${problem}\nusage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip]`,
+    `fuzz-framing: ${problem}\nusage: npx tsx scripts/fuzz-framing.ts [--seconds 10] [--seed N] [--mode all|parse|stream|roundtrip|long]`,
   );
   process.exit(2);
 }
@@ -104,6 +108,54 @@ const chunking: fc.Arbitrary<Chunking> = fc.oneof(
   }),
   fc.record({ kind: fc.constant("each" as const), empties: fc.boolean(), tight: fc.boolean() }),
 );
+
+/** Streams of 9 KiB or more, for the long mode: the runs above, repeated. */
+const longBytes: fc.Arbitrary<Uint8Array> = fc
+  .array(fc.oneof(intlBytes, intlBytes, sseBytes), { minLength: 1, maxLength: 8 })
+  .map((parts) => {
+    const unit = concat(parts);
+    return unit.length === 0 ? unit : concat(Array.from({ length: Math.ceil(9216 / unit.length) }, () => unit));
+  });
+
+/** Large chunks for the long mode; "window" splits in two at each of 200 positions from `from`. */
+type LongChunking =
+  | { kind: "cuts"; points: number[] }
+  | { kind: "size"; size: number }
+  | { kind: "window"; from: number };
+const longChunking: fc.Arbitrary<LongChunking> = fc.oneof(
+  fc.record({ kind: fc.constant("cuts" as const), points: cuts }),
+  fc.record({ kind: fc.constant("size" as const), size: fc.integer({ min: 2048, max: 20_000 }) }),
+  fc.record({ kind: fc.constant("window" as const), from: fc.nat() }),
+);
+
+/** Which decoder the race gives each long segment: a script (cycled; true is one-shot) or the real race. */
+const raceScript: fc.Arbitrary<boolean[] | null> = fc.option(fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), {
+  freq: 4,
+});
+
+function cutLong(bytes: Uint8Array, how: LongChunking): Uint8Array[][] {
+  if (how.kind === "cuts") return [splitAt(bytes, how.points)];
+  if (how.kind === "size") return [chunksOf(bytes, how.size)];
+  const from = how.from % (bytes.length + 1);
+  const to = Math.min(bytes.length, from + 200);
+  return Array.from({ length: to - from + 1 }, (_, i) => [bytes.subarray(0, from + i), bytes.subarray(from + i)]);
+}
+
+function compareLong(bytes: Uint8Array, how: LongChunking, script: boolean[] | null): string | undefined {
+  const spec = specParse(bytes);
+  for (const [index, chunks] of cutLong(bytes, how).entries()) {
+    const label = `line layer, race ${script === null ? "timed" : show(script)}${how.kind === "window" ? ` (split ${index})` : ""}`;
+    let ours: unknown;
+    try {
+      ours = script === null ? runPush(chunks) : runLines(chunks, scriptedRace(script));
+    } catch (error) {
+      return `${label} threw ${String(error)}`;
+    }
+    const problem = disagreement(ours, spec, label, "spec");
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
 
 /** The chunkings `how` stands for: one, or for "each" one per split position. */
 function cutAll(bytes: Uint8Array, how: Chunking): Uint8Array[][] {
@@ -225,6 +277,16 @@ async function fuzz(mode: Mode, seed: number, ms: number): Promise<Outcome> {
   const fail = (problem: string | undefined): void => {
     if (problem !== undefined) throw new Error(problem);
   };
+  if (mode === "long") {
+    return search(
+      mode,
+      fc.property(longBytes, longChunking, raceScript, (bytes, how, script) => fail(compareLong(bytes, how, script))),
+      ([bytes, how, script]) =>
+        `bytes    ${bytes.length} B: ${hex(bytes.subarray(0, 256))} ...\n  chunks   ${show(how)}\n  ${compareLong(bytes, how, script)}`,
+      seed,
+      ms,
+    );
+  }
   if (mode === "roundtrip") {
     return search(
       mode,

@@ -12,6 +12,9 @@ import {
   type ParserOptions,
   type ServerSentEvent,
 } from "../core/mod.ts";
+import { EventInterpreter } from "../core/_interpret.ts";
+import { LineSplitter, type Race } from "../core/_lines.ts";
+import { DEFAULT_MAX_EVENT_SIZE } from "../core/create-parser.ts";
 
 /** What a parser reported over one whole stream. */
 export type Observed = {
@@ -40,6 +43,43 @@ export function runPush(
   for (const chunk of chunks) parser.feed(chunk);
   parser.end();
   return { ...seen, lastEventId: parser.lastEventId };
+}
+
+/**
+ * A decoder race that follows a script instead of timings (cycled; `true` is the one-shot
+ * decoder), so that a test can make each decoder, and every switch between them, meet the text.
+ */
+export function scriptedRace(script: readonly boolean[]): Race & { readonly turns: number } {
+  let turn = 0;
+  return {
+    oneShotNext: () => script[turn % script.length]!,
+    get oneShotWins() {
+      return script[turn % script.length]!;
+    },
+    trying: true, // every decode is timed and recorded: each advances the script
+    record() {
+      turn++;
+    },
+    get turns() {
+      return turn;
+    },
+  };
+}
+
+/** {@link runPush} with the line layer built by hand around `race`, as `createParser` builds it. */
+export function runLines(chunks: Iterable<Chunk>, race: Race, maxEventSize = DEFAULT_MAX_EVENT_SIZE): PushObserved {
+  const seen: Observed = { events: [], retries: [], comments: [] };
+  const interpreter = new EventInterpreter(
+    (event) => seen.events.push(event),
+    (ms) => seen.retries.push(ms),
+    (comment) => seen.comments.push(comment),
+    maxEventSize,
+  );
+  const lines = new LineSplitter(interpreter, maxEventSize, race);
+  for (const chunk of chunks) lines.push(chunk);
+  lines.end();
+  interpreter.discardPending();
+  return { ...seen, lastEventId: interpreter.lastEventId };
 }
 
 /** Pipes `chunks` through an `EventStreamParser` and collects its output. */

@@ -276,7 +276,8 @@ export class LineSplitter {
     const at = this.#byteLength;
     const length = to - from;
     this.#reserve(at + length);
-    if (length <= 16) {
+    if (length <= 64) {
+      // A loop beats set() + subarray() for a few bytes (the view costs an allocation).
       const bytes = this.#bytes;
       for (let i = 0; i < length; i++) bytes[at + i] = chunk[from + i]!;
     } else {

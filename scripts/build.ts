@@ -31,10 +31,13 @@ export const ENTRIES = {
  * bounds) and the JSON answers came in at 10.0 KiB (10 201 bytes). Raised to 21 KiB when the
  * client came in (`connect`: reconnects, backoff, watchdog, ~4.9 KiB) with the typed events
  * (`defineEvents`) and the direct write path of the fan-out work, at 18.2 KiB (18 603 bytes):
- * core is now both ends of the protocol. A bundler that tree-shakes (the package has no side
+ * core is now both ends of the protocol. Raised to 24 KiB when the parser's decoding for non-ASCII
+ * text (lines kept as bytes over small chunks, then the decoder race that picks the faster
+ * `TextDecoder` call per engine, which doubled Deno's speed on Korean text) brought it to 21.7 KiB
+ * (22 194 bytes; 20.7 without the race). A bundler that tree-shakes (the package has no side
  * effects) still takes only what is imported. Raise it only on purpose, in its own commit saying why.
  */
-export const CORE_GZIP_BUDGET = 21 * 1024;
+export const CORE_GZIP_BUDGET = 24 * 1024;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 

@@ -91,7 +91,7 @@ export class LineSplitter {
   //   decodes ASCII several times faster that way (a decoder that has streamed once loses that
   //   path for good), and its call is the cheaper one for a few bytes.
   // - Longer non-ASCII segments go to whichever decoder has been the faster on this stream's
-  //   text, learned by timing both (`#decodeTimed`): engines disagree. Node's one-shot decode of
+  //   text, learned by timing both (`#decodeRaced`): engines disagree. Node's one-shot decode of
   //   non-ASCII text takes about twice as long as its streaming one; Deno's takes half as long;
   //   on Bun they are close, except on dense non-ASCII text, where streaming wins. Either
   //   decoder gives the same text, so a wrong guess costs time, never correctness.

@@ -10,12 +10,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../core/mod.ts";
+import { rawClients, trickle } from "./_raw-client.ts";
 import { ROOT, waitFor, within } from "./_server.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -61,54 +61,12 @@ const server = await serve(async (request) => {
 console.log("listening " + server.url);
 `;
 
-/** A raw TCP client that collects what the server sends and notes when the connection closed. */
-type Client = {
-  socket: Socket;
-  received(): string;
-  /** When the last bytes arrived (ms since the epoch). */
-  lastDataAt(): number;
-  /** Resolves with when the connection closed. */
-  closed: Promise<number>;
-  openedAt: number;
-};
-
 let child: ChildProcess;
 let base: URL;
 let scratch: string;
 let output = "";
-const clients: Socket[] = [];
-
-async function open(): Promise<Client> {
-  const socket = connect(Number(base.port), base.hostname);
-  clients.push(socket);
-  let received = "";
-  let lastDataAt = 0;
-  socket.setEncoding("latin1").on("data", (chunk: string) => {
-    received += chunk;
-    lastDataAt = Date.now();
-  });
-  socket.on("error", () => {});
-  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
-  await within(5000, new Promise((resolve) => socket.once("connect", resolve)), "the connection");
-  return { socket, received: () => received, lastDataAt: () => lastDataAt, closed, openedAt: Date.now() };
-}
-
-/** Sends `text` a character every `everyMs` until the connection closes. */
-async function trickle(client: Client, text: string, everyMs: number): Promise<void> {
-  for (const character of text) {
-    if (client.socket.destroyed) return;
-    client.socket.write(character);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
-/** Opens an event stream on a raw socket and waits for its first event. */
-async function stream(path: string): Promise<Client> {
-  const client = await open();
-  client.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${base.host}\r\nAccept: text/event-stream\r\n\r\n`);
-  await waitFor(() => client.received().includes("data: hello\n\n"), { what: `the first event of ${path}` });
-  return client;
-}
+const raw = rawClients(() => base);
+const { open, stream } = raw;
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), "eddy-bun-adapter-"));
@@ -129,7 +87,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const socket of clients) socket.destroy();
+  raw.destroyAll();
   child?.kill("SIGKILL");
   if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
 });

@@ -1,0 +1,66 @@
+/**
+ * Raw TCP clients for the mount tests: they play what a server must not keep forever (slow
+ * headers, an unfinished body, an idle keep-alive connection) and event streams that must never
+ * be cut, and record what came back and when the connection closed.
+ *
+ * @module
+ */
+import { connect, type Socket } from "node:net";
+import { waitFor, within } from "./_server.ts";
+
+/** A raw TCP client that collects what the server sends and notes when the connection closed. */
+export type RawClient = {
+  socket: Socket;
+  received(): string;
+  /** When the last bytes arrived (ms since the epoch). */
+  lastDataAt(): number;
+  /** Resolves with when the connection closed. */
+  closed: Promise<number>;
+  openedAt: number;
+};
+
+/** The raw clients of one server (its address read at each open); `destroyAll` ends them all. */
+export function rawClients(base: () => URL): {
+  open(): Promise<RawClient>;
+  stream(path: string): Promise<RawClient>;
+  destroyAll(): void;
+} {
+  const sockets: Socket[] = [];
+  const open = async (): Promise<RawClient> => {
+    const url = base();
+    const socket = connect(Number(url.port), url.hostname);
+    sockets.push(socket);
+    let received = "";
+    let lastDataAt = 0;
+    socket.setEncoding("latin1").on("data", (chunk: string) => {
+      received += chunk;
+      lastDataAt = Date.now();
+    });
+    socket.on("error", () => {});
+    const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+    await within(5000, new Promise((resolve) => socket.once("connect", resolve)), "the connection");
+    return { socket, received: () => received, lastDataAt: () => lastDataAt, closed, openedAt: Date.now() };
+  };
+  return {
+    open,
+    /** Opens an event stream on a raw socket and waits for its first event (`data: hello`). */
+    async stream(path) {
+      const client = await open();
+      client.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${base().host}\r\nAccept: text/event-stream\r\n\r\n`);
+      await waitFor(() => client.received().includes("data: hello\n\n"), { what: `the first event of ${path}` });
+      return client;
+    },
+    destroyAll() {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/** Sends `text` a character every `everyMs` until the connection closes. */
+export async function trickle(client: RawClient, text: string, everyMs: number): Promise<void> {
+  for (const character of text) {
+    if (client.socket.destroyed) return;
+    client.socket.write(character);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -5,8 +5,52 @@
  *
  * @module
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { waitFor, within } from "./_server.ts";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, waitFor, within } from "./_server.ts";
+
+/** A server script run by a runtime, listening: what it printed, its address, and how to end it. */
+export type ScriptServer = { base: URL; output(): string; stop(): void };
+
+/**
+ * Writes `source` to a scratch directory and runs it with `command` + `args` (the script's path
+ * replaces `"{script}"` in them), until it prints `listening <url>`.
+ */
+export async function startScript(
+  command: string,
+  args: readonly string[],
+  source: string,
+  what: string,
+): Promise<ScriptServer> {
+  const scratch = mkdtempSync(join(tmpdir(), "eddy-script-"));
+  const script = join(scratch, "server.ts");
+  writeFileSync(script, source);
+  const child: ChildProcess = spawn(
+    command,
+    args.map((arg) => (arg === "{script}" ? script : arg)),
+    { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.setEncoding("utf8").on("data", (text: string) => (output += text));
+  child.stderr?.setEncoding("utf8").on("data", (text: string) => (output += text));
+  const stop = () => {
+    child.kill("SIGKILL");
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  try {
+    const url = await waitFor(() => /^listening (\S+)$/m.exec(output)?.[1], {
+      timeoutMs: 30_000,
+      what: `${what} to listen (output: ${output})`,
+    });
+    return { base: new URL(url), output: () => output, stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
 
 /** A raw TCP client that collects what the server sends and notes when the connection closed. */
 export type RawClient = {

@@ -8,14 +8,11 @@
  * but event streams), enforced on a 4-second tick: a connection is cut 8 to 12 s after its last
  * byte counted, so this file waits about 12 s once, for all three connections together.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../core/mod.ts";
-import { rawClients, trickle } from "./_raw-client.ts";
+import { rawClients, type ScriptServer, startScript, trickle } from "./_raw-client.ts";
 import { ROOT, waitFor, within } from "./_server.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -61,35 +58,19 @@ const server = await serve(async (request) => {
 console.log("listening " + server.url);
 `;
 
-let child: ChildProcess;
+let server: ScriptServer;
 let base: URL;
-let scratch: string;
-let output = "";
 const raw = rawClients(() => base);
 const { open, stream } = raw;
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), "eddy-bun-adapter-"));
-  const script = join(scratch, "server.ts");
-  writeFileSync(script, SCRIPT(pathToFileURL(ROOT)));
-  child = spawn(BUN, ["run", script], {
-    cwd: ROOT,
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.setEncoding("utf8").on("data", (text: string) => (output += text));
-  child.stderr?.setEncoding("utf8").on("data", (text: string) => (output += text));
-  const url = await waitFor(() => /^listening (\S+)$/m.exec(output)?.[1], {
-    timeoutMs: 30_000,
-    what: `the Bun server to listen (output: ${output})`,
-  });
-  base = new URL(url);
+  server = await startScript(BUN, ["run", "{script}"], SCRIPT(pathToFileURL(ROOT)), "the Bun server");
+  base = server.base;
 });
 
 afterAll(() => {
   raw.destroyAll();
-  child?.kill("SIGKILL");
-  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  server?.stop();
 });
 
 describe("the Bun mount's deadlines [bun]", () => {

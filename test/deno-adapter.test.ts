@@ -4,15 +4,12 @@
  * server must not keep forever (slow headers, an unfinished body, an idle keep-alive connection,
  * an upload answered before it was read) next to event streams that must never be cut.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpDeadlines } from "../adapters/_http-limits.ts";
 import { SECURITY_HEADERS } from "../core/mod.ts";
-import { rawClients, trickle } from "./_raw-client.ts";
+import { rawClients, type ScriptServer, startScript, trickle } from "./_raw-client.ts";
 import { ROOT, waitFor, within } from "./_server.ts";
 
 const DENO = join(ROOT, "node_modules/.bin/deno");
@@ -64,10 +61,8 @@ const server = await serve(async (request) => {
 console.log("listening " + server.url);
 `;
 
-let child: ChildProcess;
+let server: ScriptServer;
 let base: URL;
-let scratch: string;
-let output = "";
 const raw = rawClients(() => base);
 const { open, stream } = raw;
 
@@ -78,27 +73,18 @@ function expectSecurityHeaders(answer: string): void {
 }
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), "eddy-deno-adapter-"));
-  const script = join(scratch, "server.ts");
-  writeFileSync(script, SCRIPT(pathToFileURL(ROOT)));
-  child = spawn(
+  server = await startScript(
     DENO,
-    ["run", "--allow-net", "--allow-read", script, String(HEADERS_MS), String(REQUEST_MS), String(KEEP_ALIVE_MS)],
-    { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    ["run", "--allow-net", "--allow-read", "{script}", String(HEADERS_MS), String(REQUEST_MS), String(KEEP_ALIVE_MS)],
+    SCRIPT(pathToFileURL(ROOT)),
+    "the Deno server",
   );
-  child.stdout?.setEncoding("utf8").on("data", (text: string) => (output += text));
-  child.stderr?.setEncoding("utf8").on("data", (text: string) => (output += text));
-  const url = await waitFor(() => /^listening (\S+)$/m.exec(output)?.[1], {
-    timeoutMs: 30_000,
-    what: `the Deno server to listen (output: ${output})`,
-  });
-  base = new URL(url);
+  base = server.base;
 });
 
 afterAll(() => {
   raw.destroyAll();
-  child?.kill("SIGKILL");
-  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  server?.stop();
 });
 
 describe("the Deno mount's deadlines [deno]", () => {

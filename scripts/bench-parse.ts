@@ -3,7 +3,7 @@
  * same seeded corpora and the same chunk splits, in one run, interleaved, each case in its own
  * worker (see `_corpora.ts`). Runs on Node (via tsx), Bun and Deno alike:
  *
- *   npm run bench:parse                      # ~5 min: 7 corpora x 2 chunkings x 12 cases
+ *   npm run bench:parse                      # ~5 min: 7 corpora x 2 chunkings x 13 cases
  *   npm run bench:parse -- --quick           # ~1 min smoke run
  *   npm run bench:parse -- --corpus korean,json-intl --replicas 3 --seconds 60 --json parse.json
  *   node_modules/.bin/bun scripts/bench-parse.ts
@@ -22,8 +22,10 @@
  *
  * Floor rows (no target; their ratio against the same baseline is the ceiling of the rows above
  * them): the least any parser must do, which is to decode every byte (one-shot or streaming
- * `TextDecoder`) and find every line feed (`indexOf`); for the stream wrappers, the same behind a
- * body reader, and a `TransformStream` that enqueues one object per event the chunk completes.
+ * `TextDecoder`) and find every line feed (`indexOf`); the same plus one `slice` per line and a new
+ * object per event (what any parser that hands out events must add, with no field parsing); for
+ * the stream wrappers, the same behind a body reader, and a `TransformStream` that enqueues one
+ * object per event the chunk completes.
  *
  * Before any timing, every parser's events are compared with the corpus's reference events
  * (type, data, and the last event ID, or for esp the block's own `id`); a mismatch exits 1. Every
@@ -217,6 +219,84 @@ function floorString(chunks: readonly string[]): Digest {
 }
 
 /**
+ * The floor of any parser that hands out events: each chunk decoded the cheaper way (`plan`),
+ * every LF found, one `slice` per line (the line after its first 6 characters, standing for the
+ * value every parser cuts out; no field names read) and a new event object per empty line,
+ * handed to a callback that reads its data's length as the parsers' callbacks do. Every parser
+ * does at least this (and more: field names, multi-line data, CR line ends, ids), so this
+ * ratio is the ceiling of `feed(bytes)` with the parsing itself left out.
+ */
+function floorEvents(chunks: readonly Uint8Array[], plan: DecodePlan): Digest {
+  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+  let events = 0;
+  let size = 0;
+  const onEvent = (event: { type: string; data: string; lastEventId: string }) => {
+    events++;
+    size += event.data.length;
+  };
+  let data = "";
+  let pending = "";
+  for (let i = 0; i < chunks.length; i++) {
+    const text = plan.oneShot[i] ? oneShot.decode(chunks[i]!) : streaming.decode(chunks[i]!, STREAM);
+    let pos = 0;
+    let lf = text.indexOf("\n");
+    if (pending !== "") {
+      // A line that spans chunks is joined once, when it ends (as the parsers do).
+      if (lf === -1) {
+        pending += text;
+        continue;
+      }
+      const line = pending + text.slice(0, lf);
+      pending = "";
+      if (line.length === 0) {
+        onEvent({ type: "message", data, lastEventId: "" });
+        data = "";
+      } else data = line.slice(6);
+      pos = lf + 1;
+      lf = text.indexOf("\n", pos);
+    }
+    for (; lf !== -1; lf = text.indexOf("\n", pos)) {
+      if (lf === pos) {
+        onEvent({ type: "message", data, lastEventId: "" });
+        data = "";
+      } else data = text.slice(pos + 6, lf);
+      pos = lf + 1;
+    }
+    if (pos < text.length) pending = text.slice(pos);
+  }
+  return { events, size };
+}
+
+/**
+ * Which decoder `floorEvents` gives each chunk, chosen before timing: the one-shot for ASCII
+ * chunks, and for the others whichever of the two decoded this corpus's non-ASCII chunks faster
+ * here (engines differ: on Node 20 the streaming one, on Deno the one-shot). A one-shot decode of
+ * a chunk that ends inside a character gives U+FFFD at the same cost: the floor's digest is its own.
+ */
+type DecodePlan = { oneShot: boolean[] };
+
+function decodePlan(chunks: readonly Uint8Array[]): DecodePlan {
+  const ascii = chunks.map((chunk) => chunk.every((byte) => byte < 0x80));
+  const others = chunks.filter((_, i) => !ascii[i]);
+  const fastest = (decode: (chunk: Uint8Array) => string) => {
+    let best = Number.POSITIVE_INFINITY;
+    for (let pass = 0; pass < 7; pass++) {
+      const start = performance.now();
+      for (const chunk of others) decode(chunk);
+      best = Math.min(best, performance.now() - start);
+    }
+    return best;
+  };
+  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+  const oneShotFaster =
+    others.length > 0 &&
+    fastest((chunk) => oneShot.decode(chunk)) < fastest((chunk) => streaming.decode(chunk, STREAM));
+  return { oneShot: ascii.map((isAscii) => isAscii || oneShotFaster) };
+}
+
+/**
  * Which decoder a floor gives each chunk: one-shot when the chunk is ASCII, streaming otherwise,
  * chosen before timing. On Node each is the faster one for such a chunk; a parser cannot know in
  * advance, so this is a lower bound.
@@ -309,6 +389,7 @@ const CASES = {
   floorDecode: "floor decode+indexOf",
   floorStreamDecode: "floor stream-decode+indexOf",
   floorString: "floor indexOf (strings)",
+  floorEvents: "floor decode+slice+event",
   floorRead: "floor read+decode+indexOf",
   floorTransform: "floor transform+enqueue/event",
 } as const;
@@ -365,6 +446,11 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
       const chunks = strings();
       return { run: () => floorString(chunks), expect: input.floor };
     }
+    case "floorEvents": {
+      const chunks = bytes();
+      const plan = decodePlan(chunks);
+      return { run: () => floorEvents(chunks, plan), expect: floorEvents(chunks, plan) };
+    }
     case "floorRead":
     case "floorTransform": {
       const chunks = bytes();
@@ -409,6 +495,7 @@ function pairing(
     // The floors' ratios are the ceiling of the parser above them; they have no target.
     case "floorDecode":
     case "floorStreamDecode":
+    case "floorEvents":
       return { baseline: "espDecode", target: undefined };
     case "floorString":
       return { baseline: "espString", target: undefined };

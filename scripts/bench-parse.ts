@@ -25,8 +25,9 @@
  * the chunks cut back to whole characters, or a streaming one on the chunks) and find every line
  * feed (`indexOf`); the same plus one `slice` per line and a new
  * object per event (what any parser that hands out events must add, with no field parsing); for
- * the stream wrappers, the same behind a body reader, and a `TransformStream` that enqueues one
- * object per event the chunk completes.
+ * the stream wrappers, the same behind a body reader, a `TransformStream` that enqueues one
+ * object per event the chunk completes, and the event loop above behind a pipe, each event
+ * enqueued straight onto a readable and read one by one (as `EventStreamParser` does).
  *
  * Before any timing, every parser's events are compared with the corpus's reference events
  * (type, data, and the last event ID, or for esp the block's own `id`); a mismatch exits 1. Every
@@ -254,42 +255,137 @@ function floorString(chunks: readonly string[]): Digest {
 function floorEvents(chunks: readonly Uint8Array[], plan: DecodePlan): Digest {
   const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
   const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
-  let events = 0;
-  let size = 0;
-  const onEvent = (event: { type: string; data: string; lastEventId: string }) => {
-    events++;
-    size += event.data.length;
-  };
-  let data = "";
-  let pending = "";
+  const digest = { events: 0, size: 0 };
+  const floor = new EventFloor((event) => {
+    digest.events++;
+    digest.size += event.data.length;
+  });
   for (let i = 0; i < chunks.length; i++) {
-    const text = plan.oneShot[i] ? oneShot.decode(chunks[i]!) : streaming.decode(chunks[i]!, STREAM);
+    floor.text(plan.oneShot[i] ? oneShot.decode(chunks[i]!) : streaming.decode(chunks[i]!, STREAM));
+  }
+  return digest;
+}
+
+type FloorEvent = { type: string; data: string; lastEventId: string };
+
+/** The least work of handing out events from decoded text: what `floorEvents` does per chunk. */
+class EventFloor {
+  #data = "";
+  #pending = "";
+  readonly #onEvent: (event: FloorEvent) => void;
+
+  constructor(onEvent: (event: FloorEvent) => void) {
+    this.#onEvent = onEvent;
+  }
+
+  text(text: string): void {
     let pos = 0;
     let lf = text.indexOf("\n");
-    if (pending !== "") {
+    if (this.#pending !== "") {
       // A line that spans chunks is joined once, when it ends (as the parsers do).
       if (lf === -1) {
-        pending += text;
-        continue;
+        this.#pending += text;
+        return;
       }
-      const line = pending + text.slice(0, lf);
-      pending = "";
-      if (line.length === 0) {
-        onEvent({ type: "message", data, lastEventId: "" });
-        data = "";
-      } else data = line.slice(6);
+      this.#line(this.#pending + text.slice(0, lf), 0, lf + this.#pending.length);
+      this.#pending = "";
       pos = lf + 1;
       lf = text.indexOf("\n", pos);
     }
     for (; lf !== -1; lf = text.indexOf("\n", pos)) {
-      if (lf === pos) {
-        onEvent({ type: "message", data, lastEventId: "" });
-        data = "";
-      } else data = text.slice(pos + 6, lf);
+      this.#line(text, pos, lf);
       pos = lf + 1;
     }
-    if (pos < text.length) pending = text.slice(pos);
+    if (pos < text.length) this.#pending = text.slice(pos);
   }
+
+  #line(text: string, start: number, end: number): void {
+    if (start === end) {
+      this.#onEvent({ type: "message", data: this.#data, lastEventId: "" });
+      this.#data = "";
+    } else this.#data = text.slice(start + 6, end);
+  }
+}
+
+/** What `floorEventStream` hands out, computed without a stream (its digest, outside timing). */
+function floorEventsOnce(chunks: readonly Uint8Array[], plan: FloorPlan): Digest {
+  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+  const digest = { events: 0, size: 0 };
+  const floor = new EventFloor((event) => {
+    digest.events++;
+    digest.size += event.data.length;
+  });
+  chunks.forEach((chunk, i) => {
+    floor.text(plan.ascii[i] ? oneShot.decode(chunk) : streaming.decode(chunk, STREAM));
+  });
+  return digest;
+}
+
+/**
+ * The floor of a stream of events built on the same loop: the body piped (`pipeTo`, as
+ * `pipeThrough` does) into a writable whose writes decode each chunk the cheaper way
+ * (`FloorPlan`: the chunks of a stream may end inside a character) and hand it to `EventFloor`,
+ * whose events are enqueued straight onto a `ReadableStream` (no `TransformStream` bookkeeping) and
+ * read one by one, as `EventStreamParser`'s are: the least a transform-shaped parser pays, so its
+ * ratio is the ceiling of `EventStreamParser`.
+ */
+async function floorEventStream(source: ReadableStream<Uint8Array>, plan: FloorPlan): Promise<Digest> {
+  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
+  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
+  let out!: ReadableStreamDefaultController<FloorEvent>;
+  // Backpressure as EventStreamParser's: a write that enqueued events waits for the next pull
+  // (without it the queue of a whole body's events is quadratic to drain on Node 20).
+  let wanted = false;
+  let resume: (() => void) | undefined;
+  let enqueued = false;
+  const floor = new EventFloor((event) => {
+    enqueued = true;
+    out.enqueue(event);
+  });
+  const readable = new ReadableStream<FloorEvent>(
+    {
+      start(controller) {
+        out = controller;
+      },
+      pull() {
+        wanted = true;
+        const go = resume;
+        resume = undefined;
+        go?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  let i = 0;
+  const writable = new WritableStream<Uint8Array>(
+    {
+      write(chunk) {
+        enqueued = false;
+        floor.text(plan.ascii[i++] ? oneShot.decode(chunk) : streaming.decode(chunk, STREAM));
+        if (enqueued) wanted = false;
+        if (wanted) return undefined;
+        return new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+      },
+      close() {
+        out.close();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+  const piped = source.pipeTo(writable);
+  const reader = readable.getReader();
+  let events = 0;
+  let size = 0;
+  for (;;) {
+    const step = await reader.read();
+    if (step.done) break;
+    events++;
+    size += step.value.data.length;
+  }
+  await piped;
   return { events, size };
 }
 
@@ -416,6 +512,7 @@ const CASES = {
   floorEvents: "floor decode+slice+event",
   floorRead: "floor read+decode+indexOf",
   floorTransform: "floor transform+enqueue/event",
+  floorEventStream: "floor pipe+decode+slice+event/read",
 } as const;
 type CaseKey = keyof typeof CASES;
 
@@ -474,6 +571,13 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
       const plan = decodePlan(pieces);
       return { run: () => floorEvents(pieces, plan), expect: floorEvents(pieces, plan) };
     }
+    case "floorEventStream": {
+      const chunks = bytes();
+      const plan = floorPlan(chunks);
+      const run = (body: ReadableStream<Uint8Array>) => floorEventStream(body, plan);
+      // Its digest is its own (what it decodes depends on the decoder choice), from one untimed pass.
+      return { prepare: source(chunks), run, expect: floorEventsOnce(chunks, plan) };
+    }
     case "floorRead":
     case "floorTransform": {
       const chunks = bytes();
@@ -524,6 +628,7 @@ function pairing(
       return { baseline: "espString", target: undefined };
     case "floorRead":
     case "floorTransform":
+    case "floorEventStream":
       return { baseline: "espStream", target: undefined };
     default:
       return undefined;

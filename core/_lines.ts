@@ -39,6 +39,9 @@ const SMALL_SEGMENT = 128;
 /** ASCII segments in a row that take decoding back to the one-shot decoder. */
 const ASCII_RUN = 4;
 
+/** Chunks up to this many bytes are copied whole into the kept bytes (see `#append`). */
+const WHOLE_COPY = 256;
+
 /** The most bytes of one unterminated line kept as bytes; a longer line goes on as text. */
 const BYTES_LIMIT = 64 * 1024;
 
@@ -114,7 +117,8 @@ export class LineSplitter {
   // race serves every parser of the program (a new stream does not learn it again).
   readonly #race: Race;
   #untimed = 0; // raced segments since the last timed one
-  #bytes: Uint8Array = EMPTY; // the end of an unterminated line, #byteLength of it used
+  #bytes: Uint8Array = EMPTY; // the end of an unterminated line: #bytes[#byteStart, #byteLength)
+  #byteStart = 0; // 0 whenever none are kept
   #byteLength = 0;
   #pending = ""; // the start of an unterminated line, as text (always before #bytes)
   #skipLF = false; // the last chunk ended in CR: a LF that starts the next one belongs to it
@@ -196,6 +200,7 @@ export class LineSplitter {
   /** Forgets all state, as for a new connection. */
   reset(): void {
     if (this.#held) this.#flushBytes();
+    this.#byteStart = 0;
     this.#byteLength = 0;
     if (this.#bytes.length > BYTES_LIMIT) this.#bytes = EMPTY;
     this.#ascii = true;
@@ -255,7 +260,8 @@ export class LineSplitter {
 
   // The kept bytes, which end with a line end, decoded.
   #decodeKept(): string {
-    const text = this.#decodeSegment(this.#bytes.subarray(0, this.#byteLength));
+    const text = this.#decodeSegment(this.#bytes.subarray(this.#byteStart, this.#byteLength));
+    this.#byteStart = 0;
     this.#byteLength = 0;
     // A buffer grown past the limit (by a large chunk's first line) is not kept for good.
     if (this.#bytes.length > BYTES_LIMIT) this.#bytes = EMPTY;
@@ -268,14 +274,27 @@ export class LineSplitter {
     const length = chunk.length - from;
     if (length === 0) return;
     this.#append(chunk, from, chunk.length);
-    if (this.#pending.length + this.#byteLength > this.#maxLine || this.#byteLength > BYTES_LIMIT) this.#asText();
+    const kept = this.#byteLength - this.#byteStart;
+    if (this.#pending.length + kept > this.#maxLine || kept > BYTES_LIMIT) this.#asText();
   }
 
   // Appends `chunk[from, to)` to the kept bytes.
   #append(chunk: Uint8Array, from: number, to: number): void {
-    const at = this.#byteLength;
+    if (chunk.length <= WHOLE_COPY && (from === 0 || this.#byteLength === 0)) {
+      // A small chunk is copied whole, by one set() of it, at the end of the kept bytes: a view
+      // of part of it (subarray) or a loop costs more on every engine (a view of a fresh chunk
+      // about 165 ns on Bun, a loop over 80 bytes about 170 ns on V8, the set() 30-60 ns). The
+      // bytes after `to` are not kept; bytes before `from` only when none were kept before.
+      this.#reserve(this.#byteLength + chunk.length); // may move the kept bytes to the start
+      const at = this.#byteLength;
+      this.#bytes.set(chunk, at);
+      if (at === 0) this.#byteStart = from;
+      this.#byteLength = at + to;
+      return;
+    }
     const length = to - from;
-    this.#reserve(at + length);
+    this.#reserve(this.#byteLength + length); // may move the kept bytes to the start
+    const at = this.#byteLength;
     if (length <= 64) {
       // A loop beats set() + subarray() for a few bytes (the view costs an allocation).
       const bytes = this.#bytes;
@@ -290,15 +309,19 @@ export class LineSplitter {
   #reserve(size: number): void {
     if (size <= this.#bytes.length) return;
     const grown = new Uint8Array(Math.max(size, this.#bytes.length * 2, 256));
-    grown.set(this.#bytes.subarray(0, this.#byteLength));
+    const start = this.#byteStart;
+    grown.set(this.#bytes.subarray(start, this.#byteLength));
     this.#bytes = grown;
+    this.#byteLength -= start;
+    this.#byteStart = 0;
   }
 
   // The kept bytes go on as text: while a line's bytes are at most maxEventSize, so is its text
   // (no UTF-8 sequence decodes to more UTF-16 units than it has bytes); past that its size is
   // checked as text, chunk by chunk.
   #asText(): void {
-    const bytes = this.#bytes.subarray(0, this.#byteLength);
+    const bytes = this.#bytes.subarray(this.#byteStart, this.#byteLength);
+    this.#byteStart = 0;
     this.#byteLength = 0;
     const text = this.#streamingDecoder().decode(bytes, STREAM);
     this.#held = unfinished(bytes, bytes.length, false);
@@ -314,7 +337,8 @@ export class LineSplitter {
       this.#held = false;
       return this.#streaming!.decode();
     }
-    const bytes = this.#bytes.subarray(0, this.#byteLength);
+    const bytes = this.#bytes.subarray(this.#byteStart, this.#byteLength);
+    this.#byteStart = 0;
     this.#byteLength = 0;
     return (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
   }

@@ -213,6 +213,22 @@ test("createParser decodes ASCII and non-ASCII lines alike, whichever decoder a 
   }
 });
 
+test("createParser keeps a line that starts inside a small chunk while its bytes outgrow their buffer", () => {
+  // A small chunk is kept whole and its line's bytes start where the line does, past the end of
+  // the line before it; growing the buffer must move just those bytes, and the next chunk must
+  // land after them. The long line is non-ASCII (kept as bytes) and ends in a later chunk.
+  const long = `data: ${"한국어 😀 é ".repeat(120)}`;
+  const bytes = bytesOf(`data: short\n\n${long}\n\nid: 7\ndata: ${"€".repeat(90)}\n\n`);
+  const spec = specParse(bytes);
+  expect(spec.events).toHaveLength(3);
+  for (const first of [9, 14, 20, 100, 255]) {
+    for (const size of [1, 7, 64, 65, 150, 256]) {
+      const chunks = [bytes.slice(0, first), ...chunksOf(bytes.slice(first), size)];
+      expect(runPush(chunks), `${first} bytes, then ${size}-byte chunks`).toEqual(spec);
+    }
+  }
+});
+
 test("createParser decodes a line longer than its byte buffer, characters split anywhere", () => {
   // Over 64 KiB without a line end: the line goes on as text, decoded chunk by chunk.
   const line = "data: " + "a漢字😀é한국어🇰🇷 ".repeat(4000);

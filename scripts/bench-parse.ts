@@ -307,21 +307,6 @@ class EventFloor {
   }
 }
 
-/** What `floorEventStream` hands out, computed without a stream (its digest, outside timing). */
-function floorEventsOnce(chunks: readonly Uint8Array[], plan: FloorPlan): Digest {
-  const oneShot = new TextDecoder("utf-8", { ignoreBOM: true });
-  const streaming = new TextDecoder("utf-8", { ignoreBOM: true });
-  const digest = { events: 0, size: 0 };
-  const floor = new EventFloor((event) => {
-    digest.events++;
-    digest.size += event.data.length;
-  });
-  chunks.forEach((chunk, i) => {
-    floor.text(plan.ascii[i] ? oneShot.decode(chunk) : streaming.decode(chunk, STREAM));
-  });
-  return digest;
-}
-
 /**
  * The floor of a stream of events built on the same loop: the body piped (`pipeTo`, as
  * `pipeThrough` does) into a writable whose writes decode each chunk the cheaper way
@@ -576,7 +561,7 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
       const plan = floorPlan(chunks);
       const run = (body: ReadableStream<Uint8Array>) => floorEventStream(body, plan);
       // Its digest is its own (what it decodes depends on the decoder choice), from one untimed pass.
-      return { prepare: source(chunks), run, expect: floorEventsOnce(chunks, plan) };
+      return { prepare: source(chunks), run, expect: floorEvents(chunks, { oneShot: plan.ascii }) };
     }
     case "floorRead":
     case "floorTransform": {

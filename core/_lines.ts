@@ -38,6 +38,8 @@ const SMALL_SEGMENT = 128;
 
 /** ASCII segments in a row that take decoding back to the one-shot decoder. */
 const ASCII_RUN = 4;
+/** The same for short segments (`SMALL_SEGMENT`), which are more often ASCII by chance. */
+const ASCII_RUN_SMALL = 32;
 
 /** Chunks up to this many bytes are copied whole into the kept bytes (see `#append`). */
 const WHOLE_COPY = 256;
@@ -215,7 +217,9 @@ export class LineSplitter {
     const length = bytes.length;
     if (length <= SMALL_SEGMENT) {
       // Few bytes: the call costs more than the decoding, and the one-shot call is the cheaper.
-      return (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
+      const text = (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
+      this.#guess(text.length === length, ASCII_RUN_SMALL);
+      return text;
     }
     if (this.#ascii) {
       const text = (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes);
@@ -229,14 +233,21 @@ export class LineSplitter {
         : this.#race.oneShotWins
           ? (this.#oneShot ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(bytes)
           : this.#streamingDecoder().decode(bytes, STREAM);
-    // Back to the one-shot decoder only after a few ASCII segments in a row: ASCII comes in
-    // short runs (JSON keys, ids) in mostly non-ASCII streams, whose next segment would pay.
-    if (text.length !== length) this.#asciiRun = 0;
-    else if (++this.#asciiRun === ASCII_RUN) {
+    this.#guess(text.length === length, ASCII_RUN);
+    return text;
+  }
+
+  // Updates the guess for the next segment from whether this one was ASCII. Back to ASCII only
+  // after a few ASCII segments in a row: ASCII comes in short runs (JSON keys, ids) in mostly
+  // non-ASCII streams, whose next segment would pay.
+  #guess(ascii: boolean, run: number): void {
+    if (this.#ascii) {
+      if (!ascii) this.#ascii = false;
+    } else if (!ascii) this.#asciiRun = 0;
+    else if (++this.#asciiRun >= run) {
       this.#ascii = true;
       this.#asciiRun = 0;
     }
-    return text;
   }
 
   // Decodes a long non-ASCII segment with the decoder the race named (only the streaming one may

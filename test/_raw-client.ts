@@ -52,6 +52,49 @@ export async function startScript(
   }
 }
 
+/**
+ * The routes the Bun and Deno deadline scripts share, as the source text of a script's top
+ * level: it imports from core/mod.ts (under `root`) and defines `route(request)`, which answers
+ * `/pushed` and `/pulled` (quiet event streams, one event each), `/publish` (one more event on
+ * every pushed stream), `/stats` and `/upload` (reads its body; counts one that never arrived in
+ * `stats.bodyErrors`), and gives `undefined` for any other path.
+ */
+export function deadlineRoutes(root: URL): string {
+  return `
+import { errorResponse, eventStreamResponse, PUSH_SOURCE } from "${new URL("core/mod.ts", root).href}";
+const consumers = new Set();
+const stats = { bodyErrors: 0 };
+const pushed = { [PUSH_SOURCE](consumer) {
+  consumers.add(consumer);
+  consumer.push({ data: "hello" });
+  return () => consumers.delete(consumer);
+} };
+async function* pulled(signal) {
+  yield "hello";
+  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+}
+async function route(request) {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/pushed") return eventStreamResponse(pushed);
+  if (pathname === "/pulled") return eventStreamResponse(pulled(request.signal), { signal: request.signal });
+  if (pathname === "/publish") {
+    for (const consumer of consumers) consumer.push({ data: "later" });
+    return Response.json({ consumers: consumers.size });
+  }
+  if (pathname === "/stats") return Response.json(stats);
+  if (pathname === "/upload") {
+    try {
+      return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
+    } catch {
+      stats.bodyErrors++;
+      return errorResponse(400, "The body did not arrive");
+    }
+  }
+  return undefined;
+}
+`;
+}
+
 /** A raw TCP client that collects what the server sends and notes when the connection closed. */
 export type RawClient = {
   socket: Socket;

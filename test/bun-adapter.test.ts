@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../core/mod.ts";
-import { rawClients, type ScriptServer, startScript, trickle } from "./_raw-client.ts";
+import { deadlineRoutes, rawClients, type ScriptServer, startScript, trickle } from "./_raw-client.ts";
 import { ROOT, waitFor, within } from "./_server.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -21,40 +21,14 @@ const IDLE_MS = 10_000;
 /** Bun checks timeouts every 4 s: a connection is cut up to one tick early or late. */
 const TICK_MS = 4_000;
 
-/** The server: quiet event streams (pulled and pushed), an upload that reads its body. */
+/** The server: the shared deadline routes (`deadlineRoutes`), and `{ ok: true }` for any other path. */
 const SCRIPT = (root: URL) => `
 import { serve } from "${new URL("adapters/bun.ts", root).href}";
-import { eventStreamResponse, PUSH_SOURCE } from "${new URL("core/mod.ts", root).href}";
-const consumers = new Set();
-const stats = { bodyErrors: 0 };
-const pushed = { [PUSH_SOURCE](consumer) {
-  consumers.add(consumer);
-  consumer.push({ data: "hello" });
-  return () => consumers.delete(consumer);
-} };
-async function* pulled(signal) {
-  yield "hello";
-  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-}
-const server = await serve(async (request) => {
-  const { pathname } = new URL(request.url);
-  if (pathname === "/pushed") return eventStreamResponse(pushed);
-  if (pathname === "/pulled") return eventStreamResponse(pulled(request.signal), { signal: request.signal });
-  if (pathname === "/publish") {
-    for (const consumer of consumers) consumer.push({ data: "later" });
-    return Response.json({ consumers: consumers.size });
-  }
-  if (pathname === "/stats") return Response.json(stats);
-  if (pathname === "/upload") {
-    try {
-      return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
-    } catch {
-      stats.bodyErrors++;
-      return Response.json({ error: "The body did not arrive" }, { status: 400 });
-    }
-  }
-  return Response.json({ ok: true });
-}, { port: 0, onError: (error) => console.error(error) });
+${deadlineRoutes(root)}
+const server = await serve(async (request) => (await route(request)) ?? Response.json({ ok: true }), {
+  port: 0,
+  onError: (error) => console.error(error),
+});
 console.log("listening " + server.url);
 `;
 

@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpDeadlines } from "../adapters/_http-limits.ts";
 import { SECURITY_HEADERS } from "../core/mod.ts";
-import { rawClients, type ScriptServer, startScript, trickle } from "./_raw-client.ts";
+import { deadlineRoutes, rawClients, type ScriptServer, startScript, trickle } from "./_raw-client.ts";
 import { ROOT, waitFor, within } from "./_server.ts";
 
 const DENO = join(ROOT, "node_modules/.bin/deno");
@@ -19,44 +19,17 @@ const KEEP_ALIVE_MS = 400;
 /** The server checks every quarter of the shortest deadline; this covers that and a busy machine. */
 const SLACK_MS = 2500;
 
-/** The server: quiet event streams (pulled and pushed), an upload that reads its body, a refusing one. */
+/** The server: the shared deadline routes (`deadlineRoutes`), an upload it refuses unread, `{ ok: true }` otherwise. */
 const SCRIPT = (root: URL) => `
 import { serve } from "${new URL("adapters/deno.ts", root).href}";
-import { errorResponse, eventStreamResponse, PUSH_SOURCE } from "${new URL("core/mod.ts", root).href}";
-const consumers = new Set();
-const stats = { bodyErrors: 0, refusedReads: 0 };
-const pushed = { [PUSH_SOURCE](consumer) {
-  consumers.add(consumer);
-  consumer.push({ data: "hello" });
-  return () => consumers.delete(consumer);
-} };
-async function* pulled(signal) {
-  yield "hello";
-  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-}
+${deadlineRoutes(root)}
 const [headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs] = Deno.args.map(Number);
 const server = await serve(async (request) => {
-  const { pathname } = new URL(request.url);
-  if (pathname === "/pushed") return eventStreamResponse(pushed);
-  if (pathname === "/pulled") return eventStreamResponse(pulled(request.signal), { signal: request.signal });
-  if (pathname === "/publish") {
-    for (const consumer of consumers) consumer.push({ data: "later" });
-    return Response.json({ consumers: consumers.size });
-  }
-  if (pathname === "/stats") return Response.json(stats);
-  if (pathname === "/upload") {
-    try {
-      return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
-    } catch {
-      stats.bodyErrors++;
-      return errorResponse(400, "The body did not arrive");
-    }
-  }
-  if (pathname === "/refuse") {
+  if (new URL(request.url).pathname === "/refuse") {
     request.body?.cancel().catch(() => {});
     return errorResponse(413, "The body is too large", { connection: "close" });
   }
-  return Response.json({ ok: true });
+  return (await route(request)) ?? Response.json({ ok: true });
 }, { port: 0, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, onError: (error) => console.error(error) });
 console.log("listening " + server.url);
 `;

@@ -9,8 +9,8 @@
  * `bench-parse` all seven. The expected events are derived from the messages directly (no parser
  * involved), so they are an independent reference for every parser under test.
  *
- * Harness: every case of a group runs in a worker thread of its own (a separate V8 isolate) from
- * an esbuild bundle of the script; the coordinator interleaves their samples round by round,
+ * Harness: every case of a group runs in a child process of its own (or, with `--isolation
+ * thread`, a worker thread) from an esbuild bundle of the script; the coordinator interleaves their samples round by round,
  * checks each pass's digest, and reports medians and per-round ratios. Why each of these
  * choices was needed, with the measurements behind it, is noted where it is made.
  *
@@ -25,6 +25,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { encodeEvent, type EventMessage } from "../core/mod.ts";
+import { CASE_ENV, type CaseMessage, CaseProcess, type CaseReply, serveOverStdio } from "./_case-process.ts";
 
 /** The default seed of every corpus and of the random chunker (`--seed` overrides it). */
 const SEED = 0x5eedd1;
@@ -404,10 +405,19 @@ export function chunkings(corpus: Corpus, seed = SEED): Chunking[] {
 // ---------------------------------------------------------------------------------------------
 // Flags
 
+/**
+ * Where a case runs. `process` (default): a child process of the same runtime, so its CPU time is
+ * its own (see `_case-process.ts`). `thread`: a worker thread, whose CPU time is the whole
+ * process's, the other cases' idle isolates included; kept to compare the two.
+ */
+type Isolation = "process" | "thread";
+
 export type BenchOptions = {
   quick: boolean;
   /** What a pass costs: this process's CPU time (default: robust on a shared machine) or wall time. */
   clock: "cpu" | "wall";
+  /** Where each case runs: a child process of its own (default) or a worker thread. */
+  isolation: Isolation;
   /** Corpus size in bytes (smaller with --quick). */
   corpusBytes: number;
   /** Budget of the timed rounds of the whole run, in seconds (start-up, checks and warm-up excluded). */
@@ -436,11 +446,14 @@ export function parseFlags(
   --json FILE    also write every measurement as JSON
   --clock C      cpu (default): the process's CPU time per pass, which leaves out the time other
                  processes on a shared machine hold the cores; wall: elapsed time (--json records both)
+  --isolation I  process (default): each case in a child process of its own, its CPU time its
+                 own; thread: each case in a worker thread, the process's CPU time shared
   --seed N       corpus and chunking seed (default ${SEED})
   --corpus LIST  only these corpora (comma-separated; default ${(defaults.corpora ?? ORIGINAL_CORPORA).join(",")})`;
   const options: BenchOptions = {
     quick: false,
     clock: "cpu",
+    isolation: "process",
     corpusBytes: TARGET_BYTES,
     seconds: NaN,
     json: undefined,
@@ -474,6 +487,12 @@ export function parseFlags(
         const c = take();
         if (c !== "cpu" && c !== "wall") fail(`--clock must be cpu or wall\n${usage}`);
         options.clock = c;
+        break;
+      }
+      case "--isolation": {
+        const i = take();
+        if (i !== "process" && i !== "thread") fail(`--isolation must be process or thread\n${usage}`);
+        options.isolation = i;
         break;
       }
       case "--json":
@@ -517,7 +536,7 @@ function fail(message: string): never {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Measurement: every case runs in its own worker, a fresh V8 isolate
+// Measurement: every case runs in its own fresh process (or worker thread)
 
 /** What a timed pass returns: the work it consumed, checked against the expectation every pass. */
 export type Digest = { events: number; size: number };
@@ -556,13 +575,14 @@ export type Measured = {
 class CorrectnessError extends Error {}
 
 type Cost = { wall: number; cpu: number };
-type Reply = { ok: true; wall: number; cpu: number } | { ok: false; message: string; correctness: boolean };
+type Reply = CaseReply;
 
 /**
- * CPU time of this process, in ms: it leaves out the time other processes hold the cores.
- * (Per-thread CPU time would be better still, but Node 20 has no API for it, and Linux's
- * /proc/thread-self/schedstat only advances every scheduler tick, 4 ms here.) While a worker runs
- * a pass, the coordinator and the other workers wait for messages.
+ * CPU time of this process, in ms: it leaves out the time other processes hold the cores. In a
+ * case's own process that is the case's time, its GC and JIT threads included. In a worker
+ * thread it is the whole process's (Node 20 has no per-thread clock, and Linux's
+ * /proc/thread-self/schedstat only advances every scheduler tick, 4 ms here): while a worker runs
+ * a pass the others wait for messages, but their isolates' background threads may not.
  */
 function processCpuMs(): number {
   const { user, system } = process.cpuUsage();
@@ -585,52 +605,52 @@ async function timePass<T>(c: Case<T>): Promise<Cost> {
   return { wall, cpu };
 }
 
-type Message = { load: unknown } | { passes: number };
-
 /**
- * Worker side: serves the one case named by `workerData.key`. A `{ load }` message builds the
- * case from the group's input; `{ passes }` times that many passes and replies with the mean
- * cost per pass.
+ * A case's side of the protocol, wherever it runs: a `{ load }` message builds the case from the
+ * group's input; `{ passes }` times that many passes and replies with the mean cost per pass.
  */
-function serveCase<K extends string, I>(make: (key: K, input: I) => Case<any>): void {
-  const port = parentPort!;
-  const { key } = workerData as { key: K };
+function caseHandler<K extends string, I>(
+  key: K,
+  make: (key: K, input: I) => Case<any>,
+): (message: CaseMessage) => Promise<Reply> {
   let c: Case<any> | undefined;
-  port.on("message", async (message: Message) => {
-    let reply: Reply;
+  return async (message) => {
     try {
       if ("load" in message) {
         c = make(key, message.load as I);
-        reply = { ok: true, wall: 0, cpu: 0 };
-      } else {
-        const total = { wall: 0, cpu: 0 };
-        for (let p = 0; p < message.passes; p++) {
-          const t = await timePass(c!);
-          total.wall += t.wall;
-          total.cpu += t.cpu;
-        }
-        reply = { ok: true, wall: total.wall / message.passes, cpu: total.cpu / message.passes };
+        return { ok: true, wall: 0, cpu: 0 };
       }
+      const total = { wall: 0, cpu: 0 };
+      for (let p = 0; p < message.passes; p++) {
+        const t = await timePass(c!);
+        total.wall += t.wall;
+        total.cpu += t.cpu;
+      }
+      return { ok: true, wall: total.wall / message.passes, cpu: total.cpu / message.passes };
     } catch (error) {
       const correctness = error instanceof CorrectnessError;
       const text =
         error instanceof Error ? (correctness ? error.message : (error.stack ?? error.message)) : String(error);
-      reply = { ok: false, message: text, correctness };
+      return { ok: false, message: text, correctness };
     }
-    port.postMessage(reply);
-  });
+  };
+}
+
+/** Worker side: serves the one case named by `workerData.key` over the worker's port. */
+function serveCaseInWorker<K extends string, I>(make: (key: K, input: I) => Case<any>): void {
+  const port = parentPort!;
+  const handle = caseHandler((workerData as { key: K }).key, make);
+  port.on("message", async (message: CaseMessage) => port.postMessage(await handle(message)));
 }
 
 type Pending = { resolve(reply: Reply): void; reject(error: unknown): void };
 
-/** Coordinator side of one case worker. */
+/** Coordinator side of one case worker thread (`--isolation thread`). */
 class CaseWorker {
-  readonly name: string;
   readonly #worker: Worker;
   #pending: Pending | undefined;
 
   constructor(bundle: URL, ref: CaseRef) {
-    this.name = ref.name;
     this.#worker = new Worker(bundle, { workerData: { key: ref.key } });
     this.#worker.on("message", (reply: Reply) => this.#settle((p) => p.resolve(reply)));
     this.#worker.on("error", (error) => this.#settle((p) => p.reject(error)));
@@ -645,6 +665,28 @@ class CaseWorker {
     if (pending !== undefined) action(pending);
   }
 
+  send(message: CaseMessage): Promise<Reply> {
+    const reply = new Promise<Reply>((resolve, reject) => (this.#pending = { resolve, reject }));
+    this.#worker.postMessage(message);
+    return reply;
+  }
+
+  async terminate(): Promise<void> {
+    this.#pending = undefined;
+    await this.#worker.terminate();
+  }
+}
+
+/** One case, in a process of its own (the default) or in a worker thread. */
+class CaseRunner {
+  readonly name: string;
+  readonly #host: CaseWorker | CaseProcess;
+
+  constructor(bundle: URL, ref: CaseRef, isolation: Isolation) {
+    this.name = ref.name;
+    this.#host = isolation === "process" ? new CaseProcess(bundle, ref.key, ref.name) : new CaseWorker(bundle, ref);
+  }
+
   /** Builds the case for a new group. */
   load(input: unknown): Promise<Cost> {
     return this.#send({ load: input });
@@ -655,18 +697,17 @@ class CaseWorker {
     return this.#send({ passes });
   }
 
-  async #send(message: Message): Promise<Cost> {
-    const reply = new Promise<Reply>((resolve, reject) => (this.#pending = { resolve, reject }));
-    this.#worker.postMessage(message);
-    const r = await reply;
+  async #send(message: CaseMessage): Promise<Cost> {
+    const r = await this.#host.send(message);
     if (r.ok) return r;
     if (r.correctness) throw new CorrectnessError(`${this.name}: ${r.message}`);
-    throw new Error(`${this.name} failed in its worker: ${r.message}`);
+    throw new Error(
+      `${this.name} failed in its ${this.#host instanceof CaseProcess ? "process" : "worker"}: ${r.message}`,
+    );
   }
 
-  terminate(): Promise<number> {
-    this.#pending = undefined;
-    return this.#worker.terminate();
+  terminate(): Promise<void> {
+    return this.#host.terminate();
   }
 }
 
@@ -727,13 +768,14 @@ export type Plan = {
   minRounds: number;
   maxRounds: number;
   clock: "cpu" | "wall";
+  isolation: Isolation;
 };
 
 /**
  * Measures one group of cases that are compared with each other.
  *
- * Each case runs in a fresh worker: a V8 isolate of its own, started for this measurement and
- * ended after it. Sharing an isolate lets one workload change how another runs, as measured on
+ * Each case runs in a fresh process (or worker thread, `plan.isolation`) of its own, started for
+ * this measurement and ended after it. Sharing an isolate lets one workload change how another runs, as measured on
  * Node 20: after a retaining `onEvent` ran in the same isolate, push-parser passes ran ~10x
  * slower (eddy and eventsource-parser alike; not with --no-allocation-site-pretenuring); and a
  * worker kept across groups ran eventsource-parser's multiline string feed at 20 ms per pass in
@@ -742,7 +784,7 @@ export type Plan = {
  * Even fresh isolates settle into different steady states (JIT and GC decisions, code layout):
  * one isolate's passes agree within a few percent while another isolate of the same case may
  * run 10-30% faster or slower. So the group is measured `plan.replicas` times, each time in new
- * workers, and the samples of all replicas are pooled.
+ * processes, and the samples of all replicas are pooled.
  *
  * Within a replica, cases are interleaved: every round runs each case once, forward on even
  * rounds and backward on odd ones (ABC CBA ...), so drift and noisy neighbours hit all cases
@@ -758,7 +800,7 @@ export async function measure(bundle: URL, refs: readonly CaseRef[], input: unkn
   const budgetMs = plan.budgetMs / plan.replicas;
   for (let replica = 0; replica < plan.replicas; replica++) {
     const started = performance.now();
-    const workers = refs.map((ref) => new CaseWorker(bundle, ref));
+    const workers = refs.map((ref) => new CaseRunner(bundle, ref, plan.isolation));
     try {
       await Promise.all(workers.map((w) => w.load(input)));
       const warmStart = performance.now();
@@ -928,7 +970,9 @@ export function printHeader(
     `rounds  : interleaved (ABC CBA ...); ms/pass and MB/s are medians, ratios the median [quartiles] of per-round ratios`,
   );
   console.log(
-    `workers : each case of each group runs in a fresh worker thread (its own V8 isolate, JIT state and heap)`,
+    options.isolation === "process"
+      ? `cases   : each case of each group runs in a fresh child process (its own heap, JIT state and CPU clock)`
+      : `cases   : each case of each group runs in a fresh worker thread (its own isolate; the CPU clock is the process's)`,
   );
   console.log("");
   console.log(
@@ -1053,12 +1097,13 @@ export function writeJson(path: string | undefined, report: unknown): void {
 /** The per-group share of the budget; quick runs use fewer, shorter rounds. */
 export function planFor(options: BenchOptions, groups: number): Plan {
   const budgetMs = (options.seconds * 1000) / groups;
-  const clock = options.clock;
+  const { clock, isolation } = options;
   return options.quick
     ? {
         replicas: options.replicas ?? 1,
         budgetMs,
         clock,
+        isolation,
         warmupMs: 30,
         warmupPasses: 1,
         sampleMs: 8,
@@ -1069,6 +1114,7 @@ export function planFor(options: BenchOptions, groups: number): Plan {
         replicas: options.replicas ?? 1,
         budgetMs,
         clock,
+        isolation,
         warmupMs: 300,
         warmupPasses: 2,
         sampleMs: 30,
@@ -1085,7 +1131,9 @@ export function runBenchmark<K extends string, I>(
   main: () => Promise<void>,
   make: (key: K, input: I) => Case<any>,
 ): void {
-  if (!isMainThread) return serveCase(make);
+  if (!isMainThread) return serveCaseInWorker(make);
+  const key = process.env[CASE_ENV];
+  if (key !== undefined) return serveOverStdio(caseHandler(key as K, make));
   main().catch((error: unknown) => {
     if (error instanceof CorrectnessError) console.error(`CORRECTNESS MISMATCH during timing: ${error.message}`);
     else console.error(error);

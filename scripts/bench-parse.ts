@@ -298,6 +298,9 @@ class EventFloor {
     for (; lf !== -1; lf = text.indexOf("\n", pos)) {
       this.#line(text, pos, lf);
       pos = lf + 1;
+      // A line followed at once by an empty one (the end of most events) dispatches without a
+      // second search, as the parsers' loops do: a floor must not do more work than they do.
+      if (text.charCodeAt(pos) === 0x0a) this.#line(text, pos, pos++);
     }
     if (pos < text.length) this.#pending = text.slice(pos);
   }

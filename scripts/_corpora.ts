@@ -423,7 +423,7 @@ export type BenchOptions = {
   /** Budget of the timed rounds of the whole run, in seconds (start-up, checks and warm-up excluded). */
   seconds: number;
   json: string | undefined;
-  /** Fresh-worker replicas per group (default 1). */
+  /** Fresh replicas per group (default 1). */
   replicas: number | undefined;
   seed: number;
   corpora: CorpusName[];
@@ -440,7 +440,7 @@ export function parseFlags(
   --seconds N    budget of the timed rounds, split evenly between the groups (default ${defaults.seconds};
                  --quick: ${defaults.quickSeconds}); a group still runs at least 6 rounds per replica
                  (--quick: 2), and start-up, checks and warm-up come on top
-  --replicas N   measure each group N times, each time in fresh workers, pooling the rounds
+  --replicas N   measure each group N times, each time in fresh processes, pooling the rounds
                  (default 1). Fresh isolates of one case can settle 5-15% apart; use 3 or more,
                  with more --seconds, when a ratio sits near its target
   --json FILE    also write every measurement as JSON
@@ -559,7 +559,7 @@ export type Measured = {
   name: string;
   /** Wall ms the group spent starting its workers and loading its input, warming up, and in timed rounds. */
   phases: { startup: number; warmup: number; timed: number };
-  /** Fresh-worker replicas whose rounds are pooled. */
+  /** Fresh replicas (new processes or workers) whose rounds are pooled. */
   replicas: number;
   /** How many of the rounds each replica ran, in order. */
   replicaRounds: number[];
@@ -712,11 +712,12 @@ class CaseRunner {
 }
 
 /**
- * Bundles a benchmark script (core and the peers included) into one ES module for its case
- * workers: tsx's loader does not reach worker threads on Node 20, and a prebuilt bundle starts
- * in milliseconds. The bundle is what runs timed code; the coordinator only checks and reports.
+ * Bundles a benchmark script (core and the peers included) into one ES module for its cases'
+ * processes (or workers): a prebuilt bundle starts in milliseconds on every runtime, where tsx
+ * would compile the TypeScript again in each (and its loader does not reach worker threads on
+ * Node 20). The bundle is what runs timed code; the coordinator only checks and reports.
  */
-export async function workerBundle(entry: string): Promise<URL> {
+export async function caseBundle(entry: string): Promise<URL> {
   const { build, stop } = await import("esbuild");
   const dir = mkdtempSync(join(tmpdir(), "eddy-bench-"));
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -755,7 +756,7 @@ export async function settleCoordinator(): Promise<void> {
 }
 
 export type Plan = {
-  /** How many times the group is measured, each time in fresh workers. */
+  /** How many times the group is measured, each time in fresh processes (or workers). */
   replicas: number;
   /** Wall-clock budget for this group's timed rounds (all replicas), in ms. */
   budgetMs: number;
@@ -1082,7 +1083,7 @@ export function groupHeading(title: string, measured: readonly Measured[]): stri
   const rounds =
     m.replicas === 1
       ? `${m.perPass.length} rounds`
-      : `${m.replicas} replicas (fresh workers), ${m.perPass.length} rounds in all`;
+      : `${m.replicas} replicas (fresh cases), ${m.perPass.length} rounds in all`;
   return `${title}: ${rounds} (start-up ${sec(phases.startup)}, warm-up ${sec(phases.warmup)}, timed ${sec(phases.timed)})`;
 }
 

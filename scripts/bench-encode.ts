@@ -1,7 +1,7 @@
 /**
  * Encode throughput: eddy's encoder entry points against a hand-written baseline stream and
  * Hono's `SSEStreamingApi.writeSSE` loop, on the same seeded message arrays, in one run,
- * interleaved, each case in its own worker.
+ * interleaved, each case in its own process.
  *
  *   npm run bench:encode                     # ~60 s
  *   npm run bench:encode -- --quick          # ~10 s smoke run
@@ -48,7 +48,7 @@ import {
   runBenchmark,
   settleCoordinator,
   targetSummary,
-  workerBundle,
+  caseBundle,
   writeJson,
 } from "./_corpora.ts";
 
@@ -166,7 +166,7 @@ const CASES = {
 type CaseKey = keyof typeof CASES;
 const CASE_REFS = (Object.keys(CASES) as CaseKey[]).map((key) => ({ key, name: CASES[key] }));
 
-/** What each case worker receives: the messages and the totals a pass must produce. */
+/** What each case receives: the messages and the totals a pass must produce. */
 type GroupInput = { messages: EventMessage[]; chars: number; bytes: number };
 
 /** Worker side: one case over one corpus. */
@@ -352,7 +352,7 @@ async function main(): Promise<void> {
   await checkCorrectness(corpora);
   const checkDone = performance.now();
 
-  const bundle = await workerBundle(fileURLToPath(import.meta.url));
+  const bundle = await caseBundle(fileURLToPath(import.meta.url));
   await settleCoordinator();
   const plan = planFor(options, corpora.length);
   const rows: ResultRow[] = [];

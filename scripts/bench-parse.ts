@@ -1,7 +1,7 @@
 /**
  * Parse throughput: eddy's parsers against eventsource-parser 3.x ("esp" in the tables), on the
  * same seeded corpora and the same chunk splits, in one run, interleaved, each case in its own
- * worker (see `_corpora.ts`). Runs on Node (via tsx), Bun and Deno alike:
+ * process (see `_corpora.ts`). Runs on Node (via tsx), Bun and Deno alike:
  *
  *   npm run bench:parse                      # ~5 min: 7 corpora x 2 chunkings x 13 cases
  *   npm run bench:parse -- --quick           # ~1 min smoke run
@@ -68,7 +68,7 @@ import {
   settleCoordinator,
   sliceChunks,
   targetSummary,
-  workerBundle,
+  caseBundle,
   writeJson,
 } from "./_corpora.ts";
 
@@ -516,7 +516,7 @@ type CaseKey = keyof typeof CASES;
 const CASE_REFS = (Object.keys(CASES) as CaseKey[]).map((key) => ({ key, name: CASES[key] }));
 
 /**
- * What each case worker receives: the corpus bytes, where to split them, the digest to expect of
+ * What each case receives: the corpus bytes, where to split them, the digest to expect of
  * the parsers, and of the floors whose decode is exact (LF bytes of the corpus, its text length).
  */
 type GroupInput = { bytes: Uint8Array; cuts: number[]; expect: Digest; floor: Digest };
@@ -524,7 +524,7 @@ type GroupInput = { bytes: Uint8Array; cuts: number[]; expect: Digest; floor: Di
 /** Worker side: one case over one corpus/chunking. */
 function makeCase(key: CaseKey, input: GroupInput): Case<any> {
   const { expect } = input;
-  // Each worker builds only the chunks its case reads.
+  // Each case process builds only the chunks its case reads.
   const bytes = () => sliceChunks(input.bytes, input.cuts);
   const strings = () => decodeChunks(input.bytes, input.cuts);
   const source = (chunks: Uint8Array<ArrayBuffer>[]) => () => sourceOf(chunks);
@@ -792,7 +792,7 @@ async function main(): Promise<void> {
   await checkCorrectness(corpora, chunked);
   const checkDone = performance.now();
 
-  const bundle = await workerBundle(fileURLToPath(import.meta.url));
+  const bundle = await caseBundle(fileURLToPath(import.meta.url));
   await settleCoordinator();
   const plan = planFor(options, corpora.length * 2);
   const rows: ResultRow[] = [];

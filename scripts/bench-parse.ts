@@ -3,7 +3,7 @@
  * same seeded corpora and the same chunk splits, in one run, interleaved, each case in its own
  * process (see `_corpora.ts`). Runs on Node (via tsx), Bun and Deno alike:
  *
- *   npm run bench:parse                      # ~5 min: 7 corpora x 2 chunkings x 13 cases
+ *   npm run bench:parse                      # ~5 min: 7 corpora x 2 chunkings x 15 cases
  *   npm run bench:parse -- --quick           # ~1 min smoke run
  *   npm run bench:parse -- --corpus korean,json-intl --replicas 3 --seconds 60 --json parse.json
  *   node_modules/.bin/bun scripts/bench-parse.ts
@@ -28,6 +28,10 @@
  * the stream wrappers, the same behind a body reader, a `TransformStream` that enqueues one
  * object per event the chunk completes, and the event loop above behind a pipe, each event
  * enqueued straight onto a readable and read one by one (as `EventStreamParser` does).
+ *
+ * Control rows: eventsource-parser's `decode+feed` and its stream measured a second time, each in
+ * processes of their own, against the first. Their ratio would be 1.00 on a quiet, deterministic
+ * machine; how far it strays is how far any ratio of the same group can stray by chance.
  *
  * Before any timing, every parser's events are compared with the corpus's reference events
  * (type, data, and the last event ID, or for esp the block's own `id`); a mismatch exits 1. Every
@@ -510,6 +514,8 @@ const CASES = {
   floorRead: "floor read+decode+indexOf",
   floorTransform: "floor transform+enqueue/event",
   floorEventStream: "floor pipe+decode+slice+join+event/read",
+  controlDecode: "control: esp decode+feed again",
+  controlStream: "control: esp DecoderStream+ParserStream again",
 } as const;
 type CaseKey = keyof typeof CASES;
 
@@ -541,7 +547,8 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
       return { prepare: source(bytes()), run: eddyParserStream, expect };
     case "eddyIterable":
       return { prepare: source(bytes()), run: eddyParseEventStream, expect };
-    case "espDecode": {
+    case "espDecode":
+    case "controlDecode": {
       const chunks = bytes();
       return { run: () => espDecodeFeed(chunks), expect };
     }
@@ -550,6 +557,7 @@ function makeCase(key: CaseKey, input: GroupInput): Case<any> {
       return { run: () => espFeedString(chunks), expect };
     }
     case "espStream":
+    case "controlStream":
       return { prepare: source(bytes()), run: espParserStream, expect };
     case "floorDecode": {
       const pieces = sliceChunks(input.bytes, wholeCharacterCuts(input.bytes, input.cuts));
@@ -627,6 +635,12 @@ function pairing(
     case "floorTransform":
     case "floorEventStream":
       return { baseline: "espStream", target: undefined };
+    // A/A controls: the baseline again, in processes of its own. Their ratio, 1.0 but for the
+    // noise, shows how far this run's ratios can be trusted.
+    case "controlDecode":
+      return { baseline: "espDecode", target: undefined };
+    case "controlStream":
+      return { baseline: "espStream", target: undefined };
     default:
       return undefined;
   }
@@ -635,8 +649,8 @@ function pairing(
 // ---------------------------------------------------------------------------------------------
 // Correctness, before any timing
 
-/** How many cases parse (the rest are floors): each is checked against the reference events. */
-const PARSERS = CASE_REFS.filter(({ key }) => !key.startsWith("floor")).length;
+/** How many cases parse (the rest are floors and controls): each is checked against the reference events. */
+const PARSERS = CASE_REFS.filter(({ key }) => !key.startsWith("floor") && !key.startsWith("control")).length;
 
 /** The LF bytes of a corpus: a LF byte is never part of a multi-byte character, so its text has as many. */
 function lineFeedBytes(bytes: Uint8Array): number {

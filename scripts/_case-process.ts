@@ -73,14 +73,44 @@ export function serveOverStdio(handle: (message: CaseMessage) => Promise<CaseRep
   });
 }
 
-type Pending = { resolve(reply: CaseReply): void; reject(error: unknown): void };
+/**
+ * The one reply a case's host waits for at a time (a case answers its messages in turn): `wait`
+ * before sending, then `resolve` with the reply or `reject` when the host fails; a second settle
+ * or one with nothing waiting does nothing.
+ */
+export class ReplySlot {
+  #pending: { resolve(reply: CaseReply): void; reject(error: unknown): void } | undefined;
+
+  wait(): Promise<CaseReply> {
+    return new Promise<CaseReply>((resolve, reject) => (this.#pending = { resolve, reject }));
+  }
+
+  resolve(reply: CaseReply): void {
+    this.#take()?.resolve(reply);
+  }
+
+  reject(error: unknown): void {
+    this.#take()?.reject(error);
+  }
+
+  /** Forgets what waits (a host being ended answers nothing more). */
+  clear(): void {
+    this.#pending = undefined;
+  }
+
+  #take() {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    return pending;
+  }
+}
 
 /** Coordinator side of one case's process. */
 export class CaseProcess {
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
   readonly #name: string;
-  #pending: Pending | undefined;
+  readonly #reply = new ReplySlot();
   #out = "";
   #ended: string | undefined; // why no message can be sent any more
 
@@ -99,13 +129,13 @@ export class CaseProcess {
     this.#exited = new Promise((resolve) => {
       this.#child.on("exit", (code, signal) => {
         this.#ended ??= `the process for ${name} exited (${signal ?? `code ${code}`})`;
-        this.#settle((p) => p.reject(new Error(this.#ended)));
+        this.#reply.reject(new Error(this.#ended));
         resolve();
       });
       // A process that could not start fires this instead of "exit".
       this.#child.on("error", (error) => {
         this.#ended ??= `the process for ${name} failed: ${error.message}`;
-        this.#settle((p) => p.reject(error));
+        this.#reply.reject(error);
         resolve();
       });
     });
@@ -122,30 +152,24 @@ export class CaseProcess {
       newline = this.#out.indexOf("\n");
       if (line.startsWith(REPLY)) {
         const reply = JSON.parse(line.slice(REPLY.length)) as CaseReply;
-        this.#settle((p) => p.resolve(reply));
+        this.#reply.resolve(reply);
       } else if (line.trim() !== "") {
         process.stderr.write(`${line}\n`); // a runtime's own notice: shown, not parsed
       }
     }
   }
 
-  #settle(action: (pending: Pending) => void): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) action(pending);
-  }
-
   /** Sends one message and waits for its reply. */
   send(message: CaseMessage): Promise<CaseReply> {
     if (this.#ended !== undefined) return Promise.reject(new Error(this.#ended));
-    const reply = new Promise<CaseReply>((resolve, reject) => (this.#pending = { resolve, reject }));
+    const reply = this.#reply.wait();
     this.#child.stdin!.write(`${encodeInput(message)}\n`);
     return reply;
   }
 
   /** Ends the process (its stdin closes; it is killed if it has not exited a second later). */
   async terminate(): Promise<void> {
-    this.#pending = undefined;
+    this.#reply.clear();
     this.#ended ??= `the process for ${this.#name} was ended`;
     this.#child.stdin!.end();
     const timer = setTimeout(() => this.#child.kill("SIGKILL"), 1000);

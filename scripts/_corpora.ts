@@ -10,9 +10,10 @@
  * involved), so they are an independent reference for every parser under test.
  *
  * Harness: every case of a group runs in a child process of its own (or, with `--isolation
- * thread`, a worker thread) from an esbuild bundle of the script; the coordinator interleaves their samples round by round,
- * checks each pass's digest, and reports medians and per-round ratios. Why each of these
- * choices was needed, with the measurements behind it, is noted where it is made.
+ * thread`, a worker thread) from an esbuild bundle of the script; the coordinator interleaves
+ * their samples round by round, checks each pass's digest, and reports medians and per-round
+ * ratios. Why each of these choices was needed, with the measurements behind it, is noted where
+ * it is made.
  *
  * @module
  */
@@ -25,7 +26,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { encodeEvent, type EventMessage } from "../core/mod.ts";
-import { CASE_ENV, type CaseMessage, CaseProcess, type CaseReply, serveOverStdio } from "./_case-process.ts";
+import { CASE_ENV, type CaseMessage, CaseProcess, type CaseReply, ReplySlot, serveOverStdio } from "./_case-process.ts";
 
 /** The default seed of every corpus and of the random chunker (`--seed` overrides it). */
 const SEED = 0x5eedd1;
@@ -575,7 +576,6 @@ export type Measured = {
 class CorrectnessError extends Error {}
 
 type Cost = { wall: number; cpu: number };
-type Reply = CaseReply;
 
 /**
  * CPU time of this process, in ms: it leaves out the time other processes hold the cores. In a
@@ -612,7 +612,7 @@ async function timePass<T>(c: Case<T>): Promise<Cost> {
 function caseHandler<K extends string, I>(
   key: K,
   make: (key: K, input: I) => Case<any>,
-): (message: CaseMessage) => Promise<Reply> {
+): (message: CaseMessage) => Promise<CaseReply> {
   let c: Case<any> | undefined;
   return async (message) => {
     try {
@@ -643,36 +643,26 @@ function serveCaseInWorker<K extends string, I>(make: (key: K, input: I) => Case
   port.on("message", async (message: CaseMessage) => port.postMessage(await handle(message)));
 }
 
-type Pending = { resolve(reply: Reply): void; reject(error: unknown): void };
-
 /** Coordinator side of one case worker thread (`--isolation thread`). */
 class CaseWorker {
   readonly #worker: Worker;
-  #pending: Pending | undefined;
+  readonly #reply = new ReplySlot();
 
   constructor(bundle: URL, ref: CaseRef) {
     this.#worker = new Worker(bundle, { workerData: { key: ref.key } });
-    this.#worker.on("message", (reply: Reply) => this.#settle((p) => p.resolve(reply)));
-    this.#worker.on("error", (error) => this.#settle((p) => p.reject(error)));
-    this.#worker.on("exit", (code) =>
-      this.#settle((p) => p.reject(new Error(`worker for ${ref.name} exited with code ${code}`))),
-    );
+    this.#worker.on("message", (reply: CaseReply) => this.#reply.resolve(reply));
+    this.#worker.on("error", (error) => this.#reply.reject(error));
+    this.#worker.on("exit", (code) => this.#reply.reject(new Error(`worker for ${ref.name} exited with code ${code}`)));
   }
 
-  #settle(action: (pending: Pending) => void): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) action(pending);
-  }
-
-  send(message: CaseMessage): Promise<Reply> {
-    const reply = new Promise<Reply>((resolve, reject) => (this.#pending = { resolve, reject }));
+  send(message: CaseMessage): Promise<CaseReply> {
+    const reply = this.#reply.wait();
     this.#worker.postMessage(message);
     return reply;
   }
 
   async terminate(): Promise<void> {
-    this.#pending = undefined;
+    this.#reply.clear();
     await this.#worker.terminate();
   }
 }

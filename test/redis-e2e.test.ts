@@ -361,7 +361,12 @@ describeMatrix("chat on Redis", (runtime: Runtime) => {
       await onA.untilMessages(1);
       await redis.stop({ kill: true });
       await redis.start({ empty: true });
-      await waitFor(async () => (await fetch(`${a.url}/healthz`)).status === 200, { what: "/healthz 200 again" });
+      // Each instance reconnects on its own schedule (jittered backoff): the post below goes to b.
+      for (const server of [a, b]) {
+        await waitFor(async () => (await fetch(`${server.url}/healthz`)).status === 200, {
+          what: `${server.url}/healthz 200 again`,
+        });
+      }
       // The instance ends the stream it served from the lost data; the client reconnects with its cursor.
       await waitFor(() => onA.events.some((event) => event.type === "reset"), { what: "a reset" });
       const reset = onA.events.find((event) => event.type === "reset")!;

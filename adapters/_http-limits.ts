@@ -9,6 +9,7 @@
 import type { Server, ServerOptions } from "node:http";
 import type { Duplex } from "node:stream";
 import { errorResponse } from "../core/mod.ts";
+import { CONNECT_REFUSAL } from "./_serve.ts";
 
 /** How long a request may take to arrive, and a connection may stay idle; see `ServeOptions` in `deno.ts`. */
 type Deadlines = {
@@ -74,31 +75,33 @@ function check(name: string, ms: number): number {
 }
 
 /** The answer to each error `node:http` reports before a handler runs, by its code; 400 otherwise. */
-const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>> = {
-  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "The request did not arrive in time"],
-  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "The request headers are too large"],
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request did not arrive in time"],
+  HPE_HEADER_OVERFLOW: [431, "The request headers are too large"],
 };
-const BAD_REQUEST = [400, "Bad Request", "The request is not valid HTTP"] as const;
+const BAD_REQUEST = [400, "The request is not valid HTTP"] as const;
 
 /**
- * Makes `server` answer what it refuses before any handler runs (a request past its headers or
- * request deadline, malformed or oversized headers) as eddy answers everything: the one error
- * shape, the security headers, no parser detail, and `Connection: close`; then the connection is
- * closed. (`node:http` alone writes a bare status line.) A connection whose response has begun is
- * only closed. Nothing is added if the server already has a `clientError` listener.
+ * Makes `server` answer what it refuses before any handler runs as eddy answers everything: the
+ * one error shape, the security headers, no parser detail, and `Connection: close`; then the
+ * connection is closed. (`node:http` alone writes a bare status line, or for `CONNECT` closes
+ * the connection without a word.) That is a request past its headers or request deadline,
+ * malformed or oversized headers, and `CONNECT` ({@link CONNECT_REFUSAL}). A connection whose
+ * response has begun is only closed. Nothing is added for an event the server already listens to.
  *
  * @param server A `node:http` server.
  *
  * @example
  * ```ts
  * import { createServer } from "node:http";
- * import { answerClientErrors } from "./_http-limits.ts";
+ * import { answerRefusedRequests } from "./_http-limits.ts";
  * const server = createServer((_req, res) => res.end("ok"));
- * answerClientErrors(server);
+ * answerRefusedRequests(server);
  * ```
  */
-export function answerClientErrors(server: Server): void {
+export function answerRefusedRequests(server: Server): void {
   if (server.listenerCount("clientError") === 0) server.on("clientError", onClientError);
+  if (server.listenerCount("connect") === 0) server.on("connect", onConnect);
 }
 
 function onClientError(error: Error & { code?: string }, socket: Duplex): void {
@@ -107,11 +110,30 @@ function onClientError(error: Error & { code?: string }, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, reason, message] = CLIENT_ERRORS[error.code ?? ""] ?? BAD_REQUEST;
+  const [status, message] = CLIENT_ERRORS[error.code ?? ""] ?? BAD_REQUEST;
   // At once, not after reading a body: the handler of a request whose body was cut is about to
   // answer on this socket too, and this answer must come first.
-  let head = `HTTP/1.1 ${status} ${reason}\r\n`;
-  errorResponse(status, message).headers.forEach((value, name) => {
+  writeAndClose(socket, status, message);
+}
+
+// node:http hands a CONNECT request's socket over whole (to be a tunnel): nothing is answered
+// on it unless we write it ourselves.
+function onConnect(_request: unknown, socket: Duplex): void {
+  writeAndClose(socket, CONNECT_REFUSAL.status, CONNECT_REFUSAL.message, CONNECT_REFUSAL.headers);
+}
+
+/**
+ * Writes `errorResponse(status, message, headers)` as HTTP/1.1 on `socket` with `Connection:
+ * close`, synchronously (so it comes before anything a handler might still write), then closes it.
+ */
+function writeAndClose(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
+  errorResponse(status, message, headers).headers.forEach((value, name) => {
     head += `${name}: ${value}\r\n`;
   });
   const body = new TextEncoder().encode(JSON.stringify({ error: message })); // errorResponse's body
@@ -123,6 +145,14 @@ function onClientError(error: Error & { code?: string }, socket: Duplex): void {
   socket.write(head, "latin1");
   socket.end(body, () => socket.destroy());
 }
+
+/** The reason phrases of the statuses {@link writeAndClose} writes. */
+const REASONS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+};
 
 /** How long a refused connection may take to take its answer before it is cut anyway. */
 const CLOSE_GRACE_MS = 1000;

@@ -14,6 +14,29 @@
 export const SHUTDOWN_TIMEOUT_MS = 3000;
 
 /**
+ * What every mount answers a `CONNECT` request, before any handler sees it. `CONNECT` asks for a
+ * tunnel to another server (RFC 9110, "CONNECT"): a proxy's job, not an origin server's. `405`
+ * with an empty `Allow` (RFC 9110, "Allow": an empty value means the target allows no method),
+ * since its target is a host and port, not a resource here; then the connection is closed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorResponse } from "../core/mod.ts";
+ * import { CONNECT_REFUSAL } from "./_serve.ts";
+ * const { status, message, headers } = CONNECT_REFUSAL;
+ * const response = errorResponse(status, message, { ...headers, connection: "close" });
+ * assert.equal(response.status, 405);
+ * assert.equal(response.headers.get("allow"), "");
+ * ```
+ */
+export const CONNECT_REFUSAL = {
+  status: 405,
+  message: "CONNECT is not served here: this server is not a proxy",
+  headers: { allow: "" },
+} as const;
+
+/**
  * `host` as it goes into a URL's authority: an IPv6 address in brackets (RFC 3986, "IP-literal").
  *
  * @param host A host name, IPv4 or IPv6 address.

@@ -19,8 +19,15 @@
  * ```
  * @module
  */
-import { serverErrorResponse } from "../core/mod.ts";
-import { type Handler, listenAddress, type RuntimeServer, SHUTDOWN_TIMEOUT_MS, type ServeOptions } from "./_serve.ts";
+import { errorResponse, serverErrorResponse } from "../core/mod.ts";
+import {
+  CONNECT_REFUSAL,
+  type Handler,
+  listenAddress,
+  type RuntimeServer,
+  SHUTDOWN_TIMEOUT_MS,
+  type ServeOptions,
+} from "./_serve.ts";
 
 export type { ConnectionInfo, Handler, ListenAddress, RuntimeServer, ServeOptions } from "./_serve.ts";
 
@@ -64,6 +71,12 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     port: options.port ?? 0,
     hostname: options.host ?? "127.0.0.1",
     async fetch(request, server) {
+      // As the mounts on node:http do: no handler sees a tunnel request (Bun would give it a URL
+      // made of the host and port).
+      if (request.method === "CONNECT") {
+        const { status, message, headers } = CONNECT_REFUSAL;
+        return errorResponse(status, message, { ...headers, connection: "close" });
+      }
       const address = server.requestIP(request)?.address;
       const response = await handler(request, address === undefined ? {} : { remoteAddress: address });
       // An event stream may be quiet for longer than Bun's idle timeout: never cut it.

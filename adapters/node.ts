@@ -22,7 +22,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
-import { answerClientErrors, httpDeadlines } from "./_http-limits.ts";
+import { answerRefusedRequests, httpDeadlines } from "./_http-limits.ts";
 import type { AddressInfo, Socket } from "node:net";
 import {
   abortRequest,
@@ -152,7 +152,7 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
     keepAliveTimeoutMs: http.keepAliveTimeout,
   });
   const server = createServer({ ...deadlines, ...http }, respond);
-  answerClientErrors(server);
+  answerRefusedRequests(server);
   server.timeout = 0; // no socket idle timeout: an event stream may be quiet between heartbeats
 
   // One listener for every response (`this` is the response), not a closure per request: an

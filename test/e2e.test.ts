@@ -6,7 +6,7 @@
 import { connect } from "node:net";
 import { EventSource, fetch, request, type MessageEvent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseEventStream, type ServerSentEvent } from "../core/mod.ts";
+import { parseEventStream, SECURITY_HEADERS, type ServerSentEvent } from "../core/mod.ts";
 import {
   describeMatrix,
   runServerCommand,
@@ -363,6 +363,26 @@ describeMatrix("chat server", (runtime) => {
       expect(answer).toMatch(/^HTTP\/1\.1 413 /);
       expect(answer.toLowerCase()).toContain("connection: close");
     }
+  });
+
+  it("answers CONNECT 405 with an empty Allow, JSON and the security headers, then closes: it is no proxy", async () => {
+    const url = new URL(server.url);
+    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    let answer = "";
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk) => (answer += chunk.toString("latin1")));
+    socket.on("error", () => {});
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+    await within(5000, closed, "the server to answer and close");
+    const [head = "", body = ""] = answer.split("\r\n\r\n");
+    const lines = head.toLowerCase().split("\r\n");
+    expect(lines[0]).toBe("http/1.1 405 method not allowed");
+    expect(lines).toContain("allow: ");
+    expect(lines).toContain("connection: close");
+    for (const [name, value] of Object.entries(SECURITY_HEADERS))
+      expect(lines).toContain(`${name}: ${value.toLowerCase()}`);
+    expect(JSON.parse(body)).toEqual({ error: "CONNECT is not served here: this server is not a proxy" });
   });
 
   it("limits posts per client by the connection's address, or by a trusted proxy's X-Forwarded-For", async () => {

@@ -130,12 +130,14 @@ describe("serve request mapping", () => {
     }
   });
 
-  it("serve answers what node:http refuses itself (malformed, oversized headers, a deadline) as JSON with the security headers", async () => {
+  it("serve answers what node:http refuses itself (malformed, oversized headers, a deadline, CONNECT) as JSON with the security headers", async () => {
     const server = await start(echo, { http: { headersTimeout: 300, requestTimeout: 600, maxHeaderSize: 1024 } });
     const cases: [string, number, string][] = [
       ["GARBAGE\r\n\r\n", 400, "The request is not valid HTTP"],
       [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(2048)}\r\n\r\n`, 431, "The request headers are too large"],
       ["GET / HTTP/1.1\r\nHost: x\r\n", 408, "The request did not arrive in time"], // headers never end
+      // node:http hands a CONNECT's socket over as a tunnel, unanswered.
+      ["CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", 405, "CONNECT is not served here: this server is not a proxy"],
     ];
     for (const [head, status, error] of cases) {
       const raw = await rawRequest(server, head);

@@ -4,8 +4,8 @@
  * streams and new rooms, per client, and switched off.
  */
 import { describe, expect, test } from "vitest";
-import { createChatApp } from "../core/chat/mod.ts";
-import { clientKey, NewRoomLimiter, RateLimiter } from "../core/chat/_rate-limit.ts";
+import { createChatApp, createMemoryHub, type Hub, HubUnavailableError } from "../core/chat/mod.ts";
+import { clientKey, type Limiter, limiterFor, NewRoomLimiter, RateLimiter } from "../core/chat/_rate-limit.ts";
 import { BASE } from "./_chat.ts";
 
 describe("RateLimiter", () => {
@@ -68,6 +68,98 @@ describe("NewRoomLimiter", () => {
     expect(rooms.take("a", "r1")).toBeGreaterThan(0); // r1 is charged again, and a has no tokens
     expect(rooms.take("a", "r1")).toBeGreaterThan(0); // the refusal left nothing behind
     expect(rooms.take("a", "r3")).toBe(0); // still remembered
+  });
+});
+
+describe("NewRoomLimiter over a limiter that answers later (a shared bucket)", () => {
+  /** A limiter whose answers the test releases one by one, in order: a round trip to Redis. */
+  function later(): { limiter: Limiter; asked: string[]; answer(wait: number): void; fail(error: Error): void } {
+    const pending: { resolve(wait: number): void; reject(error: Error): void }[] = [];
+    const asked: string[] = [];
+    return {
+      limiter: {
+        take: (key) =>
+          new Promise<number>((resolve, reject) => {
+            asked.push(key);
+            pending.push({ resolve, reject });
+          }),
+      },
+      asked,
+      answer: (wait) => pending.shift()!.resolve(wait),
+      fail: (error) => pending.shift()!.reject(error),
+    };
+  }
+
+  test("racers for a room being charged wait for that charge and pay nothing when it was allowed", async () => {
+    const bucket = later();
+    const rooms = new NewRoomLimiter(bucket.limiter, () => 0, 1000);
+    const racing = [rooms.take("a", "lobby"), rooms.take("a", "lobby"), rooms.take("b", "lobby")];
+    expect(bucket.asked).toEqual(["a"]); // one charge in flight, not three
+    bucket.answer(0);
+    expect(await Promise.all(racing)).toEqual([0, 0, 0]);
+    expect(await rooms.take("c", "lobby")).toBe(0); // charged within the window: free, nothing asked
+    expect(bucket.asked).toEqual(["a"]);
+  });
+
+  test("after a refused charge each racer pays for itself; a failed charge is forgotten", async () => {
+    const bucket = later();
+    const rooms = new NewRoomLimiter(bucket.limiter, () => 0, 1000);
+    const first = rooms.take("a", "lobby");
+    const other = rooms.take("b", "lobby");
+    bucket.answer(7); // a is out of tokens
+    expect(await first).toBe(7);
+    await waitForAsk(bucket.asked, 2);
+    expect(bucket.asked).toEqual(["a", "b"]); // b is charged on its own
+    bucket.answer(0);
+    expect(await other).toBe(0);
+    const broken = rooms.take("a", "kitchen");
+    bucket.fail(new Error("boom"));
+    await expect(broken).rejects.toThrow("boom");
+    const again = rooms.take("a", "kitchen"); // nothing left in flight: asked afresh
+    expect(bucket.asked).toEqual(["a", "b", "a", "a"]);
+    bucket.answer(0);
+    expect(await again).toBe(0);
+  });
+});
+
+/** Waits (a bounded number of microtask turns) until `asked` has `count` entries. */
+async function waitForAsk(asked: readonly string[], count: number): Promise<void> {
+  for (let turn = 0; turn < 100 && asked.length < count; turn++) await Promise.resolve();
+}
+
+describe("limiterFor", () => {
+  const sharing = (takeToken: Hub["takeToken"]): Hub => Object.assign(Object.create(createMemoryHub()), { takeToken });
+
+  test("a hub that keeps no buckets gets this instance's own", () => {
+    expect(limiterFor(createMemoryHub(), "posts", 2, 1)).toBeInstanceOf(RateLimiter);
+  });
+
+  test("a hub that keeps buckets is asked, with the bucket's name and sizes", async () => {
+    const asked: unknown[][] = [];
+    const hub = sharing(async (...args) => {
+      asked.push(args);
+      return asked.length === 1 ? 0 : 3;
+    });
+    const posts = limiterFor(hub, "posts", 20, 0.5);
+    expect([await posts.take("10.0.0.1"), await posts.take("10.0.0.1")]).toEqual([0, 3]);
+    expect(asked).toEqual([
+      ["posts", "10.0.0.1", 20, 0.5],
+      ["posts", "10.0.0.1", 20, 0.5],
+    ]);
+  });
+
+  test("while the hub's storage is unreachable, this instance counts alone; other errors propagate", async () => {
+    let failure: Error = new HubUnavailableError("Redis is unreachable");
+    const posts = limiterFor(
+      sharing(() => Promise.reject(failure)),
+      "posts",
+      2,
+      0.001,
+    );
+    expect([await posts.take("a"), await posts.take("a")]).toEqual([0, 0]);
+    expect(await posts.take("a")).toBeGreaterThan(0); // the local bucket of 2 is empty
+    failure = new Error("ERR a script bug");
+    await expect(posts.take("b")).rejects.toThrow("ERR a script bug");
   });
 });
 

@@ -261,6 +261,25 @@ describeMatrix("chat on Redis", (runtime: Runtime) => {
   );
 
   it.skipIf(!haveRedis())(
+    "a client's post budget is one across instances: spreading posts over two does not double it",
+    async () => {
+      const limited = [...FLAGS(redis).slice(0, -2), "--post-burst", "6", "--post-rate", "0.01"];
+      const [c, d] = await Promise.all([startServer(runtime, limited), startServer(runtime, limited)]);
+      extra.push(c, d);
+      const room = freshRoom("budget");
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await post(i % 2 === 0 ? c.url : d.url, room, `m${i}`)).status);
+      // Each instance alone would have let 6 through (12 in all); together they let 6.
+      expect(statuses).toEqual([201, 201, 201, 201, 201, 201, 429, 429, 429, 429]);
+      const refused = await post(d.url, room, "again");
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(60);
+      await Promise.all([c.stop(), d.stop()]);
+    },
+    30_000,
+  );
+
+  it.skipIf(!haveRedis())(
     "a freshly started instance replays a cursor from Redis alone",
     async () => {
       const room = freshRoom("fresh");

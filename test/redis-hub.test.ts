@@ -310,6 +310,48 @@ describe.skipIf(!haveRedis())("redis hub", () => {
   });
 });
 
+describe.skipIf(!haveRedis())("redis hub rate buckets (takeToken)", () => {
+  test("one bucket per client and name, shared by every instance: the burst, then a refusal with the wait", async () => {
+    const { hubs, connections, prefix } = await instances(shared!, 2);
+    const [a, b] = [hubs[0]!, hubs[1]!];
+    const taken: number[] = [];
+    for (let i = 0; i < 5; i++) taken.push(await (i % 2 === 0 ? a : b).takeToken!("posts", "10.0.0.1", 4, 0.1));
+    expect(taken).toEqual([0, 0, 0, 0, 10]); // 4 across both, then a token is 10 s away
+    expect(await b.takeToken!("posts", "10.0.0.2", 4, 0.1)).toBe(0); // another client
+    expect(await b.takeToken!("streams", "10.0.0.1", 4, 0.1)).toBe(0); // another bucket
+    // The bucket expires once it would be full again (40 s at most here), so Redis forgets idle clients.
+    const ttl = Number(await connections[0]!.command(["PTTL", `${prefix}:limit:posts:{10.0.0.1}`]));
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(41_000);
+  });
+
+  test("tokens come back at the rate, by Redis' clock", async () => {
+    const { hubs } = await instances(shared!, 1);
+    const hub = hubs[0]!;
+    expect(await hub.takeToken!("posts", "c", 1, 50)).toBe(0);
+    expect(await hub.takeToken!("posts", "c", 1, 50)).toBe(1); // the next in 20 ms: Retry-After rounds up
+    await waitFor(async () => (await hub.takeToken!("posts", "c", 1, 50)) === 0, { what: "a token back" });
+  });
+
+  test("a client key from a proxy's header cannot end the hash tag or grow the key without bound", async () => {
+    const { hubs, connections, prefix } = await instances(shared!, 1);
+    const client = `}{x ${"9".repeat(10_000)}`;
+    expect(await hubs[0]!.takeToken!("posts", client, 1, 1)).toBe(0);
+    const keys = (await connections[0]!.command(["KEYS", `${prefix}:limit:*`])) as string[];
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(new RegExp(`^${prefix}:limit:posts:\\{%7D%7Bx%209+\\}$`));
+    expect(keys[0]!.length).toBeLessThan(300);
+  });
+
+  test("bad sizes are a RangeError; Redis down is HubUnavailableError", async () => {
+    const { hubs, connections } = await instances(shared!, 1);
+    await expect(hubs[0]!.takeToken!("posts", "c", 0, 1)).rejects.toThrow(RangeError);
+    await expect(hubs[0]!.takeToken!("posts", "c", 1, Number.NaN)).rejects.toThrow(/perSecond/);
+    await connections[0]!.close();
+    await expect(hubs[0]!.takeToken!("posts", "c", 1, 1)).rejects.toBeInstanceOf(HubUnavailableError);
+  });
+});
+
 describe.skipIf(!haveRedis())("redis hub across Redis restarts", () => {
   test("restarted with AOF (appendfsync always): 503 while down, streams stay open and resume, nothing acknowledged lost", async () => {
     const server = await startRedis({ appendfsync: "always" });

@@ -1,8 +1,26 @@
 /**
- * Private: per-client token buckets (posts, new streams, new rooms) and how a client is named.
+ * Private: per-client token buckets (posts, new streams, new rooms), kept here or in the hub's
+ * shared storage, and how a client is named.
  *
  * @module
  */
+import { HubUnavailableError, type Hub } from "./hub.ts";
+
+/**
+ * What the routes take tokens from: a bucket per client key, answered at once (this instance's
+ * own) or after a round trip (one every instance shares).
+ *
+ * @example
+ * ```ts
+ * import { type Limiter, RateLimiter } from "./_rate-limit.ts";
+ * const posts: Limiter = new RateLimiter(2, 1);
+ * console.log(await posts.take("10.0.0.1")); // 0: allowed
+ * ```
+ */
+export type Limiter = {
+  /** 0 when allowed; otherwise the whole seconds until a token is back (for `Retry-After`). */
+  take(key: string): number | Promise<number>;
+};
 
 /**
  * A token bucket per key: `burst` tokens at most, refilled at `perSecond`. A key's bucket is
@@ -21,7 +39,7 @@
  * posts.take("10.0.0.1"); // 0
  * ```
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   readonly #burst: number;
   readonly #perMs: number;
   readonly #now: () => number;
@@ -62,12 +80,67 @@ export class RateLimiter {
 }
 
 /**
+ * A client's bucket kept by the hub (`Hub.takeToken`: in Redis, for the Redis hub), so that a
+ * client spreading its requests over several instances gets one budget, not one per instance.
+ * While the hub's storage is unreachable, this instance counts alone with a bucket of its own
+ * (the requests that need the storage fail then anyway; the others stay bounded).
+ */
+class SharedRateLimiter implements Limiter {
+  readonly #hub: Required<Pick<Hub, "takeToken">>;
+  readonly #bucket: string;
+  readonly #burst: number;
+  readonly #perSecond: number;
+  readonly #alone: RateLimiter;
+
+  constructor(hub: Required<Pick<Hub, "takeToken">>, bucket: string, burst: number, perSecond: number) {
+    this.#hub = hub;
+    this.#bucket = bucket;
+    this.#burst = burst;
+    this.#perSecond = perSecond;
+    this.#alone = new RateLimiter(burst, perSecond);
+  }
+
+  async take(key: string): Promise<number> {
+    try {
+      return await this.#hub.takeToken(this.#bucket, key, this.#burst, this.#perSecond);
+    } catch (error) {
+      if (error instanceof HubUnavailableError) return this.#alone.take(key);
+      throw error;
+    }
+  }
+}
+
+/**
+ * This instance's buckets, or with a hub that shares them (`takeToken`) the shared ones.
+ *
+ * @param hub The chat's hub.
+ * @param bucket The bucket's name: `posts`, `streams`, `rooms`.
+ * @param burst Tokens at most.
+ * @param perSecond Refill rate.
+ * @returns The limiter.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryHub } from "./memory-hub.ts";
+ * import { limiterFor, RateLimiter } from "./_rate-limit.ts";
+ * console.log(limiterFor(createMemoryHub(), "posts", 200, 10) instanceof RateLimiter); // true: one instance
+ * ```
+ */
+export function limiterFor(hub: Hub, bucket: string, burst: number, perSecond: number): Limiter {
+  const takeToken = hub.takeToken;
+  if (takeToken === undefined) return new RateLimiter(burst, perSecond);
+  return new SharedRateLimiter({ takeToken: takeToken.bind(hub) }, bucket, burst, perSecond);
+}
+
+/**
  * The new-room limit: one token from the client's bucket per room it creates, charged once per
  * room however many requests race to create it. Requests that open a room nobody is in yet all
  * find it missing until the first of them has joined it (50 tabs opened at once, a page's stream
  * and its first post); each would otherwise pay for the same room. A room charged within the last
- * `windowMs` is free; at most `maxRooms` such rooms are remembered (forgetting one only means a
- * late racer pays: bounded, and never more lenient than one room per token).
+ * `windowMs` is free, and so is one whose charge is still being decided (a shared bucket answers
+ * after a round trip): a racer waits for that answer and pays only if it was a refusal. At most
+ * `maxRooms` such rooms are remembered (forgetting one only means a late racer pays: bounded, and
+ * never more lenient than one room per token).
  *
  * @example
  * ```ts
@@ -79,14 +152,16 @@ export class RateLimiter {
  * ```
  */
 export class NewRoomLimiter {
-  readonly #limiter: RateLimiter;
+  readonly #limiter: Limiter;
   readonly #now: () => number;
   readonly #windowMs: number;
   readonly #maxRooms: number;
   /** When each recently charged room's charge lapses; Map order is oldest charge first. */
   readonly #charged = new Map<string, number>();
+  /** The charges still being decided by an asynchronous limiter, by room. */
+  readonly #deciding = new Map<string, Promise<number>>();
 
-  constructor(limiter: RateLimiter, now: () => number = Date.now, windowMs = 10_000, maxRooms = 10_000) {
+  constructor(limiter: Limiter, now: () => number = Date.now, windowMs = 10_000, maxRooms = 10_000) {
     this.#limiter = limiter;
     this.#now = now;
     this.#windowMs = windowMs;
@@ -99,15 +174,30 @@ export class NewRoomLimiter {
    *
    * @returns 0 when allowed; otherwise the whole seconds until the client may create a room.
    */
-  take(client: string, room: string): number {
-    const now = this.#now();
+  take(client: string, room: string): number | Promise<number> {
     const lapses = this.#charged.get(room);
-    if (lapses !== undefined && lapses > now) return 0;
+    if (lapses !== undefined && lapses > this.#now()) return 0;
+    const deciding = this.#deciding.get(room);
+    if (deciding !== undefined) return deciding.then((wait) => (wait === 0 ? 0 : this.take(client, room)));
     const wait = this.#limiter.take(client);
+    if (typeof wait === "number") return this.#settle(room, wait);
+    const decided = wait.then(
+      (wait) => this.#settle(room, wait),
+      (error: unknown) => {
+        this.#deciding.delete(room);
+        throw error;
+      },
+    );
+    this.#deciding.set(room, decided);
+    return decided;
+  }
+
+  #settle(room: string, wait: number): number {
+    this.#deciding.delete(room);
     if (wait === 0) {
       this.#charged.delete(room);
       if (this.#charged.size >= this.#maxRooms) this.#charged.delete(this.#charged.keys().next().value!);
-      this.#charged.set(room, now + this.#windowMs);
+      this.#charged.set(room, this.#now() + this.#windowMs);
     }
     return wait;
   }

@@ -271,3 +271,30 @@ if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
   return 1
 end
 return 0`;
+
+/**
+ * A client's token bucket, shared by every instance: `burst` tokens at most, refilled at
+ * `per_ms` a millisecond of Redis time (so the instances' clocks never matter), the arithmetic
+ * of the app's own `RateLimiter`. KEYS[1]: the bucket (`<prefix>:limit:<bucket>:{<client>}`, a
+ * hash of `t` tokens and `a` when they were counted). ARGV: burst, per_ms. Returns 0 when a token
+ * was taken, else the whole seconds until one is back. The key expires once the bucket would be
+ * full again (a missing bucket is a full one), so Redis holds only clients seen lately.
+ */
+export const RATE_SCRIPT = `${PRELUDE}
+local burst = tonumber(ARGV[1])
+local per_ms = tonumber(ARGV[2])
+local now = now_ms()
+local state = redis.call('HMGET', KEYS[1], 't', 'a')
+local tokens = burst
+if state[1] and state[2] then
+  tokens = math.min(burst, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * per_ms)
+end
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.max(1, math.ceil((1 - tokens) / per_ms / 1000))
+end
+redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'a', now)
+redis.call('PEXPIRE', KEYS[1], math.min(604800000, math.ceil((burst - tokens) / per_ms) + 1000))
+return wait`;

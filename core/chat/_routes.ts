@@ -25,7 +25,7 @@ import {
   type SubscribeOptions,
 } from "./hub.ts";
 import type { ChatMetrics } from "./_metrics.ts";
-import type { NewRoomLimiter, RateLimiter } from "./_rate-limit.ts";
+import type { Limiter, NewRoomLimiter } from "./_rate-limit.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import { type Sessions, sessionToken } from "./_session.ts";
 import { allows, requestToken, type Tokens } from "./_tokens.ts";
@@ -73,9 +73,7 @@ export type RouteContext = {
   >;
   readonly metrics: ChatMetrics;
   /** Per-client buckets; `undefined` when rate limiting is off. */
-  readonly limits:
-    | { readonly posts: RateLimiter; readonly streams: RateLimiter; readonly rooms: NewRoomLimiter }
-    | undefined;
+  readonly limits: { readonly posts: Limiter; readonly streams: Limiter; readonly rooms: NewRoomLimiter } | undefined;
   /** The key a request's client is limited under (its address, or what a trusted proxy says). */
   readonly clientOf: (request: Request) => string;
   /** Signs and checks the session cookie that carries each client's user id. */
@@ -421,7 +419,7 @@ async function postTyping(context: RouteContext, request: Request, segment: stri
   if (access instanceof Response) return unread(request, access);
   if (context.limits !== undefined) {
     // Not the new-room bucket: typing creates no room.
-    const wait = context.limits.posts.take(context.clientOf(request));
+    const wait = await context.limits.posts.take(context.clientOf(request));
     if (wait > 0) {
       return unread(
         request,
@@ -511,10 +509,10 @@ async function limit(
 ): Promise<Response | undefined> {
   if (context.limits === undefined) return undefined;
   const client = context.clientOf(request);
-  let wait = context.limits[kind].take(client);
+  let wait = await context.limits[kind].take(client);
   let which: keyof typeof TOO_MANY = kind;
   if (wait === 0 && (await context.hub.room(room)) === undefined) {
-    wait = context.limits.rooms.take(client, room);
+    wait = await context.limits.rooms.take(client, room);
     which = "rooms";
   }
   if (wait === 0) return undefined;

@@ -367,6 +367,18 @@ export interface Hub {
    * that removes the listener. The reply runner uses it to stop replies nobody watches.
    */
   onPresence(listener: (event: PresenceEvent) => void): () => void;
+  /**
+   * Takes one token from `client`'s bucket named `bucket` (a token bucket of `burst` tokens,
+   * refilled at `perSecond`), kept where every instance on this hub's storage counts it: how a
+   * client's rate limits hold across instances. Optional: without it (the in-memory hub, one
+   * instance) the app keeps its buckets itself.
+   *
+   * @returns 0 when allowed; otherwise the whole seconds until a token is back (for `Retry-After`).
+   * @throws {HubUnavailableError} If the shared storage cannot be reached (the app then counts
+   *   on this instance alone until it can).
+   * @throws {RangeError} If `burst` is not a positive safe integer or `perSecond` not a positive finite number.
+   */
+  takeToken?(bucket: string, client: string, burst: number, perSecond: number): Promise<number>;
   /** Ends every subscription and refuses further publishing. */
   close(): Promise<void>;
 }

@@ -25,7 +25,7 @@ import { ChatMetrics } from "./_metrics.ts";
 import { createReplyRunner, type ReplyRunner } from "./_reply.ts";
 import { type ChatNumericOptions, type ChatOptionName, readOption } from "./options.ts";
 import { Cors, checkOrigin } from "./_cors.ts";
-import { clientKey, NewRoomLimiter, RateLimiter } from "./_rate-limit.ts";
+import { clientKey, limiterFor, NewRoomLimiter } from "./_rate-limit.ts";
 import { createRouter } from "./_router.ts";
 import { Sessions } from "./_session.ts";
 import { Tokens } from "./_tokens.ts";
@@ -201,13 +201,21 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
     options.rateLimit === false
       ? undefined
       : {
-          posts: new RateLimiter(readOption(options, "postBurst", action), readOption(options, "postRate", action)),
-          streams: new RateLimiter(
+          // Shared by every instance when the hub keeps buckets (Redis), else this instance's own.
+          posts: limiterFor(
+            hub,
+            "posts",
+            readOption(options, "postBurst", action),
+            readOption(options, "postRate", action),
+          ),
+          streams: limiterFor(
+            hub,
+            "streams",
             readOption(options, "streamBurst", action),
             readOption(options, "streamRate", action),
           ),
           rooms: new NewRoomLimiter(
-            new RateLimiter(readOption(options, "roomBurst", action), readOption(options, "roomRate", action)),
+            limiterFor(hub, "rooms", readOption(options, "roomBurst", action), readOption(options, "roomRate", action)),
           ),
         };
   const route = createRouter(

@@ -35,6 +35,7 @@ import {
   MARK_LOST_SCRIPT,
   PAGE_SCRIPT,
   PUBLISH_SCRIPT,
+  RATE_SCRIPT,
   SNAPSHOT_SCRIPT,
   TICK_SCRIPT,
   TYPING_SCRIPT,
@@ -420,6 +421,16 @@ class RedisHub implements Hub {
       [String(this.#typingIntervalMs), `${tag}:c`, event],
     );
     return Number(sent) === 1;
+  }
+
+  async takeToken(bucket: string, client: string, burst: number, perSecond: number): Promise<number> {
+    this.#assertOpen();
+    checkNumber(burst, "a positive safe integer", "Cannot take a token", "burst");
+    checkNumber(perSecond, "a positive finite number", "Cannot take a token", "perSecond");
+    // The client key may come from a proxy's header: encoded, it holds no brace to end the hash
+    // tag early, and bounded, no huge key.
+    const key = `${this.#prefix}:limit:${encodeURIComponent(bucket)}:{${encodeURIComponent(client).slice(0, 256)}}`;
+    return Number(await this.#run(RATE_SCRIPT, [key], [String(burst), String(perSecond / 1000)]));
   }
 
   async room(name: string): Promise<RoomInfo | undefined> {

@@ -1,4 +1,4 @@
-// eddy chat page: the browser's own EventSource for the room stream, fetch for everything else.
+// eddy chat page: the browser's own EventSource for the room stream (one per room, shared by the tabs), fetch for everything else.
 // The contract (routes, events, ids) is docs/PROTOCOL.md. No framework, no build step.
 //
 // Rules this file keeps:
@@ -52,6 +52,8 @@ const GROUP_WITHIN_MS = 5 * 60_000; // one author's messages this close together
 const NEAR_BOTTOM_PX = 48; // closer than this to the end counts as "reading the newest"
 const LOAD_AHEAD_PX = 400; // start loading older messages this far before the top is reached
 const BOT = "bot";
+/** The event types of the room stream (`message`: a stored chat message), as PROTOCOL.md lists them. */
+const STREAM_EVENTS = ["message", "reset", "presence", "reply-start", "reply-delta", "typing"];
 
 const timeFormat = new Intl.DateTimeFormat(LOCALE, { timeStyle: "short" });
 const fullFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "short" });
@@ -153,6 +155,22 @@ const state = {
   /** What the error line shows: "send", "identity", "connection", "room"; "" when hidden. */
   errorKind: "",
 };
+
+/** This tab's part in the room's one stream for all tabs (see connectRoom). */
+const share = {
+  /** The channel of this room's tabs; null when not sharing. */
+  channel: null,
+  /** Aborting it gives the lock up, held or still queued for. */
+  abort: null,
+  /** Whether this tab holds the room's stream. */
+  leader: false,
+  /** What the leader tells a tab that comes later: the last presence event (its JSON)... */
+  presence: null,
+  /** ...and the replies still growing: replyId -> the reply-start event with the text so far. */
+  running: new Map(),
+};
+
+const SHARE_PREFIX = "eddy.stream.";
 
 init();
 
@@ -364,7 +382,7 @@ function joinRoom(room) {
   state.leftAt = storageGet(seenKey(room)) ?? "";
   state.everLive = false;
   state.initialDone = false;
-  openStream();
+  connectRoom(room);
 }
 
 /** Empties the log (room switch, or a `reset`: the server no longer has what it showed). */
@@ -387,6 +405,8 @@ function clearLog() {
 
 function openStream() {
   closeStream();
+  // Another tab holds the room's stream: ask it how things stand instead (see connectRoom).
+  if (share.channel && !share.leader) return share.channel.postMessage({ kind: "hello" });
   const url = streamUrl();
   const source = new EventSource(url);
   state.source = source;
@@ -399,19 +419,39 @@ function openStream() {
   const live = (handler) => (event) => {
     if (source === state.source) handler(event);
   };
-  const on = (type, handler) =>
+  // Each event goes to the room's other tabs first (when this tab leads them), then to this page.
+  const on = (type) =>
     source.addEventListener(
       type,
-      live((event) => withJson(event, handler)),
+      live((event) =>
+        withJson(event, (data) => {
+          relay(type, event.data, data);
+          handlerOf(type)(data);
+        }),
+      ),
     );
   source.onopen = live(onOpen);
   source.onerror = live(() => onStreamError(source, url));
-  source.onmessage = live((event) => withJson(event, onChatMessage));
-  on("reset", onReset);
-  on("presence", onPresence);
-  on("reply-start", onReplyStart);
-  on("reply-delta", onReplyDelta);
-  on("typing", onTyping);
+  for (const type of STREAM_EVENTS) on(type);
+}
+
+function handlerOf(type) {
+  switch (type) {
+    case "message":
+      return onChatMessage;
+    case "reset":
+      return onReset;
+    case "presence":
+      return onPresence;
+    case "reply-start":
+      return onReplyStart;
+    case "reply-delta":
+      return onReplyDelta;
+    case "typing":
+      return onTyping;
+    default:
+      return () => {};
+  }
 }
 
 function streamUrl() {
@@ -497,12 +537,114 @@ function disarmOfflineTimer() {
 }
 
 function setConn(name) {
+  if (share.leader && share.channel) share.channel.postMessage({ kind: "conn", conn: name });
   state.conn = name;
   ui.status.dataset.state = name;
   ui.statusText.textContent = T.status[name];
   document.body.dataset.connection = name;
   ui.offline.hidden = name !== "offline";
   for (const entry of state.outbox) renderPending(entry);
+}
+
+// -------------------------------------------------------------------------------------------------
+// One stream for all of this browser's tabs in a room
+//
+// A browser opens at most six HTTP/1.1 connections to one server: a seventh tab of the chat would
+// wait for ever, and every tab's stream is one more connection for the server to feed. So the tabs
+// of a room elect a leader with a Web Lock: it alone holds the EventSource and relays each event on
+// a BroadcastChannel. The others show what it relays, and load the history themselves (GET
+// /rooms/:room/messages, as on scrolling back). When the leader goes (its tab closed, or it left
+// the room), the next tab in the lock's queue opens its own stream, resuming after the last id it
+// showed: nothing is lost in the handover. Without Web Locks or BroadcastChannel each tab keeps its
+// own stream.
+
+function connectRoom(room) {
+  leaveShare();
+  if (typeof BroadcastChannel !== "function" || !navigator.locks) return openStream();
+  const name = SHARE_PREFIX + room;
+  const channel = new BroadcastChannel(name);
+  const abort = new AbortController();
+  Object.assign(share, { channel, abort, leader: false });
+  channel.onmessage = (event) => {
+    if (share.channel === channel) onShared(event.data);
+  };
+  const lead = () => {
+    if (abort.signal.aborted) return undefined;
+    share.leader = true;
+    share.presence = null;
+    share.running.clear();
+    openStream(); // resumes after state.lastId when this tab followed until now
+    // Held until this tab leaves the room; closing the tab frees it too.
+    return new Promise((resolve) => abort.signal.addEventListener("abort", resolve, { once: true }));
+  };
+  navigator.locks
+    .request(name, { ifAvailable: true }, (lock) => {
+      if (lock) return lead();
+      if (abort.signal.aborted) return undefined;
+      follow();
+      // In line for the stream: when the leader goes, this tab takes over.
+      navigator.locks.request(name, { signal: abort.signal }, lead).catch(() => {});
+      return undefined;
+    })
+    .catch(() => {});
+}
+
+function leaveShare() {
+  share.abort?.abort();
+  share.channel?.close();
+  Object.assign(share, { channel: null, abort: null, leader: false, presence: null });
+  share.running.clear();
+}
+
+function follow() {
+  setConn(state.everLive ? "reconnecting" : "connecting");
+  armOfflineTimer();
+  share.channel.postMessage({ kind: "hello" });
+}
+
+/** The leader's side: keeps what a later tab needs, and sends the event on. */
+function relay(type, raw, data) {
+  if (!share.leader || !share.channel) return;
+  if (type === "presence") share.presence = raw;
+  else if (type === "reset") share.running.clear();
+  else if (type === "reply-start" && typeof data.replyId === "string") {
+    share.running.set(data.replyId, { ...data, text: String(data.text ?? "") });
+  } else if (type === "reply-delta" && typeof data.delta === "string") {
+    const reply = share.running.get(data.replyId);
+    if (reply) reply.text += data.delta;
+  } else if (type === "message" && typeof data.replyId === "string") share.running.delete(data.replyId);
+  share.channel.postMessage({ kind: "event", type, data: raw });
+}
+
+function onShared(message) {
+  if (share.leader) {
+    if (message?.kind !== "hello") return;
+    const running = [...share.running.values()];
+    share.channel.postMessage({ kind: "state", conn: state.conn, presence: share.presence, running });
+    return;
+  }
+  if (message?.kind === "event" && typeof message.data === "string") {
+    withJson(message, handlerOf(message.type));
+  } else if (message?.kind === "conn") {
+    followConn(message.conn);
+  } else if (message?.kind === "state") {
+    followConn(message.conn);
+    if (typeof message.presence === "string") withJson({ data: message.presence }, onPresence);
+    // As the server does on a reconnect mid-reply: each with its whole text so far.
+    if (Array.isArray(message.running)) for (const reply of message.running) onReplyStart(reply);
+  }
+}
+
+/** A following tab's connection state is the leader's. */
+function followConn(conn) {
+  if (conn === "live") {
+    if (state.conn !== "live") onOpen();
+  } else if (state.conn === "live") {
+    interruptReplies();
+    clearTypers();
+    armOfflineTimer();
+    setConn("reconnecting");
+  }
 }
 
 function withJson(event, handler) {
@@ -927,6 +1069,8 @@ function prependMessages(messages) {
     previous = item;
   }
   if (previous === null) return;
+  // No live message yet (a following tab): the newest of the page is the cursor to resume after.
+  if (state.lastId === "") state.lastId = added.at(-1).dataset.id;
   // Where the page meets the log: one day separator, and one group if the author continues.
   let next = ui.edge.nextElementSibling;
   if (next?.classList.contains("day") && next.dataset.day === previous.dataset.day) {

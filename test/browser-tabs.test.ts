@@ -1,0 +1,139 @@
+/**
+ * The chat page open in several tabs of one browser, in Chromium: the tabs of a room share one
+ * event stream (a Web Lock elects the tab that holds it, a BroadcastChannel carries its events to
+ * the others), so a seventh tab never waits for one of HTTP/1.1's six connections. A tab opened
+ * later shows the history, the live messages and a bot reply still growing; closing the tab that
+ * holds the stream hands it to the next, which resumes after the last id it showed, with nothing
+ * lost or shown twice; tabs in different rooms keep a stream each.
+ *
+ * @module
+ */
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import {
+  ApiClient,
+  describeBrowser,
+  domIds,
+  gotoRoom,
+  launchBrowser,
+  openChat,
+  Problems,
+  say,
+  WAIT,
+  waitForMessage,
+  waitForState,
+} from "./_browser.ts";
+import { RUNTIMES, startServer, waitFor, type RunningServer, type Runtime } from "./_server.ts";
+
+describeBrowser("chat page in several tabs in Chromium [node]", () => {
+  const runtime = RUNTIMES.find((candidate) => candidate.name === "node") as Runtime;
+  let server: RunningServer;
+  let browser: Browser;
+  let api: ApiClient;
+  const problems = new Problems();
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([
+      startServer(runtime, ["--rate-limit", "off", "--bot", "typewriter", "--typewriter-ms", "60"]),
+      launchBrowser(),
+    ]);
+    api = new ApiClient(server.url);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** The server's count of open room streams, over every room. */
+  async function streams(): Promise<number> {
+    return ((await (await fetch(`${server.url}/healthz`)).json()) as { subscribers: number }).subscribers;
+  }
+
+  /** The room's stored message ids, oldest first, as the server has them. */
+  async function stored(room: string): Promise<string[]> {
+    const response = await fetch(`${server.url}/rooms/${encodeURIComponent(room)}/messages?limit=200`);
+    return ((await response.json()) as { messages: { id: string }[] }).messages.map((message) => message.id);
+  }
+
+  /** Waits until `page` shows exactly `ids`, in order, none twice. */
+  async function untilShows(page: Page, ids: readonly string[], what: string): Promise<void> {
+    await waitFor(
+      async () => {
+        const shown = await domIds(page);
+        return shown.duplicates.length === 0 && shown.ids.join() === ids.join();
+      },
+      { what: `${what} to show ${ids.length} messages in order` },
+    );
+  }
+
+  it("a later tab shares the room's stream and shows the history, the live messages and the reply still growing", async () => {
+    const room = "tabs";
+    const before = await api.postMany(room, "민수", 3, "before ");
+    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    await untilShows(first, before, "the first tab");
+    expect(await streams()).toBe(1);
+
+    // A reply that takes seconds to type out is growing when the second tab opens.
+    const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+    await api.post(room, "민수", `/bot echo ${words}`);
+    await first.waitForSelector("#messages .msg.streaming", WAIT);
+    const second = await context.newPage();
+    problems.watch(second, "second tab");
+    await gotoRoom(second, server.url, room);
+    await waitForState(second, "live"); // the name was remembered: straight back in, as a follower
+    const growing = await second.waitForSelector("#messages .msg.streaming", WAIT);
+    expect(await growing.textContent()).toContain("w0 w1 w2");
+    expect(await streams()).toBe(1); // two tabs, one stream
+
+    // Both end with what the server stored: the history, the question and the finished reply.
+    await first.waitForSelector("#messages .msg.bot[data-id]", { timeout: 20_000 });
+    const all = await stored(room);
+    expect(all).toHaveLength(5);
+    await untilShows(first, all, "the first tab");
+    await untilShows(second, all, "the second tab");
+    expect(await second.textContent("#messages .msg.bot[data-id] .text")).toBe(words);
+
+    // The second tab posts; both show it, and the second marks it as its own.
+    await say(second, "from the second tab");
+    const mine = await waitForMessage(second, "from the second tab");
+    expect(mine.own).toBe(true);
+    expect((await waitForMessage(first, "from the second tab")).id).toBe(mine.id);
+    expect(await second.textContent("#people-count")).toBe(await first.textContent("#people-count"));
+    await context.close();
+  });
+
+  it("closing the tab that holds the stream hands it to the next, which resumes without a gap", async () => {
+    const room = "handover";
+    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const second = await context.newPage();
+    problems.watch(second, "second tab");
+    await gotoRoom(second, server.url, room);
+    await waitForState(second, "live");
+    const early = [(await api.post(room, "민수", "early")).id];
+    await untilShows(second, early, "the second tab");
+    expect(await streams()).toBe(1);
+
+    // Posts while the first tab goes and the second opens its own stream.
+    await first.close();
+    const meanwhile = await api.postMany(room, "민수", 5, "meanwhile ");
+    await untilShows(second, [...early, ...meanwhile], "the tab that took over");
+    await waitForState(second, "live");
+    await waitFor(async () => (await streams()) === 1, { what: "one stream again, the second tab's" });
+    const later = (await api.post(room, "민수", "later")).id;
+    await untilShows(second, [...early, ...meanwhile, later], "the tab that took over");
+
+    // A tab in another room keeps a stream of its own.
+    const third = await context.newPage();
+    problems.watch(third, "third tab");
+    await gotoRoom(third, server.url, "elsewhere");
+    await waitForState(third, "live");
+    expect(await streams()).toBe(2);
+    await context.close();
+    await waitFor(async () => (await streams()) === 0, { what: "every stream closed with the tabs" });
+  });
+
+  it("raised no page errors, dialogs or CSP violations", () => {
+    expect(problems.list).toEqual([]);
+  });
+});

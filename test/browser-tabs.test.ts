@@ -133,6 +133,23 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
     await waitFor(async () => (await streams()) === 0, { what: "every stream closed with the tabs" });
   });
 
+  it("eight tabs of one room are all live on one connection, where HTTP/1.1 would let six connect", async () => {
+    const room = "crowded";
+    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const tabs = [first];
+    for (let i = 1; i < 8; i++) {
+      const tab = await context.newPage();
+      problems.watch(tab, `tab ${i + 1}`);
+      await gotoRoom(tab, server.url, room);
+      tabs.push(tab);
+    }
+    for (const tab of tabs) await waitForState(tab, "live");
+    expect(await streams()).toBe(1);
+    const id = (await api.post(room, "민수", "to every tab")).id;
+    for (const tab of tabs) expect((await waitForMessage(tab, "to every tab")).id).toBe(id);
+    await context.close();
+  });
+
   it("raised no page errors, dialogs or CSP violations", () => {
     expect(problems.list).toEqual([]);
   });

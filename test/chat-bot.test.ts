@@ -14,6 +14,7 @@ import {
   type ChatMessage,
   type ResponderRequest,
 } from "../core/chat/mod.ts";
+import { botLanguage, preferredLanguage } from "../core/chat/_bot-language.ts";
 import { dataOf, messagesOf, scriptedResponder, send, watch } from "./_chat.ts";
 
 const apps: ChatApp[] = [];
@@ -133,6 +134,82 @@ describe("typewriterResponder", () => {
 
   test("refuses a negative delay", () => {
     expect(() => typewriterResponder({ delayMs: -1 })).toThrow(RangeError);
+  });
+});
+
+describe("the bot in Korean", () => {
+  const bot = typewriterResponder({ delayMs: 0, now: () => new Date("2025-06-07T08:09:10.000Z") });
+  const answer = async (text: string, extra: Partial<ResponderRequest> = {}) =>
+    (await chunksOf(bot(request(text, extra)))).join("");
+
+  test("Korean commands, and English ones asked by someone who prefers Korean, get Korean answers", async () => {
+    const help = await answer("/bot 도움말");
+    expect(help).toMatch(/^제가 할 수 있는 일이에요:/);
+    for (const command of ["/bot 도움말", "/bot 통계", "/bot 따라하기", "/bot 시간", "@bot"])
+      expect(help).toContain(command);
+    expect(await answer("/bot help", { language: "ko-KR" })).toBe(help);
+    expect(await answer("/bot help", { language: "ko" })).toBe(help);
+    expect(await answer("/bot 시간")).toBe("이 서버의 현재 시각은 2025-06-07T08:09:10.000Z (UTC)예요.");
+    expect(await answer("/bot 따라해 안녕 여러분")).toBe("안녕 여러분");
+    expect(await answer("/bot 따라하기")).toBe("따라 할 글을 주세요. 예: /bot 따라하기 안녕하세요");
+    expect(await answer("/bot 날씨 어때?")).toMatch(/^안녕하세요! "날씨 어때\?"에는 아직 답할 줄 몰라요\. /);
+    expect(await answer("/bot stats", { language: "ko-KR", stats: { messages: 7, subscribers: 2 } })).toBe(
+      "lobby 대화방: 지금까지 메시지 7개, 접속 2명, 최근 메시지 0개 중 대화한 사람 0명.",
+    );
+  });
+
+  test("English for everyone else, whatever command language they use", async () => {
+    expect(await answer("/bot help", { language: "en-US" })).toMatch(/^Here is what I can do:/);
+    expect(await answer("/bot help")).toMatch(/^Here is what I can do:/);
+    expect(await answer("/bot time", { language: "fr" })).toBe("It is 2025-06-07T08:09:10.000Z (UTC) on this server.");
+    expect(await answer("/bot constructor")).toMatch(/^Hi! I don't know how to answer "constructor" yet\./);
+  });
+
+  test("the asker's Accept-Language reaches the responder; the runner's own notes follow the question", async () => {
+    const scripted = scriptedResponder();
+    const app = makeApp({ responder: scripted.responder });
+    const watcher = await watch(app, "/rooms/r/events");
+    const posted = await app.fetch(
+      new Request("http://chat.test/rooms/r/messages", {
+        method: "POST",
+        headers: { "content-type": "application/json", "accept-language": "en;q=0.3, ko-KR, ko;q=0.9" },
+        body: JSON.stringify({ user: "민수", text: "/bot 안녕?" }),
+      }),
+    );
+    expect(posted.status).toBe(201);
+    await scripted.called(1);
+    expect(scripted.requests[0]?.language).toBe("ko-KR");
+    await watcher.cancel(); // nobody left: the reply stops with the runner's note, in Korean
+    const [final] = await botMessageCount(app, "r", 1);
+    expect(final?.text).toContain("[멈췄어요: 대화방에 아무도 남지 않았어요.]");
+    // Without the header the responder is told nothing, and an English question gets English notes.
+    await send(app, "r", "/bot anyone?");
+    const [, second] = await botMessageCount(app, "r", 2);
+    expect(second?.text).toBe("I only answer while someone is connected to the room, and nobody is.");
+    expect(scripted.requests).toHaveLength(1);
+  });
+});
+
+describe("preferredLanguage", () => {
+  test("the range of highest weight, the first of equals; *, weight 0 and malformed ranges never", () => {
+    expect(preferredLanguage("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7")).toBe("ko-KR");
+    expect(preferredLanguage("en;q=0.5, ko-KR, ko;q=0.9")).toBe("ko-KR");
+    expect(preferredLanguage("fr;q=0.8, de;q=0.8")).toBe("fr");
+    expect(preferredLanguage("*, ko;q=0.1")).toBe("ko");
+    expect(preferredLanguage("ko;q=0, en;q=0.1")).toBe("en");
+    expect(preferredLanguage("ko;q=2, en;q=0.1")).toBe("en"); // not a weight: counts for nothing
+    expect(preferredLanguage("<script>, ko")).toBe("ko");
+    expect(preferredLanguage(`${"a-".repeat(40)}b, ko`)).toBe("ko"); // longer than any tag worth naming
+    expect(preferredLanguage("")).toBeUndefined();
+    expect(preferredLanguage(null)).toBeUndefined();
+    expect(preferredLanguage(`${"x;q=0.1,".repeat(200)}ko`)).toBe("x"); // read up to 1 000 characters
+  });
+
+  test("botLanguage: Hangul in the question, or an asker who prefers Korean", () => {
+    expect(botLanguage("/bot 시간", "en-US")).toBe("ko");
+    expect(botLanguage("/bot time", "KO")).toBe("ko");
+    expect(botLanguage("/bot time", "kok")).toBe("en"); // Konkani, not Korean
+    expect(botLanguage("/bot time", undefined)).toBe("en");
   });
 });
 

@@ -166,6 +166,16 @@ describe("openAIResponder", () => {
     expect(body.messages[0]?.role).toBe("system");
     expect(body.messages[0]?.content).toContain('"lobby"');
     expect(body.messages.slice(1)).toEqual([{ role: "user", content: "/bot what is SSE?" }]);
+    expect(body.messages[0]?.content).toContain("in the language it is written in.");
+  });
+
+  test("the default system prompt passes on the language the asker's browser prefers", async () => {
+    handler = streamAnswer(["네"]);
+    await chunksOf(openAIResponder({ baseUrl, model: "m" })(ask({ history: [], language: "ko-KR" })));
+    const body = seen[0]!.body as { messages: Array<{ role: string; content: string }> };
+    expect(body.messages[0]?.content).toContain(
+      "in the language it is written in (its writer's browser prefers ko-KR).",
+    );
   });
 
   test("parses the wire format across arbitrary chunk boundaries, CRLF line ends and comments", async () => {

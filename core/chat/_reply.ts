@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { type BotLanguage, botLanguage } from "./_bot-language.ts";
 import type { Responder, ResponderRequest } from "./bot.ts";
 import { type ChatMessage, type Hub, HubClosedError } from "./hub.ts";
 import { type ChatNumericOptions, readOption } from "./options.ts";
@@ -50,8 +51,12 @@ export type ReplyRunnerOptions = Pick<
  * ```
  */
 export interface ReplyRunner {
-  /** Answers `question` in its room, in the background. Returns the reply's id. */
-  start(question: ChatMessage): string;
+  /**
+   * Answers `question` in its room, in the background. `language` is the asker's preferred one
+   * (`Accept-Language`), given to the responder; the runner's own notes follow the question's
+   * language (`botLanguage`). Returns the reply's id.
+   */
+  start(question: ChatMessage, language?: string): string;
   /** Stops every running reply and resolves once each has stored its final message. */
   close(): Promise<void>;
 }
@@ -79,13 +84,31 @@ const ABORTED = Symbol("aborted");
 const ACTION = "Cannot create reply runner";
 
 // The notes appended to a reply that ended early (timeout and length notes name their limit).
+/** The runner's own words in a room, per language (the language of the question, `botLanguage`). */
 const NOTES = {
-  empty: "Stopped: nobody is left in the room.",
-  close: "Stopped: the server is shutting down.",
-  failed: "Sorry, something went wrong while answering.",
-  silent: "I have no answer to that.",
-} as const;
-const NOBODY = "I only answer while someone is connected to the room, and nobody is.";
+  en: {
+    empty: "Stopped: nobody is left in the room.",
+    close: "Stopped: the server is shutting down.",
+    failed: "Sorry, something went wrong while answering.",
+    silent: "I have no answer to that.",
+    nobody: "I only answer while someone is connected to the room, and nobody is.",
+    busyRoom: (n: number) => `I'm already answering ${n} messages in this room; ask again when I'm done.`,
+    busy: "I'm answering too many messages right now; ask again in a moment.",
+    timeout: (ms: number) => `The reply timed out after ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`}.`,
+    cut: (n: number) => `Cut at ${n} characters.`,
+  },
+  ko: {
+    empty: "멈췄어요: 대화방에 아무도 남지 않았어요.",
+    close: "멈췄어요: 서버가 종료되고 있어요.",
+    failed: "죄송해요, 답하는 중에 문제가 생겼어요.",
+    silent: "그 말에는 드릴 답이 없어요.",
+    nobody: "누군가 대화방에 접속해 있을 때만 답해요. 지금은 아무도 없어요.",
+    busyRoom: (n: number) => `이 대화방에서 이미 메시지 ${n}개에 답하고 있어요. 끝나면 다시 물어봐 주세요.`,
+    busy: "지금 답하고 있는 메시지가 너무 많아요. 잠시 후에 다시 물어봐 주세요.",
+    timeout: (ms: number) => `답이 ${ms % 1000 === 0 ? `${ms / 1000}초` : `${ms}ms`} 만에 시간 초과로 멈췄어요.`,
+    cut: (n: number) => `${n}자에서 잘랐어요.`,
+  },
+} as const satisfies Record<BotLanguage, unknown>;
 
 /**
  * Creates the reply runner. It listens to the hub's presence to stop replies in rooms that
@@ -130,16 +153,17 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
   });
 
   return {
-    start(question) {
+    start(question, language) {
       const replyId = crypto.randomUUID();
       const { room } = question;
       if (closed) return replyId;
+      const notes = NOTES[botLanguage(question.text, language)];
       const set = rooms.get(room) ?? new Set<Running>();
       const busy =
         set.size >= settings.maxPerRoom
-          ? `I'm already answering ${settings.maxPerRoom} messages in this room; ask again when I'm done.`
+          ? notes.busyRoom(settings.maxPerRoom)
           : runningCount >= settings.maxReplies
-            ? "I'm answering too many messages right now; ask again in a moment."
+            ? notes.busy
             : undefined;
       if (busy !== undefined) {
         void store(settings, room, replyId, busy, true);
@@ -154,7 +178,8 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
         controller.abort(new Error(`Reply stopped: ${why}`));
       };
       const timer = setTimeout(stop, settings.timeoutMs, "timeout");
-      const done = runReply(settings, question, replyId, { signal: controller.signal, reason: () => reason })
+      const control = { signal: controller.signal, reason: () => reason };
+      const done = runReply(settings, question, language, replyId, control)
         .catch(settings.onError)
         .finally(() => {
           clearTimeout(timer);
@@ -177,11 +202,18 @@ export function createReplyRunner(options: ReplyRunnerOptions): ReplyRunner {
   };
 }
 
-async function runReply(settings: Settings, question: ChatMessage, replyId: string, control: Control): Promise<void> {
+async function runReply(
+  settings: Settings,
+  question: ChatMessage,
+  language: string | undefined,
+  replyId: string,
+  control: Control,
+): Promise<void> {
   const { hub, now } = settings;
   const { room } = question;
+  const notes = botLanguage(question.text, language);
   const info = await hub.room(room);
-  if (info === undefined || info.subscribers === 0) return store(settings, room, replyId, NOBODY, true);
+  if (info === undefined || info.subscribers === 0) return store(settings, room, replyId, NOTES[notes].nobody, true);
   let outcome: Outcome = { text: "", cut: false, failed: false };
   try {
     const history = await hub.history(room, settings.contextSize);
@@ -198,14 +230,22 @@ async function runReply(settings: Settings, question: ChatMessage, replyId: stri
     outcome = await pump(
       settings,
       replyId,
-      { room, text: question.text, history, signal: control.signal, stats },
+      {
+        room,
+        text: question.text,
+        history,
+        signal: control.signal,
+        stats,
+        ...(language === undefined ? {} : { language }),
+      },
       control,
     );
   } catch (error) {
     outcome.failed = report(settings, control, error);
   }
   const stopped = control.reason();
-  await store(settings, room, replyId, finalText(settings, outcome, stopped), outcome.failed || stopped !== undefined);
+  const final = finalText(settings, notes, outcome, stopped);
+  await store(settings, room, replyId, final, outcome.failed || stopped !== undefined);
 }
 
 // Reads the responder until it ends, fails, is stopped or passes the length limit, sending each
@@ -313,17 +353,23 @@ function report(settings: Settings, control: Control, error: unknown): boolean {
   return true;
 }
 
-function finalText(settings: Settings, { text, cut, failed }: Outcome, stopped: StopReason | undefined): string {
+function finalText(
+  settings: Settings,
+  language: BotLanguage,
+  { text, cut, failed }: Outcome,
+  stopped: StopReason | undefined,
+): string {
+  const notes = NOTES[language];
   const note = failed
-    ? NOTES.failed
+    ? notes.failed
     : stopped === "timeout"
-      ? `The reply timed out after ${formatSeconds(settings.timeoutMs)}.`
+      ? notes.timeout(settings.timeoutMs)
       : stopped !== undefined
-        ? NOTES[stopped]
+        ? notes[stopped]
         : cut
-          ? `Cut at ${settings.maxChars} characters.`
+          ? notes.cut(settings.maxChars)
           : text.trim() === ""
-            ? NOTES.silent
+            ? notes.silent
             : "";
   // Trailing whitespace is trimmed as it is for people's messages (validate.ts).
   const body = text.trimEnd();
@@ -373,8 +419,4 @@ function closeQuietly(iterator: AsyncIterator<string>, onError: (error: unknown)
   } catch (error) {
     onError(error);
   }
-}
-
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -26,6 +26,7 @@ import {
 } from "./hub.ts";
 import type { ChatMetrics } from "./_metrics.ts";
 import type { Limiter, NewRoomLimiter } from "./_rate-limit.ts";
+import { preferredLanguage } from "./_bot-language.ts";
 import type { ReplyRunner } from "./_reply.ts";
 import { type Sessions, sessionToken } from "./_session.ts";
 import { allows, requestToken, type Tokens } from "./_tokens.ts";
@@ -342,7 +343,9 @@ async function postMessage(context: RouteContext, request: Request, segment: str
       time: context.now().toISOString(),
     });
     context.metrics.publishTook(performance.now() - started);
-    if (context.replies !== undefined && isForBot(message.text)) context.replies.start(message);
+    if (context.replies !== undefined && isForBot(message.text)) {
+      context.replies.start(message, preferredLanguage(request.headers.get("accept-language")));
+    }
     // A client without a session (curl, a first post) gets one with its answer; it is signed only
     // now, so the message never waits for the signature.
     const setCookie = author.known

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type BotLanguage, botLanguage } from "./_bot-language.ts";
 import { checkNumber } from "./_check.ts";
 import type { ChatMessage } from "./hub.ts";
 import { CHAT_OPTIONS } from "./options.ts";
@@ -46,6 +47,11 @@ export type ResponderRequest = {
   /** Aborted when the reply must stop (timeout, nobody left in the room, shutdown). */
   readonly signal: AbortSignal;
   readonly stats: RoomStats;
+  /**
+   * The language the asker's browser prefers most (`Accept-Language` of the post, e.g. `ko-KR`),
+   * when it named one. The built-in bot answers in Korean for `ko`, or for a question in Hangul.
+   */
+  readonly language?: string;
 };
 
 /**
@@ -101,8 +107,10 @@ export function isForBot(text: string): boolean {
 
 /**
  * The built-in bot. Commands: `/bot help`, `/bot stats` (messages, subscribers, active users),
- * `/bot echo <text>`, `/bot time`; anything else gets a friendly note on what it can do. The
- * answer streams one word (with its trailing whitespace) per chunk, `delayMs` apart.
+ * `/bot echo <text>`, `/bot time` (in Korean also `도움말`, `통계`, `따라하기`, `시간`); anything
+ * else gets a friendly note on what it can do. It answers in Korean to a question in Hangul or
+ * from an asker who prefers Korean (`request.language`), else in English. The answer streams
+ * one word (with its trailing whitespace) per chunk, `delayMs` apart.
  *
  * @param options `delayMs` (default 40), `now`.
  * @returns A {@link Responder}.
@@ -133,40 +141,80 @@ export function typewriterResponder(options: TypewriterOptions = {}): Responder 
   };
 }
 
-function answerFor({ room, text, history, stats }: ResponderRequest, now: () => Date): string {
+/** Korean names of the commands, beside the English ones (which work in either language). */
+const COMMANDS = new Map([
+  ["help", "help"],
+  ["stats", "stats"],
+  ["echo", "echo"],
+  ["time", "time"],
+  ["도움말", "help"],
+  ["통계", "stats"],
+  ["따라하기", "echo"],
+  ["따라해", "echo"],
+  ["시간", "time"],
+]);
+
+/** What the built-in bot says, per language. */
+const SAYS = {
+  en: {
+    help: [
+      "Here is what I can do:",
+      "- /bot help: this list",
+      "- /bot stats: messages, subscribers and active users in this room",
+      "- /bot echo <text>: I repeat your text",
+      "- /bot time: the server's current time (UTC)",
+      "You can write @bot instead of /bot.",
+    ].join("\n"),
+    stats: (room: string, stats: RoomStats, users: number, seen: number, listed: string) =>
+      `Room ${room}: ${count(stats.messages, "message")} so far, ${count(stats.subscribers, "subscriber")} connected, ` +
+      `${count(users, "active user")} in the last ${count(seen, "message")}` +
+      (users > 0 ? ` (${listed}).` : "."),
+    echoWhat: "Give me something to echo, for example: /bot echo hello",
+    time: (iso: string) => `It is ${iso} (UTC) on this server.`,
+    unknown: (asked: string) =>
+      `Hi! ${asked === "" ? "" : `I don't know how to answer "${asked}" yet. `}I'm the eddy demo bot and I know a few commands: /bot help lists them, /bot stats shows who is here, /bot echo <text> repeats you and /bot time tells the time.`,
+  },
+  ko: {
+    help: [
+      "제가 할 수 있는 일이에요:",
+      "- /bot 도움말 (/bot help): 이 목록",
+      "- /bot 통계 (/bot stats): 이 대화방의 메시지 수, 접속자 수, 최근에 대화한 사람",
+      "- /bot 따라하기 <글> (/bot echo): 글을 그대로 따라 해요",
+      "- /bot 시간 (/bot time): 서버의 현재 시각 (UTC)",
+      "/bot 대신 @bot이라고 써도 돼요.",
+    ].join("\n"),
+    stats: (room: string, stats: RoomStats, users: number, seen: number, listed: string) =>
+      `${room} 대화방: 지금까지 메시지 ${stats.messages}개, 접속 ${stats.subscribers}명, ` +
+      `최근 메시지 ${seen}개 중 대화한 사람 ${users}명` +
+      (users > 0 ? ` (${listed}).` : "."),
+    echoWhat: "따라 할 글을 주세요. 예: /bot 따라하기 안녕하세요",
+    time: (iso: string) => `이 서버의 현재 시각은 ${iso} (UTC)예요.`,
+    unknown: (asked: string) =>
+      `안녕하세요! ${asked === "" ? "" : `"${asked}"에는 아직 답할 줄 몰라요. `}저는 eddy 데모 봇이고 명령 몇 가지를 알아요: /bot 도움말은 명령 목록, /bot 통계는 대화방 현황, /bot 따라하기 <글>은 따라 하기, /bot 시간은 현재 시각이에요.`,
+  },
+} as const satisfies Record<BotLanguage, unknown>;
+
+function answerFor({ room, text, history, stats, language }: ResponderRequest, now: () => Date): string {
+  const says = SAYS[botLanguage(text, language)];
   const rest = text.replace(ADDRESSED, "").trim();
   const [command = "", ...words] = rest.split(/\s+/);
-  switch (command.toLowerCase()) {
+  switch (COMMANDS.get(command.toLowerCase())) {
     case "help":
-      return [
-        "Here is what I can do:",
-        "- /bot help: this list",
-        "- /bot stats: messages, subscribers and active users in this room",
-        "- /bot echo <text>: I repeat your text",
-        "- /bot time: the server's current time (UTC)",
-        "You can write @bot instead of /bot.",
-      ].join("\n");
+      return says.help;
     case "stats": {
       const users = [...new Set(history.filter((m) => m.user !== "bot").map((m) => m.user))];
       const listed = users.slice(0, MAX_LISTED_USERS).join(", ") + (users.length > MAX_LISTED_USERS ? ", …" : "");
-      return (
-        `Room ${room}: ${count(stats.messages, "message")} so far, ${count(stats.subscribers, "subscriber")} connected, ` +
-        `${count(users.length, "active user")} in the last ${count(history.length, "message")}` +
-        (users.length > 0 ? ` (${listed}).` : ".")
-      );
+      return says.stats(room, stats, users.length, history.length, listed);
     }
     case "echo": {
       // Echo the text after the command as it was written, line breaks included.
       const echoed = rest.slice(command.length).trim();
-      return echoed === "" ? "Give me something to echo, for example: /bot echo hello" : echoed;
+      return echoed === "" ? says.echoWhat : echoed;
     }
     case "time":
-      return `It is ${now().toISOString()} (UTC) on this server.`;
-    default: {
-      const asked =
-        command === "" ? "" : `I don't know how to answer "${truncate([command, ...words].join(" "))}" yet. `;
-      return `Hi! ${asked}I'm the eddy demo bot and I know a few commands: /bot help lists them, /bot stats shows who is here, /bot echo <text> repeats you and /bot time tells the time.`;
-    }
+      return says.time(now().toISOString());
+    default:
+      return says.unknown(command === "" ? "" : truncate([command, ...words].join(" ")));
   }
 }
 

@@ -164,7 +164,7 @@ export function openAIResponder(options: OpenAIResponderOptions): Responder {
 }
 
 function contextOf(
-  { room, text, history }: ResponderRequest,
+  { room, text, history, language }: ResponderRequest,
   systemPrompt: string | undefined,
 ): ChatCompletionMessage[] {
   const messages: ChatCompletionMessage[] = [
@@ -173,7 +173,8 @@ function contextOf(
       content:
         systemPrompt ??
         `You are "bot" in the chat room "${room}". Several people talk here; each of their messages starts with the ` +
-          'speaker\'s name. Messages for you start with "/bot" or "@bot". Answer the latest one briefly, in plain text.',
+          'speaker\'s name. Messages for you start with "/bot" or "@bot". Answer the latest one briefly, in plain text, ' +
+          `in the language it is written in${language === undefined ? "" : ` (its writer's browser prefers ${language})`}.`,
     },
   ];
   for (const message of history) {

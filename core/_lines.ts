@@ -140,7 +140,13 @@ export class LineSplitter {
     if (typeof chunk === "string") {
       // Bytes of an unterminated line belong before this text; an unfinished character in them
       // ends here, as U+FFFD (as at the end of the input).
-      return this.#text(this.#byteLength > 0 || this.#held ? this.#flushBytes() + chunk : chunk);
+      if (this.#byteLength > 0 || this.#held) return this.#text(this.#flushBytes() + chunk);
+      if (this.#pending === "") return this.#text(chunk);
+      // More of a line already begun: the BOM is behind us and no CR waits for its LF (both come
+      // only with a line end, which empties #pending). Most small chunks only lengthen the line.
+      const lf = chunk.indexOf("\n");
+      if (lf === -1 && chunk.indexOf("\r") === -1) return this.#carry(chunk, 0);
+      return this.#split(chunk, lf);
     }
     const length = chunk.length;
     if (length === 0) return;
@@ -369,7 +375,8 @@ export class LineSplitter {
     this.#split(text);
   }
 
-  #split(text: string): void {
+  /** Splits `text` into lines; `firstLF`, when known, is where its first LF is (-1: none). */
+  #split(text: string, firstLF?: number): void {
     let pos = 0;
     if (this.#skipLF) {
       this.#skipLF = false;
@@ -381,7 +388,7 @@ export class LineSplitter {
     // Where the next CR and LF are (-1 for none); each is searched again only once passed, so
     // the scan stays linear however the line ends mix.
     let cr = text.indexOf("\r", pos);
-    let lf = text.indexOf("\n", pos);
+    let lf = firstLF ?? text.indexOf("\n", pos);
     if (this.#pending !== "") {
       const stop = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
       if (stop === -1) return this.#carry(text, pos);

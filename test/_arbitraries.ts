@@ -214,16 +214,19 @@ export const anyBytes: fc.Arbitrary<Uint8Array> = fc.oneof(sseBytes, fc.uint8Arr
  */
 export const cuts: fc.Arbitrary<number[]> = fc.array(fc.nat(), { maxLength: 12 });
 
-/** Cuts `bytes` at the given points (each taken modulo `bytes.length + 1`), empty chunks kept. */
-export function splitAt(bytes: Uint8Array, points: readonly number[]): Uint8Array[] {
+/**
+ * Cuts `bytes` (or a string, or an array of characters) at the given points (each taken modulo
+ * its length + 1), empty chunks kept.
+ */
+export function splitAt<T extends Uint8Array | string | readonly string[]>(bytes: T, points: readonly number[]): T[] {
   const positions = points.map((point) => point % (bytes.length + 1)).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
+  const chunks: T[] = [];
   let from = 0;
   for (const at of positions) {
-    chunks.push(bytes.slice(from, at));
+    chunks.push(bytes.slice(from, at) as T);
     from = at;
   }
-  chunks.push(bytes.slice(from));
+  chunks.push(bytes.slice(from) as T);
   return chunks;
 }
 

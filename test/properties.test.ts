@@ -129,19 +129,6 @@ test("createParser agrees with the spec on non-ASCII text and invalid bytes in r
   );
 });
 
-/** `text` cut at the given points (each taken modulo its length + 1), empty pieces kept. */
-function splitText(text: string, points: readonly number[]): string[] {
-  const positions = points.map((point) => point % (text.length + 1)).sort((a, b) => a - b);
-  const pieces: string[] = [];
-  let from = 0;
-  for (const at of positions) {
-    pieces.push(text.slice(from, at));
-    from = at;
-  }
-  pieces.push(text.slice(from));
-  return pieces;
-}
-
 test("createParser fed the decoded text in strings cut anywhere (even inside a surrogate pair) agrees with the spec", () => {
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a BOM stays in the text: the parser drops it
   fc.assert(
@@ -152,7 +139,7 @@ test("createParser fed the decoded text in strings cut anywhere (even inside a s
       (bytes, points, size) => {
         const spec = specParse(bytes);
         const text = decoder.decode(bytes);
-        expect(runPush(splitText(text, points))).toEqual(spec);
+        expect(runPush(splitAt(text, points))).toEqual(spec);
         const small = Array.from({ length: Math.ceil(text.length / size) }, (_, i) =>
           text.slice(i * size, (i + 1) * size),
         );
@@ -172,15 +159,8 @@ test("createParser fed strings and bytes in turn, cut between characters, agrees
       fc.array(fc.boolean(), { minLength: 1 }),
       (bytes, points, asText) => {
         // The text's characters (code points) cut at the points; each piece goes in as text or as its UTF-8 bytes.
-        const characters = Array.from(decoder.decode(bytes));
-        const positions = points.map((point) => point % (characters.length + 1)).sort((x, y) => x - y);
-        const chunks: (string | Uint8Array)[] = [];
-        let from = 0;
-        for (const at of [...positions, characters.length]) {
-          const piece = characters.slice(from, at).join("");
-          chunks.push(asText[chunks.length % asText.length] ? piece : utf8.encode(piece));
-          from = at;
-        }
+        const pieces = splitAt(Array.from(decoder.decode(bytes)), points).map((characters) => characters.join(""));
+        const chunks = pieces.map((piece, i) => (asText[i % asText.length] ? piece : utf8.encode(piece)));
         expect(runPush(chunks)).toEqual(specParse(bytes));
       },
     ),

@@ -150,6 +150,24 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
     await context.close();
   });
 
+  it("a room the server refuses says why in every tab, the ones that only wait on the stream too", async () => {
+    const room = "\u3164"; // a Hangul filler: a letter that shows nothing, which only the server refuses
+    const refused = await fetch(`${server.url}/rooms/${encodeURIComponent(room)}/events`);
+    const { error } = (await refused.json()) as { error: string };
+    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room: "lobby" });
+    const second = await context.newPage();
+    problems.watch(second, "second tab");
+    await gotoRoom(second, server.url, room);
+    await first.fill("#room", room); // the first tab follows it there: now the second holds the stream
+    await first.press("#room", "Enter");
+    for (const tab of [first, second]) {
+      await tab.waitForSelector("#error:not([hidden])", WAIT);
+      expect(await tab.textContent("#error")).toBe(`This room cannot be opened: ${error}`);
+      expect(await tab.isHidden("#offline")).toBe(true); // not a connection problem
+    }
+    await context.close();
+  });
+
   it("raised no page errors, dialogs or CSP violations", () => {
     expect(problems.list).toEqual([]);
   });

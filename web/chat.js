@@ -168,6 +168,8 @@ const share = {
   presence: null,
   /** ...and the replies still growing: replyId -> the reply-start event with the text so far. */
   running: new Map(),
+  /** ...or why the server refused the room's stream, if it did. */
+  refused: "",
 };
 
 const SHARE_PREFIX = "eddy.stream.";
@@ -407,6 +409,7 @@ function openStream() {
   closeStream();
   // Another tab holds the room's stream: ask it how things stand instead (see connectRoom).
   if (share.channel && !share.leader) return share.channel.postMessage({ kind: "hello" });
+  share.refused = "";
   const url = streamUrl();
   const source = new EventSource(url);
   state.source = source;
@@ -513,14 +516,25 @@ async function explainRefusal(url) {
     if (response.status === 429 || response.status >= 500) return false;
     const body = await response.json().catch(() => null);
     if (generation !== state.generation) return true;
-    showError(T.roomRefused(body?.error ?? `HTTP ${response.status}`), "room");
-    disarmOfflineTimer();
-    setConn("offline");
-    ui.offline.hidden = true; // not a connection problem: the error line says what is wrong
+    const reason = typeof body?.error === "string" ? body.error : `HTTP ${response.status}`;
+    showRefusal(reason);
+    // The room's other tabs wait on this stream: they say why too.
+    if (share.leader && share.channel) {
+      share.refused = reason;
+      share.channel.postMessage({ kind: "refused", reason });
+    }
     return true;
   } catch {
     return false;
   }
+}
+
+/** The server refuses the room's stream for good (its reason, in its words): no retrying. */
+function showRefusal(reason) {
+  showError(T.roomRefused(reason), "room");
+  disarmOfflineTimer();
+  setConn("offline");
+  ui.offline.hidden = true; // not a connection problem: the error line says what is wrong
 }
 
 function armOfflineTimer() {
@@ -572,6 +586,7 @@ function connectRoom(room) {
     if (abort.signal.aborted) return undefined;
     share.leader = true;
     share.presence = null;
+    share.refused = "";
     share.running.clear();
     openStream(); // resumes after state.lastId when this tab followed until now
     // Held until this tab leaves the room; closing the tab frees it too.
@@ -592,7 +607,7 @@ function connectRoom(room) {
 function leaveShare() {
   share.abort?.abort();
   share.channel?.close();
-  Object.assign(share, { channel: null, abort: null, leader: false, presence: null });
+  Object.assign(share, { channel: null, abort: null, leader: false, presence: null, refused: "" });
   share.running.clear();
 }
 
@@ -620,8 +635,12 @@ function onShared(message) {
   if (share.leader) {
     if (message?.kind !== "hello") return;
     const running = [...share.running.values()];
-    share.channel.postMessage({ kind: "state", conn: state.conn, presence: share.presence, running });
+    const { presence, refused } = share;
+    share.channel.postMessage({ kind: "state", conn: state.conn, presence, running, refused });
     return;
+  }
+  if (message?.kind === "refused" || (message?.kind === "state" && message.refused)) {
+    return showRefusal(String(message.kind === "refused" ? message.reason : message.refused));
   }
   if (message?.kind === "event" && typeof message.data === "string") {
     withJson(message, handlerOf(message.type));
@@ -638,6 +657,7 @@ function onShared(message) {
 /** A following tab's connection state is the leader's. */
 function followConn(conn) {
   if (conn === "live") {
+    if (state.errorKind === "room") clearError(); // the leader got in after all
     if (state.conn !== "live") onOpen();
   } else if (state.conn === "live") {
     interruptReplies();

@@ -316,6 +316,14 @@ export type TcpProxy = {
   release(): void;
   /** Connections accepted so far. */
   accepted(): number;
+  /**
+   * The answer to the next request whose request line starts with `start` (e.g. `POST /rooms/a/messages`)
+   * is lost: the request reaches the server, then the connection is cut as its answer comes back
+   * (the client sees a network error, not the answer).
+   */
+  loseNextAnswer(start: string): void;
+  /** Answers lost so far. */
+  lostAnswers(): number;
   close(): Promise<void>;
 };
 
@@ -336,6 +344,8 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let held: Socket[] | undefined;
   let accepted = 0;
+  let toLose: string | undefined;
+  let lost = 0;
   const pipe = (client: Socket) => {
     const upstream = connect(Number(port), hostname);
     const pair: [Socket, Socket] = [client, upstream];
@@ -347,6 +357,18 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
+    let losing = false; // the request on this connection is the one whose answer is to be lost
+    client.on("data", (chunk: Buffer) => {
+      if (toLose !== undefined && chunk.subarray(0, toLose.length).toString("latin1") === toLose) {
+        toLose = undefined;
+        losing = true;
+      }
+    });
+    upstream.on("data", () => {
+      if (!losing) return;
+      lost++;
+      end();
+    });
     client.pipe(upstream);
     upstream.pipe(client);
   };
@@ -384,6 +406,10 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
       }
     },
     accepted: () => accepted,
+    loseNextAnswer(start) {
+      toLose = start;
+    },
+    lostAnswers: () => lost,
     close() {
       cut();
       for (const client of held ?? []) client.destroy();

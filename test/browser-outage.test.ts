@@ -22,7 +22,7 @@ import {
   waitForMessage,
   waitForState,
 } from "./_browser.ts";
-import { RUNTIMES, startServer, type RunningServer, type Runtime } from "./_server.ts";
+import { RUNTIMES, startServer, tcpProxy, waitFor, type RunningServer, type Runtime } from "./_server.ts";
 
 const ROOM = "outage";
 // A slow typewriter: the reply is still streaming when the server is killed.
@@ -160,6 +160,35 @@ describeBrowser("chat page through outages in Chromium [node]", () => {
     const texts = await ann.locator("#messages .msg[data-id] .text").allTextContents();
     expect(texts.filter((text) => text === "through a flaky link")).toHaveLength(1);
     expect(texts).not.toContain("second try");
+  });
+
+  it("a post whose answer is lost on the way back is retried with its key and shown once, never twice", async () => {
+    // The page reaches the server through a proxy that loses the next POST's answer after the
+    // server stored the message: the page sees a network error, keeps the message and retries it.
+    const proxy = await tcpProxy(server.url);
+    try {
+      const { page: bo, context } = await openChat(browser, proxy.url, problems, { name: "Bo", room: ROOM });
+      proxy.loseNextAnswer(`POST /rooms/${ROOM}/messages `);
+      await say(bo, "said once");
+      await waitFor(() => proxy.lostAnswers() === 1, { what: "the answer to be lost" });
+      const shown = await waitForMessage(bo, "said once");
+      await bo.waitForFunction(() => document.querySelector("#messages .msg.pending") === null, undefined, WAIT);
+      const sentinel = await waitForMessage(minsu, "said once");
+      expect(sentinel.id).toBe(shown.id);
+      await say(ann, "after it"); // everything before this is on every page now
+      for (const page of [bo, ann, minsu]) {
+        await waitForMessage(page, "after it");
+        const texts = await page.locator("#messages .msg[data-id] .text").allTextContents();
+        expect(texts.filter((text) => text === "said once")).toHaveLength(1);
+      }
+      const stored = (await (await fetch(`${server.url}/rooms/${ROOM}/messages?limit=200`)).json()) as {
+        messages: { text: string }[];
+      };
+      expect(stored.messages.filter((m) => m.text === "said once")).toHaveLength(1);
+      await context.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {

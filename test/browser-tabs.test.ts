@@ -95,7 +95,10 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
     expect(await second.textContent("#messages .msg.bot[data-id] .text")).toBe(words);
 
     // The second tab posts; both show it, and the second marks it as its own.
+    const request = second.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/messages"));
     await say(second, "from the second tab");
+    // Each message carries its own key, kept across retries: a post whose answer is lost is stored once.
+    expect((await request).headers()["idempotency-key"]).toMatch(/^[0-9a-f]{32}$/);
     const mine = await waitForMessage(second, "from the second tab");
     expect(mine.own).toBe(true);
     expect((await waitForMessage(first, "from the second tab")).id).toBe(mine.id);

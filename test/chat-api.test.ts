@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { createChatApp, createMemoryHub, type ChatApp, type ChatAppOptions, type Hub } from "../core/chat/mod.ts";
-import { BASE, dataOf, get, messagesOf, post, send, subscribersOf, watch } from "./_chat.ts";
+import { BASE, dataOf, get, messagesOf, post, scriptedResponder, send, subscribersOf, watch } from "./_chat.ts";
 
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
@@ -380,6 +380,75 @@ describe("POST /rooms/:room/messages", () => {
     expect(cancelled).toBe(true);
     // Never more than the limit plus the chunk that crossed it (and what the stream pre-pulls).
     expect(pulled).toBeLessThanOrEqual(16 * 1024 + 3 * chunk.byteLength);
+  });
+});
+
+describe("POST /rooms/:room/messages with an Idempotency-Key", () => {
+  /** A session cookie, as the page holds one (the key is scoped to its user id). */
+  async function session(app: ChatApp): Promise<string> {
+    const response = await get(app, "/session");
+    return (response.headers.get("set-cookie") ?? "").split(";")[0]!;
+  }
+
+  test("a retry with the key gets the first answer again, marked; the room and its streams get the message once", async () => {
+    const scripted = scriptedResponder();
+    const app = makeApp({ responder: scripted.responder });
+    const watcher = await watch(app, "/rooms/lobby/events");
+    const cookie = await session(app);
+    const headers = { cookie, "idempotency-key": '"b6f2c1e0-0d1a-4d5e-9f00-3c2b1a0f9e8d"' };
+    const first = await post(app, "lobby", { user: "민수", text: "/bot 안녕?" }, headers);
+    expect(first.status).toBe(201);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    const answer = await first.json();
+    for (const key of [headers["idempotency-key"], "b6f2c1e0-0d1a-4d5e-9f00-3c2b1a0f9e8d"]) {
+      const retry = await post(
+        app,
+        "lobby",
+        { user: "민수", text: "/bot 안녕?" },
+        { ...headers, "idempotency-key": key },
+      );
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get("idempotent-replayed")).toBe("true");
+      expect(await retry.json()).toEqual(answer); // the quoted (Structured Field) and bare forms are one key
+    }
+    await scripted.called(1);
+    const sentinel = await send(app, "lobby", "after");
+    await watcher.waitFor((events) => messagesOf(events).some((m) => m.id === sentinel));
+    expect(messagesOf(watcher.events).map((m) => m.text)).toEqual(["/bot 안녕?", "after"]);
+    expect(scripted.requests).toHaveLength(1); // the retry asked the bot nothing
+    scripted.end();
+    await watcher.cancel();
+  });
+
+  test("the key is the author's: another session's same key is another message; reused for other text, 422", async () => {
+    const app = makeApp();
+    const [ann, bob] = [await session(app), await session(app)];
+    const key = { "idempotency-key": "k-1" };
+    const a = await (await post(app, "lobby", { user: "Ann", text: "hi" }, { ...key, cookie: ann })).json();
+    const b = await (await post(app, "lobby", { user: "Ann", text: "hi" }, { ...key, cookie: bob })).json();
+    expect(a.id).not.toBe(b.id);
+    await expectError(
+      post(app, "lobby", { user: "Ann", text: "hi again" }, { ...key, cookie: ann }),
+      422,
+      /Idempotency-Key/,
+    );
+    await expectError(post(app, "lobby", { user: "Anne", text: "hi" }, { ...key, cookie: ann }), 422);
+    expect((await app.hub.history("lobby", 10)).map((m) => m.text)).toEqual(["hi", "hi"]);
+  });
+
+  test("a key that is not 1-128 visible ASCII characters is a 400 that stores nothing", async () => {
+    const app = makeApp();
+    for (const bad of ["", '""', "x".repeat(129), "with space", "caf\u00e9", 'a"b', "a\\b"]) {
+      await expectError(
+        post(app, "lobby", { user: "Ann", text: "hi" }, { "idempotency-key": bad }),
+        400,
+        /Idempotency-Key/,
+      );
+    }
+    expect(await app.hub.history("lobby", 10)).toEqual([]);
+    expect((await post(app, "lobby", { user: "Ann", text: "hi" }, { "idempotency-key": "x".repeat(128) })).status).toBe(
+      201,
+    );
   });
 });
 

@@ -33,7 +33,7 @@ test("a named origin gets preflight answers and Access-Control-Allow-Origin on t
   expect(Object.fromEntries(options.headers)).toMatchObject({
     "access-control-allow-origin": APP,
     "access-control-allow-methods": "GET, HEAD, POST",
-    "access-control-allow-headers": "content-type, last-event-id",
+    "access-control-allow-headers": "content-type, last-event-id, idempotency-key",
     "access-control-max-age": "600",
     vary: "Origin",
   });

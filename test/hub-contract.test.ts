@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createMemoryHub, createRedisHub, type Hub, HubClosedError, type MemoryHubOptions } from "../core/chat/mod.ts";
-import { InvalidCursorError, type PresenceUser } from "../core/chat/hub.ts";
+import { InvalidCursorError, KeyReusedError, type PresenceUser } from "../core/chat/hub.ts";
 import type { EventMessage } from "../core/mod.ts";
 import { connectRedis } from "../redis/mod.ts";
 import { drain, flushHub as flush, messagesIn as messages, publishMany } from "./_chat.ts";
@@ -85,6 +85,34 @@ describe.each(flavours)("$name", (flavour) => {
       // Each room has its own ids: a cursor of one room is foreign to another.
       const other = await hub.publish("other", input("x"));
       expect(published.map((m) => m.id)).not.toContain(other.id);
+    },
+  );
+
+  test.skipIf(flavour.name === "redis hub" && !haveRedis())(
+    "publishOnce stores a key's message once: a retry, even racing, gets it back; another text under the key is refused",
+    async () => {
+      const hub = await flavour.make();
+      const reader = drain(await hub.subscribe("keys"));
+      const first = await hub.publishOnce!("keys", { ...input("hello"), userId: "u1" }, "u1:k1");
+      expect(first.replayed).toBe(false);
+      expect(first.message).toMatchObject({ room: "keys", user: "alice", userId: "u1", text: "hello", time: TIME });
+      // The retry comes later (another server time): the first message is answered, as it was stored.
+      const later = { ...input("hello"), userId: "u1", time: "2025-01-01T00:00:05.000Z" };
+      expect(await hub.publishOnce!("keys", later, "u1:k1")).toEqual({ message: first.message, replayed: true });
+      const racing = await Promise.all([1, 2, 3].map(() => hub.publishOnce!("keys", input("race"), "u1:k2")));
+      expect(racing.filter((result) => !result.replayed)).toHaveLength(1);
+      expect(new Set(racing.map((result) => result.message.id)).size).toBe(1);
+      await expect(hub.publishOnce!("keys", input("another text"), "u1:k1")).rejects.toBeInstanceOf(KeyReusedError);
+      await expect(hub.publishOnce!("keys", input("hello", "bob"), "u1:k1")).rejects.toBeInstanceOf(KeyReusedError);
+      // A key belongs to its room; the same text under a new key is a new message.
+      const elsewhere = await hub.publishOnce!("other", input("hello"), "u1:k1");
+      expect(elsewhere.replayed).toBe(false);
+      const again = await hub.publishOnce!("keys", input("hello"), "u1:k3");
+      expect(again.replayed).toBe(false);
+      const sentinel = await flush(hub, "keys", reader); // nothing more is on its way
+      const ids = [first.message.id, racing[0]!.message.id, again.message.id, sentinel.id];
+      expect(messages(reader.items).map((m) => m.id)).toEqual(ids);
+      expect((await hub.history("keys", 10)).map((m) => m.text)).toEqual(["hello", "race", "hello", "sentinel"]);
     },
   );
 

@@ -280,6 +280,32 @@ describeMatrix("chat on Redis", (runtime: Runtime) => {
   );
 
   it.skipIf(!haveRedis())(
+    "a post retried on another instance with its Idempotency-Key is stored once and answered with the first id",
+    async () => {
+      const env = { EDDY_SESSION_SECRET: "a-secret-both-instances-share-0123456789" };
+      const [c, d] = await Promise.all([
+        startServer(runtime, FLAGS(redis), { env }),
+        startServer(runtime, FLAGS(redis), { env }),
+      ]);
+      extra.push(c, d);
+      const room = freshRoom("retry");
+      const cookie = ((await fetch(`${c.url}/session`)).headers.get("set-cookie") ?? "").split(";")[0]!;
+      const headers = { "content-type": "application/json", cookie, "idempotency-key": "retry-1" };
+      const body = JSON.stringify({ user: "민수", text: "한 번만" });
+      const first = await fetch(`${c.url}/rooms/${room}/messages`, { method: "POST", headers, body });
+      const again = await fetch(`${d.url}/rooms/${room}/messages`, { method: "POST", headers, body });
+      expect([first.status, again.status]).toEqual([201, 201]);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      const id = ((await first.json()) as { id: string }).id;
+      expect(((await again.json()) as { id: string }).id).toBe(id);
+      const history = (await (await fetch(`${d.url}/rooms/${room}/messages`)).json()) as { messages: { id: string }[] };
+      expect(history.messages.map((m) => m.id)).toEqual([id]);
+      await Promise.all([c.stop(), d.stop()]);
+    },
+    30_000,
+  );
+
+  it.skipIf(!haveRedis())(
     "a freshly started instance replays a cursor from Redis alone",
     async () => {
       const room = freshRoom("fresh");

@@ -1241,13 +1241,14 @@ async function send() {
   state.sending = true;
   ui.send.disabled = true;
   try {
-    const result = await post(state.room, text, user);
+    const key = newKey();
+    const result = await post(state.room, text, user, key);
     if (result.ok) {
       if (ui.text.value === text) ui.text.value = "";
       if (state.errorKind === "send") clearError();
       scrollToNewest();
     } else if (result.network) {
-      enqueue(text, user);
+      enqueue(text, user, key); // the post may have arrived: its retry says so with the same key
       if (ui.text.value === text) ui.text.value = "";
       showError(T.unreachable, "connection");
       flushLater();
@@ -1261,12 +1262,16 @@ async function send() {
   }
 }
 
-/** POSTs one message; the answer as { ok, id } or { ok: false, error, transient, network }. */
-async function post(room, text, user) {
+/**
+ * POSTs one message; the answer as { ok, id } or { ok: false, error, transient, network }. `key`
+ * (Idempotency-Key) names the message across retries: a post whose answer was lost and is sent
+ * again is stored once, and answered with the first one's id.
+ */
+async function post(room, text, user, key) {
   try {
     const response = await fetch(`/rooms/${encodeURIComponent(room)}/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "idempotency-key": key },
       body: JSON.stringify({ user, text }),
     });
     const body = await response.json().catch(() => null);
@@ -1289,7 +1294,12 @@ function claimOwn(id) {
   if (item) item.classList.add("own");
 }
 
-function enqueue(text, user) {
+/** A new Idempotency-Key: 128 random bits in hex (crypto.randomUUID needs a secure context). */
+function newKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function enqueue(text, user, key = newKey()) {
   const item = document.createElement("li");
   item.className = "msg own pending";
   const meta = document.createElement("div");
@@ -1306,7 +1316,7 @@ function enqueue(text, user) {
   button.className = "pending-button";
   status.append(label, button);
   item.append(meta, body, status);
-  const entry = { room: state.room, text, user, item, status: "waiting", id: "", error: "" };
+  const entry = { room: state.room, text, user, key, item, status: "waiting", id: "", error: "" };
   button.addEventListener("click", () => returnToComposer(entry));
   state.outbox.push(entry);
   renderPending(entry);
@@ -1340,7 +1350,7 @@ async function flushOutbox() {
       if (!entry || state.conn !== "live") return;
       entry.status = "sending";
       renderPending(entry);
-      const result = await post(entry.room, entry.text, entry.user);
+      const result = await post(entry.room, entry.text, entry.user, entry.key);
       if (!state.outbox.includes(entry)) continue; // cancelled meanwhile
       if (result.ok) {
         if (state.errorKind === "connection") clearError(); // the server is reachable again

@@ -10,7 +10,7 @@ import { errorResponse } from "../mod.ts";
 
 /** Methods and request headers a cross-origin page may use (the chat's own). */
 const ALLOW_METHODS = "GET, HEAD, POST";
-const ALLOW_HEADERS = "content-type, last-event-id";
+const ALLOW_HEADERS = "content-type, last-event-id, idempotency-key";
 /** How long a browser may cache a preflight answer, in seconds. */
 const MAX_AGE_S = "600";
 

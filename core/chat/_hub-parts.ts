@@ -40,6 +40,32 @@ export function chatMessage(id: string, room: string, input: MessageInput): Chat
 }
 
 /**
+ * What `publishOnce` compares to tell a retry from a second message under one key: the name and
+ * the text (FNV-1a, 32 bits: a check against a client's mistake, not against an attacker, who
+ * could only confuse their own posts).
+ *
+ * @param input The message to store.
+ * @returns Eight hex digits.
+ *
+ * @example
+ * ```ts
+ * import { messageFingerprint } from "./_hub-parts.ts";
+ * const a = messageFingerprint({ user: "ann", text: "hi", time: "2025-01-01T00:00:00.000Z" });
+ * const b = messageFingerprint({ user: "ann", text: "hi", time: "2025-01-01T00:00:09.000Z" });
+ * console.log(a === b); // true: the time is the server's, not the message's
+ * ```
+ */
+export function messageFingerprint(input: MessageInput): string {
+  let hash = 0x811c9dc5;
+  const text = `${input.user}\u0000${input.text}`;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
  * Hands `frame` to every subscriber; those whose queue overflowed are passed to `leave` after the
  * loop, so their presence events follow `frame` for everyone.
  *

@@ -72,6 +72,25 @@ touch(tonumber(ARGV[6]))
 return result`;
 
 /**
+ * Stores one message unless its key was used: `PUBLISH_SCRIPT` plus KEYS[6], the key
+ * (`<prefix>:{room}:k:<key>`, holding `<epoch> <entry id> <time> <fingerprint>` for ARGV[8] ms).
+ * ARGV: those of `PUBLISH_SCRIPT`, then the message's time, the key's TTL ms, its fingerprint.
+ * Returns `{epoch, entry id, n, 0}` when stored; `{epoch, entry id, time, fingerprint, 1}` (what
+ * the key holds) when it was used, and then stores and sends nothing.
+ */
+export const PUBLISH_ONCE_SCRIPT = `${PRELUDE}
+local seen = redis.call('GET', KEYS[6])
+if seen then
+  local epoch, entry, time, fingerprint = string.match(seen, '^(%S+) (%S+) (%S+) (%S+)$')
+  return {epoch, entry, time, fingerprint, 1}
+end
+local result = append(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+touch(tonumber(ARGV[6]))
+redis.call('SET', KEYS[6], result[1] .. ' ' .. result[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[9], 'PX', ARGV[8])
+result[4] = 0
+return result`;
+
+/**
  * A reply event. ARGV: 'start' or 'delta', replyId, event JSON, lease ms, key TTL ms, channel,
  * text (the start's text, or the delta). Returns n, or 0 when dropped (no such room, or a delta
  * for a reply that is not running).

@@ -19,6 +19,7 @@ import {
   HubClosedError,
   HubUnavailableError,
   InvalidCursorError,
+  KeyReusedError,
   type Person,
   type RoomInfo,
   RoomLimitError,
@@ -34,6 +35,7 @@ import { type MountInfo, queryParam, type Route } from "./_router.ts";
 import {
   integerParam,
   readJsonBody,
+  validateIdempotencyKey,
   validateMessageBody,
   validateRoom,
   validateTypingBody,
@@ -333,26 +335,37 @@ async function postMessage(context: RouteContext, request: Request, segment: str
   if (!parsed.ok) return errorResponse(parsed.problem.status, parsed.problem.error, CLOSE);
   const body = validateMessageBody(parsed.value);
   if (!body.ok) return errorResponse(body.problem.status, body.problem.error);
+  const key = validateIdempotencyKey(request.headers.get("idempotency-key"));
+  if (!key.ok) return errorResponse(key.problem.status, key.problem.error);
   try {
     const started = performance.now();
     const author = await authorOf(context, request);
-    const message = await context.hub.publish(room.value, {
+    const input = {
       user: body.value.user,
       userId: author.userId,
       text: body.value.text,
       time: context.now().toISOString(),
-    });
-    context.metrics.publishTook(performance.now() - started);
-    if (context.replies !== undefined && isForBot(message.text)) {
-      context.replies.start(message, preferredLanguage(request.headers.get("accept-language")));
+    };
+    // A retry of a post whose answer was lost (same author, same key) gets the first answer again.
+    const { message, replayed } =
+      key.value === undefined || context.hub.publishOnce === undefined
+        ? { message: await context.hub.publish(room.value, input), replayed: false }
+        : await context.hub.publishOnce(room.value, input, `${author.userId}:${key.value}`);
+    if (!replayed) {
+      context.metrics.publishTook(performance.now() - started);
+      if (context.replies !== undefined && isForBot(message.text)) {
+        context.replies.start(message, preferredLanguage(request.headers.get("accept-language")));
+      }
     }
     // A client without a session (curl, a first post) gets one with its answer; it is signed only
     // now, so the message never waits for the signature.
-    const setCookie = author.known
-      ? undefined
-      : { "set-cookie": await context.sessions.cookie(author.userId, context.secure(request)) };
-    return jsonResponse(201, { id: message.id, userId: author.userId }, setCookie);
+    const headers: Record<string, string> = replayed ? { "idempotent-replayed": "true" } : {};
+    if (!author.known) headers["set-cookie"] = await context.sessions.cookie(author.userId, context.secure(request));
+    return jsonResponse(201, { id: message.id, userId: author.userId }, headers);
   } catch (error) {
+    if (error instanceof KeyReusedError) {
+      return errorResponse(422, "This Idempotency-Key was already used for another message");
+    }
     return unavailable(error);
   }
 }

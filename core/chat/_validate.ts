@@ -132,6 +132,37 @@ export function validateRoom(segment: string): Checked<string> {
   return ok(room);
 }
 
+/** The longest `Idempotency-Key` taken: a UUID is 36 characters. */
+const MAX_KEY_CHARS = 128;
+
+/**
+ * Checks a post's `Idempotency-Key` header (IETF httpapi draft "The Idempotency-Key HTTP Header
+ * Field": a Structured Field string, so `"..."`; a bare token is taken too, as most clients send
+ * one): 1–128 visible ASCII characters, without quote or backslash.
+ *
+ * @param header The header's value, if any.
+ * @returns The key (`undefined` without the header), or a `400` problem.
+ *
+ * @example
+ * ```ts
+ * import { validateIdempotencyKey } from "./_validate.ts";
+ * validateIdempotencyKey('"8e0f-1"'); // { ok: true, value: "8e0f-1" }
+ * validateIdempotencyKey(null); // { ok: true, value: undefined }
+ * validateIdempotencyKey("").ok; // false
+ * ```
+ */
+export function validateIdempotencyKey(header: string | null): Checked<string | undefined> {
+  if (header === null) return ok(undefined);
+  const key = header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? header.slice(1, -1) : header;
+  if (key.length === 0 || key.length > MAX_KEY_CHARS || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(key)) {
+    return fail(
+      400,
+      `The Idempotency-Key header must be 1 to ${MAX_KEY_CHARS} visible ASCII characters, without " or \\`,
+    );
+  }
+  return ok(key);
+}
+
 /**
  * Checks a user name: trimmed and NFC-normalised, 1–32 characters of Unicode letters, digits,
  * spaces, `_ - .`, not only invisible ones; `bot` and anything that looks like it (UTS #39 skeleton,

@@ -330,6 +330,17 @@ export interface Hub {
    * @throws {RoomLimitError} If the room is new and no room can be evicted to make space.
    */
   publish(room: string, input: MessageInput): Promise<ChatMessage>;
+  /**
+   * Stores a message as `publish` does, unless one was stored under the same `key` in this room
+   * within the last hour (a client retrying a post whose answer it never got): that message is then
+   * answered again, `replayed`, and nothing is stored or sent. Atomic: of two racing calls with
+   * one key, one stores. The key is the caller's to scope: the routes make it the author's user
+   * id and their `Idempotency-Key`. Optional: a hub without it gets no deduplication.
+   *
+   * @throws {KeyReusedError} If `key` was used for a message of another name or text.
+   * @throws {RoomLimitError} As `publish`.
+   */
+  publishOnce?(room: string, input: MessageInput, key: string): Promise<PublishedOnce>;
   /** Sends a reply event to the room's subscribers (no-op for a room that does not exist). */
   emit(room: string, event: ReplyEvent): Promise<void>;
   /**
@@ -381,6 +392,53 @@ export interface Hub {
   takeToken?(bucket: string, client: string, burst: number, perSecond: number): Promise<number>;
   /** Ends every subscription and refuses further publishing. */
   close(): Promise<void>;
+}
+
+/**
+ * What {@link Hub.publishOnce} answers: the message, and whether an earlier call stored it.
+ *
+ * @example
+ * ```ts
+ * import type { PublishedOnce } from "./hub.ts";
+ * const again: PublishedOnce = {
+ *   message: { id: "e-1", room: "lobby", user: "ann", text: "hi", time: "2025-01-01T00:00:00.000Z" },
+ *   replayed: true,
+ * };
+ * ```
+ */
+export type PublishedOnce = { readonly message: ChatMessage; readonly replayed: boolean };
+
+/**
+ * How long {@link Hub.publishOnce} remembers a key: an hour (a retry after a longer outage stores
+ * the message again). The in-memory hub also keeps at most 100 000 keys, the oldest going first.
+ *
+ * @example
+ * ```ts
+ * import { PUBLISH_KEY_TTL_MS } from "./hub.ts";
+ * console.log(PUBLISH_KEY_TTL_MS / 60_000); // 60
+ * ```
+ */
+export const PUBLISH_KEY_TTL_MS = 3_600_000;
+
+/**
+ * Thrown by {@link Hub.publishOnce} when its key was used for a message with another name or
+ * text: a client bug (one key reused for two messages), answered `422`.
+ *
+ * @example
+ * ```ts
+ * import { KeyReusedError } from "./hub.ts";
+ * const error = new KeyReusedError();
+ * console.log(error.type); // "key-reused"
+ * ```
+ */
+export class KeyReusedError extends Error {
+  /** Discriminant for callers that branch on the error kind. */
+  readonly type = "key-reused" as const;
+
+  constructor() {
+    super("Cannot publish: this key was used for another message");
+    this.name = "KeyReusedError";
+  }
 }
 
 /**

@@ -28,10 +28,13 @@ import {
   type Hub,
   HubClosedError,
   type HubStats,
+  KeyReusedError,
   type MessageInput,
   type PageOptions,
   type Person,
   type PresenceEvent,
+  PUBLISH_KEY_TTL_MS,
+  type PublishedOnce,
   type ReplyEvent,
   type ReplyStartEvent,
   type RoomInfo,
@@ -40,7 +43,7 @@ import {
   type Subscription,
 } from "./hub.ts";
 import { checkNumber } from "./_check.ts";
-import { broadcast, chatMessage, pageRequest, tellPresence } from "./_hub-parts.ts";
+import { broadcast, chatMessage, messageFingerprint, pageRequest, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import { Ring } from "./_ring.ts";
 import { Roster } from "./_roster.ts";
@@ -73,6 +76,8 @@ export type MemoryHubOptions = Pick<
 const CURSOR = /^(.+)-(0|[1-9]\d{0,14})$/;
 /** Names of evicted rooms remembered (for `complete`): a bound, not a promise. */
 const MAX_TOMBSTONES = 10_000;
+/** `publishOnce` keys remembered at most, over every room (about 150 bytes each). */
+const PUBLISH_KEYS = 100_000;
 
 /**
  * Creates an in-memory hub.
@@ -133,6 +138,8 @@ class Room {
 
 class MemoryHub implements Hub {
   readonly #rooms = new Map<string, Room>();
+  /** `publishOnce` keys (room and key) and what they stored, oldest first; at most `PUBLISH_KEYS`. */
+  readonly #keys = new Map<string, { id: string; time: string; fingerprint: string; expires: number }>();
   // Rooms without subscribers, least recently active first (a Map keeps insertion order, and
   // delete + set moves a room to the end): eviction takes the first evictable one in O(1) usually.
   readonly #idle = new Map<string, Room>();
@@ -199,6 +206,10 @@ class MemoryHub implements Hub {
 
   async publish(name: string, input: MessageInput): Promise<ChatMessage> {
     this.#assertOpen();
+    return this.#store(name, input);
+  }
+
+  #store(name: string, input: MessageInput): ChatMessage {
     const room = this.#roomFor(name);
     const id = `${room.epoch}-${++room.seq}`;
     // Key order is the wire order documented in PROTOCOL.md.
@@ -209,6 +220,24 @@ class MemoryHub implements Hub {
     this.#touch(room);
     this.#broadcast(room, frame);
     return message;
+  }
+
+  async publishOnce(name: string, input: MessageInput, key: string): Promise<PublishedOnce> {
+    this.#assertOpen();
+    const scoped = `${name}\u0000${key}`;
+    const fingerprint = messageFingerprint(input);
+    const now = Date.now();
+    const seen = this.#keys.get(scoped);
+    if (seen !== undefined && seen.expires > now) {
+      if (seen.fingerprint !== fingerprint) throw new KeyReusedError();
+      return { message: chatMessage(seen.id, name, { ...input, time: seen.time }), replayed: true };
+    }
+    const message = this.#store(name, input); // no await before the key is set: racers see it
+    // Oldest first: past the bound, the oldest key goes (a retry that late stores again).
+    this.#keys.delete(scoped);
+    if (this.#keys.size >= PUBLISH_KEYS) this.#keys.delete(this.#keys.keys().next().value!);
+    this.#keys.set(scoped, { id: message.id, time: message.time, fingerprint, expires: now + PUBLISH_KEY_TTL_MS });
+    return { message, replayed: false };
   }
 
   async emit(name: string, event: ReplyEvent): Promise<void> {

@@ -44,6 +44,7 @@ export type {
   Person,
   PresenceEvent,
   PresenceUser,
+  PublishedOnce,
   ReplyDeltaEvent,
   ReplyEvent,
   ReplyStartEvent,
@@ -56,6 +57,7 @@ export {
   HubClosedError,
   HubUnavailableError,
   InvalidCursorError,
+  KeyReusedError,
   MAX_PRESENCE_USERS,
   RoomLimitError,
 } from "./hub.ts";

@@ -28,12 +28,13 @@
  */
 import type { EventMessage } from "../mod.ts";
 import { checkNumber } from "./_check.ts";
-import { broadcast, chatMessage, pageRequest, tellPresence } from "./_hub-parts.ts";
+import { broadcast, chatMessage, messageFingerprint, pageRequest, tellPresence } from "./_hub-parts.ts";
 import { PresenceGate } from "./_presence.ts";
 import {
   EMIT_SCRIPT,
   MARK_LOST_SCRIPT,
   PAGE_SCRIPT,
+  PUBLISH_ONCE_SCRIPT,
   PUBLISH_SCRIPT,
   RATE_SCRIPT,
   SNAPSHOT_SCRIPT,
@@ -50,12 +51,15 @@ import {
   HubClosedError,
   type HubStats,
   HubUnavailableError,
+  KeyReusedError,
   MAX_PRESENCE_USERS,
   type MessageInput,
   type PageOptions,
   type Person,
   type PresenceEvent,
   type PresenceUser,
+  PUBLISH_KEY_TTL_MS,
+  type PublishedOnce,
   type ReplyEvent,
   type ReplyStartEvent,
   type RoomInfo,
@@ -302,25 +306,49 @@ class RedisHub implements Hub {
   }
 
   async publish(name: string, input: MessageInput): Promise<ChatMessage> {
+    return (await this.#publish(name, input, undefined)).message;
+  }
+
+  async publishOnce(name: string, input: MessageInput, key: string): Promise<PublishedOnce> {
+    return this.#publish(name, input, key);
+  }
+
+  async #publish(name: string, input: MessageInput, key: string | undefined): Promise<PublishedOnce> {
     this.#assertOpen();
     // Stored without its id, which Redis assigns (the entry id) and every reader prefixes.
     const { id: _id, ...stored } = chatMessage("", name, input);
     const d = JSON.stringify(stored);
+    const keys = roomKeys(this.#prefix, name);
+    const args = [
+      newEpoch(),
+      d,
+      String(this.#historySize),
+      `${this.#prefix}:{${name}}:c`,
+      input.replyId ?? "",
+      String(this.#roomTtlMs),
+    ];
+    const fingerprint = messageFingerprint(input);
+    const stores =
+      key === undefined
+        ? this.#run(PUBLISH_SCRIPT, keys, args)
+        : this.#run(
+            PUBLISH_ONCE_SCRIPT,
+            // Encoded: the key may hold a brace, which would end the hash tag early.
+            [...keys, `${this.#prefix}:{${name}}:k:${encodeURIComponent(key)}`],
+            [...args, input.time, String(PUBLISH_KEY_TTL_MS), fingerprint],
+          );
     const [reply] = await Promise.all([
-      this.#run(PUBLISH_SCRIPT, roomKeys(this.#prefix, name), [
-        newEpoch(),
-        d,
-        String(this.#historySize),
-        `${this.#prefix}:{${name}}:c`,
-        input.replyId ?? "",
-        String(this.#roomTtlMs),
-      ]),
+      stores,
       // The room list is an index, not the message: its failure must not turn a stored post into a 503.
       this.#command(["ZADD", `${this.#prefix}:rooms`, String(Date.now()), name]).catch(() => {}),
     ]);
-    const [epoch, entry] = reply as [string, string, number];
+    const [epoch, entry, time, seen, replayed] = reply as [string, string, number | string, string, number];
+    if (replayed === 1) {
+      if (seen !== fingerprint) throw new KeyReusedError();
+      return { message: chatMessage(`${epoch}-${entry}`, name, { ...input, time: String(time) }), replayed: true };
+    }
     if (input.replyId !== undefined) this.#ownReplies.delete(input.replyId);
-    return toMessage(epoch, entry, d);
+    return { message: toMessage(epoch, entry, d), replayed: false };
   }
 
   async emit(name: string, event: ReplyEvent): Promise<void> {

@@ -97,6 +97,11 @@ async function ghost(prefix: string, room: string, text: string): Promise<string
   return entry;
 }
 
+/** A reply-start event of the bot in `room`, answering `inReplyTo`. */
+function start(room: string, replyId: string, inReplyTo: string) {
+  return { type: "reply-start" as const, replyId, room, user: "bot", inReplyTo, time: TIME, text: "" };
+}
+
 describe.skipIf(!haveRedis())("redis hub", () => {
   test("a client on one instance receives what is posted to the other, in the same order with the same ids", async () => {
     const { hubs } = await instances(shared!, 2);
@@ -184,6 +189,9 @@ describe.skipIf(!haveRedis())("redis hub", () => {
       text: "",
     });
     await dying.emit("r", { type: "reply-delta", replyId: "gone", delta: "a long" });
+    // A second reply, in Korean: its note is Korean too.
+    await dying.emit("r", { ...start("r", "사라짐", question.id) });
+    await dying.emit("r", { type: "reply-delta", replyId: "사라짐", delta: "긴 답이" });
     // The instance vanishes without a word: its connections drop, it renews nothing any more.
     await connections[0]!.close();
     for (const reader of [onB, onC]) {
@@ -193,6 +201,10 @@ describe.skipIf(!haveRedis())("redis hub", () => {
     expect(ended).toHaveLength(1);
     expect(ended[0]).toMatchObject({ room: "r", user: "bot", replyId: "gone", error: true });
     expect(ended[0]!.text).toMatch(/^a long\n\n\[The reply was cut off/);
+    await onB.waitFor((items) => messages(items).some((m) => m.replyId === "사라짐"), "the Korean reply");
+    expect(messages(onB.items).find((m) => m.replyId === "사라짐")?.text).toBe(
+      "긴 답이\n\n[답이 끊겼어요: 답을 쓰던 서버가 멈췄어요.]",
+    );
     expect(messages(onC.items).filter((m) => m.replyId === "gone")).toEqual(ended);
     // Stored once, whichever instance won the race; later joiners see no running reply.
     expect((await b.history("r", 10)).filter((m) => m.replyId === "gone")).toHaveLength(1);

@@ -176,7 +176,9 @@ return {epoch or false, n, status, first, last or false, entries, replies}`;
  * once whichever instances race for it. ARGV: instance id, count, count TTL ms, key TTL ms,
  * own reply ids (comma-separated), lease ms, note appended to a reaped reply, ISO time, MAXLEN,
  * channel, epoch candidate, room name, this instance's people (their JSON; `=`: unchanged since
- * the last tick; `''`: none), `1` to tell the other instances that its entry changed (`p`).
+ * the last tick; `''`: none), `1` to tell the other instances that its entry changed (`p`), the
+ * note in Korean (for a reply whose text so far holds Hangul: a lead byte EA-ED then two
+ * continuation bytes, U+A000-U+DFFF, where the Hangul syllables are; ARGV[7] otherwise).
  * Returns `{others' total, replies ended, the other live instances' people JSONs, 1 if this
  * instance's people should be written but are missing (Redis lost them)}`.
  */
@@ -229,7 +231,10 @@ local map = {}
 for i = 1, #r, 2 do map[r[i]] = r[i + 1] end
 for k, _ in pairs(map) do
   if not string.find(k, ':', 1, true) and tonumber(map[k .. ':l'] or '0') < now then
-    local d = cjson.encode({room = ARGV[12], user = 'bot', text = (map[k .. ':t'] or '') .. ARGV[7],
+    local text = map[k .. ':t'] or ''
+    local note = ARGV[7]
+    if ARGV[15] and string.find(text, '[\\234-\\237][\\128-\\191][\\128-\\191]') then note = ARGV[15] end
+    local d = cjson.encode({room = ARGV[12], user = 'bot', text = text .. note,
       time = ARGV[8], replyId = k, error = true})
     append(ARGV[11], d, ARGV[9], ARGV[10], k)
     ended = ended + 1

@@ -137,6 +137,7 @@ const MAX_BUFFERED_NOTES = 10_000;
 const ROOMS_LISTED = 1000;
 const CURSOR = /^([^-\s]+)-(\d{1,16}-\d{1,16})$/;
 const REAPED_NOTE = "\n\n[The reply was cut off: the server writing it stopped.]";
+const REAPED_NOTE_KO = "\n\n[답이 끊겼어요: 답을 쓰던 서버가 멈췄어요.]";
 const UNREACHABLE = "Redis is unreachable";
 /** How long a join waits for Redis to confirm its room's channel (it queues while Redis is away). */
 const JOIN_TIMEOUT_MS = 5000;
@@ -909,6 +910,7 @@ class RedisHub implements Hub {
       room.name,
       users,
       changed ? "1" : "",
+      REAPED_NOTE_KO,
     ]);
     const [others, , people, missing] = reply as [number, number, string[], number];
     return { others: Number(others), people, missing: Number(missing) === 1 };

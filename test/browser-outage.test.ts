@@ -162,6 +162,32 @@ describeBrowser("chat page through outages in Chromium [node]", () => {
     expect(texts).not.toContain("second try");
   });
 
+  it("Enter pressed again while the message is still on its way sends it once", async () => {
+    await waitForState(ann, "live");
+    // The post is held until the second Enter has been pressed (a slow link, made exact).
+    let letGo!: () => void;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let posts = 0;
+    await ann.route("**/rooms/*/messages", async (route) => {
+      if (route.request().method() !== "POST") return route.fallback();
+      posts++;
+      await held;
+      await route.fallback();
+    });
+    await say(ann, "only once");
+    await ann.waitForFunction(() => document.querySelector<HTMLButtonElement>("#send")?.disabled === true);
+    await ann.press("#text", "Enter"); // impatient: the text is still in the box while it is sent
+    letGo();
+    await waitForMessage(minsu, "only once");
+    await ann.waitForFunction(() => (document.querySelector("#text") as HTMLTextAreaElement).value === "");
+    await say(ann, "and then this");
+    await waitForMessage(minsu, "and then this");
+    const texts = await minsu.locator("#messages .msg[data-id] .text").allTextContents();
+    expect(texts.filter((text) => text === "only once")).toHaveLength(1);
+    expect(posts).toBe(2); // "only once", then "and then this"
+    await ann.unroute("**/rooms/*/messages");
+  });
+
   it("a post whose answer is lost on the way back is retried with its key and shown once, never twice", async () => {
     // The page reaches the server through a proxy that loses the next POST's answer after the
     // server stored the message: the page sees a network error, keeps the message and retries it.

@@ -396,6 +396,9 @@ describeBrowser("chat page for people in Chromium [node]", () => {
 
     await setHidden(ann, true);
     await say(minsu, "네, 여기 있어요");
+    // Answered (the page clears the box then): it sends one message at a time, and an Enter
+    // pressed while one is on its way sends nothing.
+    await minsu.waitForFunction(() => (document.querySelector("#text") as HTMLTextAreaElement).value === "");
     await say(minsu, "무슨 일이에요?");
     await ann.waitForFunction(() => document.title === "(2) #unread · eddy chat", undefined, WAIT);
     await say(ann, "my own message does not count"); // typed from another window, say

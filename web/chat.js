@@ -1123,6 +1123,9 @@ function onScroll() {
     ui.jump.hidden = true;
     scheduleSeen();
   }
+  // Near the top: older history, whether or not the edge's intersection changed (an observer
+  // only reports changes, and one computed before the first scroll may never report this one).
+  if (log.scrollTop < LOAD_AHEAD_PX) maybeLoadOlder();
 }
 
 /** Something was added or grew: follow it if reading the newest, else offer the pill (for news). */

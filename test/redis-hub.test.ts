@@ -14,7 +14,7 @@ import {
   type RedisHubOptions,
 } from "../core/chat/mod.ts";
 import type { EventMessage } from "../core/mod.ts";
-import type { PresenceUser } from "../core/chat/hub.ts";
+import type { PresenceUser, ReplyStartEvent } from "../core/chat/hub.ts";
 import { connectRedis } from "../redis/mod.ts";
 import { drain } from "./_chat.ts";
 import { haveRedis, type RedisServer, removeRedis, startRedis } from "./_redis.ts";
@@ -98,8 +98,8 @@ async function ghost(prefix: string, room: string, text: string): Promise<string
 }
 
 /** A reply-start event of the bot in `room`, answering `inReplyTo`. */
-function start(room: string, replyId: string, inReplyTo: string) {
-  return { type: "reply-start" as const, replyId, room, user: "bot", inReplyTo, time: TIME, text: "" };
+function start(room: string, replyId: string, inReplyTo: string): ReplyStartEvent {
+  return { type: "reply-start", replyId, room, user: "bot", inReplyTo, time: TIME, text: "" };
 }
 
 describe.skipIf(!haveRedis())("redis hub", () => {

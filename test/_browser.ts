@@ -9,8 +9,8 @@
 import { existsSync, mkdirSync } from "node:fs";
 import process from "node:process";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
-import { describe, it } from "vitest";
-import { ROOT } from "./_server.ts";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { ROOT, RUNTIMES, type RunningServer, type Runtime, startServer } from "./_server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -56,6 +56,53 @@ export function describeBrowser(name: string, fn: () => void): void {
 export function launchBrowser(): Promise<Browser> {
   mkdirSync(OUTPUT, { recursive: true });
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/** A suite's chat server and Chromium; see {@link chatInChromium}. */
+export type ChatInChromium = {
+  readonly server: RunningServer;
+  readonly browser: Browser;
+  /** A client of the server's API with a session of its own. */
+  readonly api: ApiClient;
+  readonly problems: Problems;
+  /** Stops the server (SIGTERM) and starts it again with `args` (e.g. its old `--port`). */
+  restart(args: readonly string[]): Promise<void>;
+};
+
+/**
+ * The chat server on Node with `args`, and Debian's Chromium, started before the tests of the
+ * suite it is called in and stopped after them.
+ */
+export function chatInChromium(args: readonly string[]): ChatInChromium {
+  const runtime = RUNTIMES.find((candidate) => candidate.name === "node") as Runtime;
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  let api: ApiClient | undefined;
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startServer(runtime, args), launchBrowser()]);
+    api = new ApiClient(server.url);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get browser() {
+      return browser!;
+    },
+    get api() {
+      return api!;
+    },
+    problems: new Problems(),
+    async restart(next) {
+      await server?.stop("SIGTERM");
+      server = await startServer(runtime, next);
+      api = new ApiClient(server.url);
+    },
+  };
 }
 
 /** Page errors, dialogs and CSP violations of every page watched, to assert none at the end. */

@@ -8,43 +8,15 @@
  *
  * @module
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  ApiClient,
-  describeBrowser,
-  domIds,
-  gotoRoom,
-  launchBrowser,
-  OUTPUT,
-  openChat,
-  Problems,
-  WAIT,
-  waitForState,
-} from "./_browser.ts";
-import { RUNTIMES, startServer, tcpProxy, type RunningServer, type Runtime } from "./_server.ts";
+import type { Page } from "playwright-core";
+import { expect, it } from "vitest";
+import { chatInChromium, describeBrowser, domIds, gotoRoom, OUTPUT, openChat, WAIT, waitForState } from "./_browser.ts";
+import { tcpProxy } from "./_server.ts";
 
 const HISTORY = 300;
 
 describeBrowser("chat page history in Chromium [node]", () => {
-  const runtime = RUNTIMES.find((candidate) => candidate.name === "node") as Runtime;
-  let server: RunningServer;
-  let browser: Browser;
-  let api: ApiClient;
-  const problems = new Problems();
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startServer(runtime, ["--rate-limit", "off", "--bot", "off", "--history", String(HISTORY)]),
-      launchBrowser(),
-    ]);
-    api = new ApiClient(server.url);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const chat = chatInChromium(["--rate-limit", "off", "--bot", "off", "--history", String(HISTORY)]);
 
   /** The texts of the messages on the page, in order. */
   function texts(page: Page): Promise<string[]> {
@@ -91,8 +63,8 @@ describeBrowser("chat page history in Chromium [node]", () => {
 
   it("a newcomer sees the last 50 of 300 messages, then pages back to the first one", async () => {
     const room = "three-hundred";
-    const ids = await api.postMany(room, "민수", 300, "message ");
-    const { page } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const ids = await chat.api.postMany(room, "민수", 300, "message ");
+    const { page } = await openChat(chat.browser, chat.server.url, chat.problems, { name: "Ann", room });
     await page.waitForFunction(
       () => document.querySelectorAll("#messages .msg[data-id]").length === 50,
       undefined,
@@ -130,8 +102,12 @@ describeBrowser("chat page history in Chromium [node]", () => {
 
   it("says older messages are no longer kept when the server dropped the oldest", async () => {
     const room = "trimmed";
-    const ids = await api.postMany(room, "Ann", HISTORY + 40, "old ");
-    const { page } = await openChat(browser, server.url, problems, { name: "민수", room, locale: "ko-KR" });
+    const ids = await chat.api.postMany(room, "Ann", HISTORY + 40, "old ");
+    const { page } = await openChat(chat.browser, chat.server.url, chat.problems, {
+      name: "민수",
+      room,
+      locale: "ko-KR",
+    });
     await page.waitForFunction(
       () => document.querySelectorAll("#messages .msg[data-id]").length === 50,
       undefined,
@@ -146,23 +122,23 @@ describeBrowser("chat page history in Chromium [node]", () => {
 
   it("away longer than the history reaches: a reset, the kept history, and a notice where it begins", async () => {
     const room = "away";
-    const proxy = await tcpProxy(server.url);
+    const proxy = await tcpProxy(chat.server.url);
     try {
-      const context = await browser.newContext({ locale: "en-US" });
+      const context = await chat.browser.newContext({ locale: "en-US" });
       const page = await context.newPage();
-      problems.watch(page, "away");
+      chat.problems.watch(page, "away");
       await gotoRoom(page, proxy.url, room);
       await page.fill("#name", "Ann");
       await page.press("#name", "Enter");
       await waitForState(page, "live");
-      const first = await api.post(room, "민수", "before the gap");
+      const first = await chat.api.post(room, "민수", "before the gap");
       await page.waitForSelector(`#messages .msg[data-id="${first.id}"]`, WAIT);
 
       // The network goes away; meanwhile the room moves on past what the server keeps.
       proxy.hold();
       proxy.cut();
       await waitForState(page, "reconnecting");
-      const ids = await api.postMany(room, "민수", HISTORY + 20, "while away ");
+      const ids = await chat.api.postMany(room, "민수", HISTORY + 20, "while away ");
       proxy.release();
       await waitForState(page, "live");
 
@@ -192,8 +168,8 @@ describeBrowser("chat page history in Chromium [node]", () => {
 
   it("shows no cache: a new tab shows the server's history, and after a restart a reload shows only the new server's", async () => {
     const room = "no-cache";
-    const ids = await api.postMany(room, "민수", 3, "kept ");
-    const { page, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const ids = await chat.api.postMany(room, "민수", 3, "kept ");
+    const { page, context } = await openChat(chat.browser, chat.server.url, chat.problems, { name: "Ann", room });
     await page.waitForFunction(
       () => document.querySelectorAll("#messages .msg[data-id]").length === 3,
       undefined,
@@ -206,18 +182,16 @@ describeBrowser("chat page history in Chromium [node]", () => {
 
     // A second tab of the same person (same storage) shows what the server has, no more, no less.
     const tab = await context.newPage();
-    problems.watch(tab, "second tab");
-    await gotoRoom(tab, server.url, room);
+    chat.problems.watch(tab, "second tab");
+    await gotoRoom(tab, chat.server.url, room);
     await waitForState(tab, "live"); // the name was remembered: straight back in
     await tab.waitForFunction(() => document.querySelectorAll("#messages .msg[data-id]").length === 3, undefined, WAIT);
     expect((await domIds(tab)).ids).toEqual(ids);
     await tab.close();
 
     // The server restarts (in memory: everything is gone); the page is reloaded.
-    const port = new URL(server.url).port;
-    await server.stop("SIGTERM");
-    server = await startServer(runtime, ["--rate-limit", "off", "--bot", "off", "--port", port]);
-    api = new ApiClient(server.url);
+    const port = new URL(chat.server.url).port;
+    await chat.restart(["--rate-limit", "off", "--bot", "off", "--port", port]);
     await page.reload();
     await waitForState(page, "live");
     await page.waitForFunction(
@@ -234,6 +208,6 @@ describeBrowser("chat page history in Chromium [node]", () => {
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {
-    expect(problems.list).toEqual([]);
+    expect(chat.problems.list).toEqual([]);
   });
 });

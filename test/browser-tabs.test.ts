@@ -8,51 +8,32 @@
  *
  * @module
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { expect, it } from "vitest";
 import {
-  ApiClient,
+  chatInChromium,
   describeBrowser,
   domIds,
   gotoRoom,
-  launchBrowser,
   openChat,
-  Problems,
   say,
   WAIT,
   waitForMessage,
   waitForState,
 } from "./_browser.ts";
-import { RUNTIMES, startServer, waitFor, type RunningServer, type Runtime } from "./_server.ts";
+import { waitFor } from "./_server.ts";
 
 describeBrowser("chat page in several tabs in Chromium [node]", () => {
-  const runtime = RUNTIMES.find((candidate) => candidate.name === "node") as Runtime;
-  let server: RunningServer;
-  let browser: Browser;
-  let api: ApiClient;
-  const problems = new Problems();
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startServer(runtime, ["--rate-limit", "off", "--bot", "typewriter", "--typewriter-ms", "60"]),
-      launchBrowser(),
-    ]);
-    api = new ApiClient(server.url);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const chat = chatInChromium(["--rate-limit", "off", "--bot", "typewriter", "--typewriter-ms", "60"]);
 
   /** The server's count of open room streams, over every room. */
   async function streams(): Promise<number> {
-    return ((await (await fetch(`${server.url}/healthz`)).json()) as { subscribers: number }).subscribers;
+    return ((await (await fetch(`${chat.server.url}/healthz`)).json()) as { subscribers: number }).subscribers;
   }
 
   /** The room's stored message ids, oldest first, as the server has them. */
   async function stored(room: string): Promise<string[]> {
-    const response = await fetch(`${server.url}/rooms/${encodeURIComponent(room)}/messages?limit=200`);
+    const response = await fetch(`${chat.server.url}/rooms/${encodeURIComponent(room)}/messages?limit=200`);
     return ((await response.json()) as { messages: { id: string }[] }).messages.map((message) => message.id);
   }
 
@@ -69,18 +50,21 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
 
   it("a later tab shares the room's stream and shows the history, the live messages and the reply still growing", async () => {
     const room = "tabs";
-    const before = await api.postMany(room, "민수", 3, "before ");
-    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const before = await chat.api.postMany(room, "민수", 3, "before ");
+    const { page: first, context } = await openChat(chat.browser, chat.server.url, chat.problems, {
+      name: "Ann",
+      room,
+    });
     await untilShows(first, before, "the first tab");
     expect(await streams()).toBe(1);
 
     // A reply that takes seconds to type out is growing when the second tab opens.
     const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
-    await api.post(room, "민수", `/bot echo ${words}`);
+    await chat.api.post(room, "민수", `/bot echo ${words}`);
     await first.waitForSelector("#messages .msg.streaming", WAIT);
     const second = await context.newPage();
-    problems.watch(second, "second tab");
-    await gotoRoom(second, server.url, room);
+    chat.problems.watch(second, "second tab");
+    await gotoRoom(second, chat.server.url, room);
     await waitForState(second, "live"); // the name was remembered: straight back in, as a follower
     const growing = await second.waitForSelector("#messages .msg.streaming", WAIT);
     expect(await growing.textContent()).toContain("w0 w1 w2");
@@ -108,28 +92,31 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
 
   it("closing the tab that holds the stream hands it to the next, which resumes without a gap", async () => {
     const room = "handover";
-    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const { page: first, context } = await openChat(chat.browser, chat.server.url, chat.problems, {
+      name: "Ann",
+      room,
+    });
     const second = await context.newPage();
-    problems.watch(second, "second tab");
-    await gotoRoom(second, server.url, room);
+    chat.problems.watch(second, "second tab");
+    await gotoRoom(second, chat.server.url, room);
     await waitForState(second, "live");
-    const early = [(await api.post(room, "민수", "early")).id];
+    const early = [(await chat.api.post(room, "민수", "early")).id];
     await untilShows(second, early, "the second tab");
     expect(await streams()).toBe(1);
 
     // Posts while the first tab goes and the second opens its own stream.
     await first.close();
-    const meanwhile = await api.postMany(room, "민수", 5, "meanwhile ");
+    const meanwhile = await chat.api.postMany(room, "민수", 5, "meanwhile ");
     await untilShows(second, [...early, ...meanwhile], "the tab that took over");
     await waitForState(second, "live");
     await waitFor(async () => (await streams()) === 1, { what: "one stream again, the second tab's" });
-    const later = (await api.post(room, "민수", "later")).id;
+    const later = (await chat.api.post(room, "민수", "later")).id;
     await untilShows(second, [...early, ...meanwhile, later], "the tab that took over");
 
     // A tab in another room keeps a stream of its own.
     const third = await context.newPage();
-    problems.watch(third, "third tab");
-    await gotoRoom(third, server.url, "elsewhere");
+    chat.problems.watch(third, "third tab");
+    await gotoRoom(third, chat.server.url, "elsewhere");
     await waitForState(third, "live");
     expect(await streams()).toBe(2);
     await context.close();
@@ -138,29 +125,35 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
 
   it("eight tabs of one room are all live on one connection, where HTTP/1.1 would let six connect", async () => {
     const room = "crowded";
-    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room });
+    const { page: first, context } = await openChat(chat.browser, chat.server.url, chat.problems, {
+      name: "Ann",
+      room,
+    });
     const tabs = [first];
     for (let i = 1; i < 8; i++) {
       const tab = await context.newPage();
-      problems.watch(tab, `tab ${i + 1}`);
-      await gotoRoom(tab, server.url, room);
+      chat.problems.watch(tab, `tab ${i + 1}`);
+      await gotoRoom(tab, chat.server.url, room);
       tabs.push(tab);
     }
     for (const tab of tabs) await waitForState(tab, "live");
     expect(await streams()).toBe(1);
-    const id = (await api.post(room, "민수", "to every tab")).id;
+    const id = (await chat.api.post(room, "민수", "to every tab")).id;
     for (const tab of tabs) expect((await waitForMessage(tab, "to every tab")).id).toBe(id);
     await context.close();
   });
 
   it("a room the server refuses says why in every tab, the ones that only wait on the stream too", async () => {
     const room = "\u3164"; // a Hangul filler: a letter that shows nothing, which only the server refuses
-    const refused = await fetch(`${server.url}/rooms/${encodeURIComponent(room)}/events`);
+    const refused = await fetch(`${chat.server.url}/rooms/${encodeURIComponent(room)}/events`);
     const { error } = (await refused.json()) as { error: string };
-    const { page: first, context } = await openChat(browser, server.url, problems, { name: "Ann", room: "lobby" });
+    const { page: first, context } = await openChat(chat.browser, chat.server.url, chat.problems, {
+      name: "Ann",
+      room: "lobby",
+    });
     const second = await context.newPage();
-    problems.watch(second, "second tab");
-    await gotoRoom(second, server.url, room);
+    chat.problems.watch(second, "second tab");
+    await gotoRoom(second, chat.server.url, room);
     await first.fill("#room", room); // the first tab follows it there: now the second holds the stream
     await first.press("#room", "Enter");
     for (const tab of [first, second]) {
@@ -172,6 +165,6 @@ describeBrowser("chat page in several tabs in Chromium [node]", () => {
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {
-    expect(problems.list).toEqual([]);
+    expect(chat.problems.list).toEqual([]);
   });
 });

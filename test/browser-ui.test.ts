@@ -9,26 +9,23 @@
  *
  * @module
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { expect, it } from "vitest";
 import {
-  ApiClient,
+  chatInChromium,
   describeBrowser,
   domIds,
   gotoRoom,
-  launchBrowser,
   OUTPUT,
   openChat,
   type OpenOptions,
   PHONE,
-  Problems,
   say,
   setHidden,
   WAIT,
   waitForMessage,
   waitForState,
 } from "./_browser.ts";
-import { RUNTIMES, startServer, type RunningServer, type Runtime } from "./_server.ts";
 
 const KOREAN_PARAGRAPH =
   "오늘은 날씨가 정말 좋아서 친구들과 함께 한강 공원에 가기로 했습니다. 점심으로는 김밥과 떡볶이를 먹고, " +
@@ -36,28 +33,11 @@ const KOREAN_PARAGRAPH =
   "나누었는데, 바람이 선선해서 무척 즐거운 하루였습니다.";
 
 describeBrowser("chat page for people in Chromium [node]", () => {
-  const runtime = RUNTIMES.find((candidate) => candidate.name === "node") as Runtime;
-  let server: RunningServer;
-  let browser: Browser;
-  let api: ApiClient;
-  const problems = new Problems();
+  const chat = chatInChromium(["--rate-limit", "off", "--bot", "typewriter", "--typewriter-ms", "5"]);
   const opened: Page[] = [];
 
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startServer(runtime, ["--rate-limit", "off", "--bot", "typewriter", "--typewriter-ms", "5"]),
-      launchBrowser(),
-    ]);
-    api = new ApiClient(server.url);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
   async function person(options: OpenOptions): Promise<Page> {
-    const { page } = await openChat(browser, server.url, problems, options);
+    const { page } = await openChat(chat.browser, chat.server.url, chat.problems, options);
     opened.push(page);
     return page;
   }
@@ -95,7 +75,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     expect(await facts(fr)).toMatchObject({ lang: "en", join: "Join" });
 
     // Nobody is connected or counted before Join: one step, then you are in.
-    const rooms = (await (await fetch(`${server.url}/rooms`)).json()) as { rooms: { room: string }[] };
+    const rooms = (await (await fetch(`${chat.server.url}/rooms`)).json()) as { rooms: { room: string }[] };
     expect(rooms.rooms.some((room) => room.room === "lang")).toBe(false);
 
     for (const [page, name] of [
@@ -125,7 +105,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
   });
 
   it("paints Korean from the first frame, even when the Korean strings arrive late (no English flash)", async () => {
-    const context = await browser.newContext({ locale: "ko-KR" });
+    const context = await chat.browser.newContext({ locale: "ko-KR" });
     // The strings come 400 ms after everything else: without render blocking, Chromium paints the
     // English fallback in index.html first (first paint before the strings, measured).
     await context.route("**/i18n/ko.js", async (route) => {
@@ -142,8 +122,8 @@ describeBrowser("chat page for people in Chromium [node]", () => {
       }).observe(document, { subtree: true, childList: true, characterData: true });
     });
     const page = await context.newPage();
-    problems.watch(page, "first paint");
-    await gotoRoom(page, server.url, "first-paint");
+    chat.problems.watch(page, "first paint");
+    await gotoRoom(page, chat.server.url, "first-paint");
     await page.waitForFunction(() => performance.getEntriesByName("first-contentful-paint").length > 0, null, WAIT);
     const facts = await page.evaluate(() => ({
       firstPaint: (performance.getEntriesByName("first-contentful-paint")[0] as PerformanceEntry).startTime,
@@ -156,7 +136,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
   });
 
   it("separates days: yesterday's messages and older ones get their day, in the locale's style", async () => {
-    const ids = await api.postMany("days", "민수", 2, "day ");
+    const ids = await chat.api.postMany("days", "민수", 2, "day ");
     const tomorrow = Date.now() + 24 * 3600_000;
     const later = Date.now() + 10 * 24 * 3600_000;
     // expected: the separator's text; null: the locale's weekday, month and day (computed in the page).
@@ -165,11 +145,11 @@ describeBrowser("chat page for people in Chromium [node]", () => {
       [tomorrow, "ko-KR", "어제"],
       [later, "ko-KR", null],
     ] as const) {
-      const context = await browser.newContext({ locale });
+      const context = await chat.browser.newContext({ locale });
       const page = await context.newPage();
-      problems.watch(page, `days ${locale}`);
+      chat.problems.watch(page, `days ${locale}`);
       await page.clock.setFixedTime(when); // the reader's clock: a day (or ten) after the messages
-      await gotoRoom(page, server.url, "days");
+      await gotoRoom(page, chat.server.url, "days");
       await page.fill("#name", "Ann");
       await page.press("#name", "Enter");
       await page.waitForFunction(
@@ -201,12 +181,12 @@ describeBrowser("chat page for people in Chromium [node]", () => {
   });
 
   it("relabels 'Today' as 'Yesterday' in a tab left open past midnight", async () => {
-    const context = await browser.newContext({ locale: "en-US" });
+    const context = await chat.browser.newContext({ locale: "en-US" });
     const page = await context.newPage();
-    problems.watch(page, "midnight");
-    await api.post("midnight", "민수", "late at night");
+    chat.problems.watch(page, "midnight");
+    await chat.api.post("midnight", "민수", "late at night");
     await page.clock.setFixedTime(Date.now());
-    await gotoRoom(page, server.url, "midnight");
+    await gotoRoom(page, chat.server.url, "midnight");
     await page.fill("#name", "Ann");
     await page.press("#name", "Enter");
     await page.waitForSelector("#messages .day", WAIT);
@@ -422,17 +402,20 @@ describeBrowser("chat page for people in Chromium [node]", () => {
   });
 
   it("remembers the last message seen per room: a page opened later marks what is new", async () => {
-    const { page: ann, context } = await openChat(browser, server.url, problems, { name: "Ann", room: "left" });
+    const { page: ann, context } = await openChat(chat.browser, chat.server.url, chat.problems, {
+      name: "Ann",
+      room: "left",
+    });
     await say(ann, "see you later");
     const last = await waitForMessage(ann, "see you later");
     await ann.waitForFunction((id) => localStorage.getItem("eddy.seen.left") === id, last.id, WAIT);
     await ann.close();
-    await api.post("left", "민수", "다녀오세요");
-    await api.post("left", "민수", "새 소식이 있어요");
+    await chat.api.post("left", "민수", "다녀오세요");
+    await chat.api.post("left", "민수", "새 소식이 있어요");
 
     const again = await context.newPage();
-    problems.watch(again, "ann again");
-    await gotoRoom(again, server.url, "left");
+    chat.problems.watch(again, "ann again");
+    await gotoRoom(again, chat.server.url, "left");
     await again.waitForSelector("#messages .divider-new", WAIT);
     const order = await again.evaluate(() =>
       [...document.querySelectorAll("#messages > li.msg, #messages > li.divider-new")].map((item) =>
@@ -444,11 +427,11 @@ describeBrowser("chat page for people in Chromium [node]", () => {
   });
 
   it("works from the keyboard alone, with a visible focus ring everywhere, and 'New messages ↓' moves focus to the log", async () => {
-    await api.postMany("keys", "민수", 40, "filler ");
-    const context = await browser.newContext({ locale: "en-US", viewport: { width: 1000, height: 700 } });
+    await chat.api.postMany("keys", "민수", 40, "filler ");
+    const context = await chat.browser.newContext({ locale: "en-US", viewport: { width: 1000, height: 700 } });
     const page = await context.newPage();
-    problems.watch(page, "keyboard");
-    await gotoRoom(page, server.url, "keys");
+    chat.problems.watch(page, "keyboard");
+    await gotoRoom(page, chat.server.url, "keys");
     const focused = () =>
       page.evaluate(() => {
         const element = document.activeElement as HTMLElement;
@@ -500,7 +483,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
       undefined,
       WAIT,
     );
-    await api.post("keys", "민수", "news while you read");
+    await chat.api.post("keys", "민수", "news while you read");
     await page.waitForSelector("#jump:not([hidden])", WAIT);
     for (let i = 0; i < 6 && (await focused()).id !== "jump"; i++) await page.keyboard.press("Tab");
     expect(await focused()).toEqual({ id: "jump", ring: true });
@@ -518,10 +501,10 @@ describeBrowser("chat page for people in Chromium [node]", () => {
 
   it("keeps the join form compact on a 390 px phone (≤ 56 px), placeholders whole, in both languages", async () => {
     for (const locale of ["en-US", "ko-KR"]) {
-      const context = await browser.newContext({ ...PHONE, locale });
+      const context = await chat.browser.newContext({ ...PHONE, locale });
       const page = await context.newPage();
-      problems.watch(page, `phone ${locale}`);
-      await gotoRoom(page, server.url, "phone");
+      chat.problems.watch(page, `phone ${locale}`);
+      await gotoRoom(page, chat.server.url, "phone");
       await page.fill("#room", ""); // the room placeholder shows too
       const layout = await page.evaluate(() => {
         const form = document.querySelector("#identity") as HTMLElement;
@@ -602,7 +585,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
     expect(await ann.textContent("#room-title")).toBe("#한국어-방");
     await say(ann, "unicode room works");
     await waitForMessage(ann, "unicode room works");
-    const rooms = (await (await fetch(`${server.url}/rooms`)).json()) as { rooms: { room: string }[] };
+    const rooms = (await (await fetch(`${chat.server.url}/rooms`)).json()) as { rooms: { room: string }[] };
     expect(rooms.rooms.map((room) => room.room)).toContain("한국어-방");
 
     // Typed decomposed (NFD, as some keyboards send it): the same room, NFC.
@@ -629,7 +612,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
 
     // A name only the server can judge (a Hangul filler is a letter that shows nothing): its
     // refusal, with the server's reason, is shown in the page instead of retrying forever.
-    const refused = await fetch(`${server.url}/rooms/${encodeURIComponent("\u3164")}/events`);
+    const refused = await fetch(`${chat.server.url}/rooms/${encodeURIComponent("\u3164")}/events`);
     expect(refused.status).toBe(400);
     const { error } = (await refused.json()) as { error: string };
     await ann.fill("#room", "\u3164");
@@ -645,7 +628,7 @@ describeBrowser("chat page for people in Chromium [node]", () => {
   });
 
   it("raised no page errors, dialogs or CSP violations", () => {
-    expect(problems.list).toEqual([]);
+    expect(chat.problems.list).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
  * streams and new rooms, per client, and switched off.
  */
 import { describe, expect, test } from "vitest";
-import { createChatApp, createMemoryHub, type Hub, HubUnavailableError } from "../core/chat/mod.ts";
+import { createChatApp, createMemoryHub, type Hub, HubClosedError, HubUnavailableError } from "../core/chat/mod.ts";
 import { clientKey, type Limiter, limiterFor, NewRoomLimiter, RateLimiter } from "../core/chat/_rate-limit.ts";
 import { BASE } from "./_chat.ts";
 
@@ -158,6 +158,8 @@ describe("limiterFor", () => {
     );
     expect([await posts.take("a"), await posts.take("a")]).toEqual([0, 0]);
     expect(await posts.take("a")).toBeGreaterThan(0); // the local bucket of 2 is empty
+    failure = new HubClosedError(); // shutting down: still counted here, never a 500
+    expect(await posts.take("a")).toBeGreaterThan(0);
     failure = new Error("ERR a script bug");
     await expect(posts.take("b")).rejects.toThrow("ERR a script bug");
   });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { HubUnavailableError, type Hub } from "./hub.ts";
+import { HubClosedError, HubUnavailableError, type Hub } from "./hub.ts";
 
 /**
  * What the routes take tokens from: a bucket per client key, answered at once (this instance's
@@ -82,8 +82,8 @@ export class RateLimiter implements Limiter {
 /**
  * A client's bucket kept by the hub (`Hub.takeToken`: in Redis, for the Redis hub), so that a
  * client spreading its requests over several instances gets one budget, not one per instance.
- * While the hub's storage is unreachable, this instance counts alone with a bucket of its own
- * (the requests that need the storage fail then anyway; the others stay bounded).
+ * While the hub's storage is unreachable (or the hub is closing), this instance counts alone with a
+ * bucket of its own (the requests that need the storage fail then anyway; the others stay bounded).
  */
 class SharedRateLimiter implements Limiter {
   readonly #hub: Required<Pick<Hub, "takeToken">>;
@@ -104,7 +104,8 @@ class SharedRateLimiter implements Limiter {
     try {
       return await this.#hub.takeToken(this.#bucket, key, this.#burst, this.#perSecond);
     } catch (error) {
-      if (error instanceof HubUnavailableError) return this.#alone.take(key);
+      // Unreachable or shutting down: count here; the request then gets the hub's own 503.
+      if (error instanceof HubUnavailableError || error instanceof HubClosedError) return this.#alone.take(key);
       throw error;
     }
   }
